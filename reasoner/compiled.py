@@ -1,0 +1,480 @@
+"""OWL 2 RL reasoning over one small case graph, compiled once per ontology.
+
+A full owlrl closure of ontology + case re-derives the whole ontology closure for every case, which
+takes about a second. Here the ontology (the *schema*) is closed once with owlrl, and the A-box rules of
+OWL 2 RL are turned into indexes over the closed schema. :meth:`CompiledRules.infer` then runs a
+semi-naive forward chainer whose every derivation uses at least one triple of the case or a triple
+derived from it: any derivation from schema triples alone is already in the closed schema.
+
+Rules implemented (names from the OWL 2 RL profile, table 4-9): cax-sco (over the closed
+``rdfs:subClassOf``, which also covers cax-eqc1/2), cls-int1, cls-int2, cls-uni, cls-svf1, cls-svf2,
+cls-avf, cls-hv1, cls-hv2, prp-dom, prp-rng, prp-spo1 (over the closed ``rdfs:subPropertyOf``, which
+also covers prp-eqp1/2), prp-inv1, prp-inv2, prp-symp, prp-trp, and owlrl's one-time typing of
+literals by their datatype (dt-type2 with owlrl's datatype subsumptions).
+
+Anything else that owlrl implements (functional and inverse-functional properties, cardinality,
+keys, property chains, ``owl:sameAs``, ``owl:oneOf``, disjointness and the other consistency checks)
+makes :func:`compile_rules` raise :class:`UnsupportedConstruct`, so that the caller can use owlrl
+itself. The module is generic OWL 2 RL machinery: it holds no facts of any domain.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import owlrl
+from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions, OWL_RL_Datatypes
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.term import Node
+
+__all__ = ["CompiledRules", "UnsupportedConstruct", "compile_rules", "owlrl_reference_infer"]
+
+Triple = tuple[Node, Node, Node]
+
+_OWL_NS = str(OWL)
+_RDF_NS = str(RDF)
+_RDFS_NS = str(RDFS)
+
+# The literal datatypes owlrl types literals with (rule dt-type2), and the supertypes it adds.
+_RL_DATATYPES: frozenset[Node] = frozenset(OWL_RL_Datatypes)
+_DATATYPE_SUPERTYPES: Mapping[Node, tuple[Node, ...]] = {
+    dt: tuple(supers) for dt, supers in OWL_Datatype_Subsumptions.items()
+}
+
+# Predicates of the OWL namespace the engine understands, or that owlrl gives no A-box meaning to.
+_KNOWN_OWL_PREDICATES: frozenset[Node] = frozenset(
+    {
+        OWL.onProperty,
+        OWL.someValuesFrom,
+        OWL.allValuesFrom,
+        OWL.hasValue,
+        OWL.intersectionOf,
+        OWL.unionOf,
+        OWL.equivalentClass,
+        OWL.equivalentProperty,
+        OWL.inverseOf,
+        OWL.sameAs,  # accepted only as the reflexive x owl:sameAs x that owlrl adds to every node
+        OWL.disjointWith,  # accepted only between two datatypes (owlrl adds those itself)
+        OWL.imports,
+        OWL.versionIRI,
+        OWL.versionInfo,
+        OWL.priorVersion,
+        OWL.backwardCompatibleWith,
+        OWL.incompatibleWith,
+        OWL.deprecated,
+    }
+)
+
+# Classes of the OWL namespace that may appear as the object of rdf:type in the closed schema.
+_KNOWN_OWL_TYPES: frozenset[Node] = frozenset(
+    {
+        OWL.Class,
+        OWL.Restriction,
+        OWL.ObjectProperty,
+        OWL.DatatypeProperty,
+        OWL.AnnotationProperty,
+        OWL.OntologyProperty,
+        OWL.NamedIndividual,
+        OWL.Ontology,
+        OWL.Thing,
+        OWL.TransitiveProperty,
+        OWL.SymmetricProperty,
+        OWL.DeprecatedClass,
+        OWL.DeprecatedProperty,
+    }
+)
+
+# Annotation properties that owlrl declares itself (rule prp-ap); they carry no A-box meaning.
+_ANNOTATION_PREDICATES: frozenset[Node] = frozenset(
+    {
+        RDFS.label,
+        RDFS.comment,
+        RDFS.seeAlso,
+        RDFS.isDefinedBy,
+        OWL.deprecated,
+        OWL.versionInfo,
+        OWL.priorVersion,
+        OWL.backwardCompatibleWith,
+        OWL.incompatibleWith,
+    }
+)
+
+# Predicates outside the OWL namespace that make a triple part of the schema.
+_SCHEMA_PREDICATES: frozenset[Node] = frozenset(
+    {RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range, RDF.first, RDF.rest}
+)
+
+# rdf:type objects a case node may have without the triple being a schema statement.
+_INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
+
+
+class UnsupportedConstruct(Exception):
+    """The schema (or a case) uses an OWL construct the compiled engine does not implement."""
+
+
+def _in_namespace(node: Node, namespace: str) -> bool:
+    return isinstance(node, URIRef) and str(node).startswith(namespace)
+
+
+def _is_trivial(triple: Triple) -> bool:
+    s, p, o = triple
+    if isinstance(s, Literal):
+        return True
+    if p == RDF.type and o in (OWL.Thing, RDFS.Resource):
+        return True
+    return p == OWL.sameAs and s == o
+
+
+def _schema_statement(triple: Triple, *, derived: bool) -> str | None:
+    """Why a case triple (or a triple derived from the case) would change the schema, or None if it does not.
+
+    A case may not type a node with a datatype (owlrl's one-time datatype rules would treat it specially);
+    a derived triple may, because owlrl does not re-run those rules.
+    """
+    _s, p, o = triple
+    if not isinstance(p, URIRef):
+        return f"a predicate that is not an IRI ({p!r})"
+    if p == RDF.type:
+        if o in _INSTANCE_TYPES_IN_VOCABULARY:
+            return None
+        if o in _RL_DATATYPES:
+            return None if derived else f"rdf:type {o.n3()}"
+        if o == RDF.Property or any(_in_namespace(o, ns) for ns in (_OWL_NS, _RDFS_NS)):
+            return f"rdf:type {o.n3()}"
+        return None
+    if p in _SCHEMA_PREDICATES:
+        return p.n3()
+    if _in_namespace(p, _OWL_NS) and p not in _ANNOTATION_PREDICATES:
+        return p.n3()
+    return None
+
+
+def _frozen(index: Mapping[Node, set[Node]]) -> dict[Node, frozenset[Node]]:
+    return {k: frozenset(v) for k, v in index.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRules:
+    """Indexes over the owlrl closure of a schema; :meth:`infer` applies them to one case graph.
+
+    All mappings are built by :func:`compile_rules` and must be treated as read-only.
+    """
+
+    # the closed schema, as (subject, predicate) -> objects and (predicate, object) -> subjects
+    base_sp: Mapping[tuple[Node, Node], frozenset[Node]]
+    base_po: Mapping[tuple[Node, Node], frozenset[Node]]
+    base_by_subject: Mapping[Node, tuple[Triple, ...]]
+    # cax-sco: class -> its strict superclasses
+    superclasses: Mapping[Node, frozenset[Node]]
+    # prp-spo1: property -> its strict superproperties
+    superproperties: Mapping[Node, frozenset[Node]]
+    # prp-dom, prp-rng: property -> classes
+    domains: Mapping[Node, frozenset[Node]]
+    ranges: Mapping[Node, frozenset[Node]]
+    # prp-inv1/2: property -> the properties it is inverse of (both directions)
+    inverses: Mapping[Node, frozenset[Node]]
+    symmetric: frozenset[Node]
+    transitive: frozenset[Node]
+    # cls-int1/2: intersection class -> member lists; member class -> (intersection, members)
+    intersection_members: Mapping[Node, tuple[tuple[Node, ...], ...]]
+    intersections_by_member: Mapping[Node, tuple[tuple[Node, tuple[Node, ...]], ...]]
+    # cls-uni: member class -> union classes
+    unions_by_member: Mapping[Node, frozenset[Node]]
+    # cls-svf1/2: property -> (restriction, filler); filler -> (property, restriction)
+    svf_by_property: Mapping[Node, tuple[tuple[Node, Node], ...]]
+    svf_by_filler: Mapping[Node, tuple[tuple[Node, Node], ...]]
+    # cls-avf: restriction -> (property, filler); property -> (restriction, filler)
+    avf_by_restriction: Mapping[Node, tuple[tuple[Node, Node], ...]]
+    avf_by_property: Mapping[Node, tuple[tuple[Node, Node], ...]]
+    # cls-hv1: restriction -> (property, value); cls-hv2: (property, value) -> restrictions
+    hv_by_restriction: Mapping[Node, tuple[tuple[Node, Node], ...]]
+    hv_by_property_value: Mapping[tuple[Node, Node], frozenset[Node]]
+
+    def infer(self, case: Graph) -> Graph:
+        """Return a NEW graph: every triple of ``case`` plus every triple entailed by OWL 2 RL (as owlrl
+        computes it over schema + case) whose subject occurs as a subject in ``case``.
+
+        ``case`` is not modified and its blank nodes are kept. The trivial triples ``?x rdf:type
+        owl:Thing``, ``?x rdf:type rdfs:Resource``, ``?x owl:sameAs ?x`` and triples with a literal
+        subject are left out of the entailed triples. Raises :class:`UnsupportedConstruct` if the case
+        makes schema statements (``rdfs:subClassOf``, ``owl:sameAs``, ``rdf:type owl:Class``, ...).
+        """
+        case_triples: list[Triple] = list(case)
+        subjects = {s for s, _p, _o in case_triples}
+        run = _Run(self)
+        for triple in case_triples:
+            reason = _schema_statement(triple, derived=False)
+            if reason is not None:
+                raise UnsupportedConstruct(f"case triple uses {reason} on {triple[0].n3()}")
+            run.add(triple)
+        # owlrl's one-time rule dt-type2: literals are typed with their datatype and its supertypes
+        for _s, _p, o in case_triples:
+            if isinstance(o, Literal) and o.datatype in _RL_DATATYPES:
+                datatype = URIRef(o.datatype)
+                run.add((o, RDF.type, datatype))
+                for supertype in _DATATYPE_SUPERTYPES.get(datatype, ()):
+                    run.add((o, RDF.type, supertype))
+        run.saturate()
+
+        result = Graph()
+        for triple in case_triples:
+            result.add(triple)
+        for triple in run.added:
+            if triple[0] in subjects and not _is_trivial(triple):
+                result.add(triple)
+        for subject in subjects:
+            for triple in self.base_by_subject.get(subject, ()):
+                if not _is_trivial(triple):
+                    result.add(triple)
+        return result
+
+
+class _Run:
+    """The state of one :meth:`CompiledRules.infer` call: the triples added on top of the closed schema."""
+
+    def __init__(self, rules: CompiledRules) -> None:
+        self.rules = rules
+        self.sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+        self.po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+        self.added: list[Triple] = []
+        self.agenda: list[Triple] = []
+
+    def objects(self, s: Node, p: Node) -> Iterable[Node]:
+        base = self.rules.base_sp.get((s, p))
+        extra = self.sp.get((s, p))
+        if base and extra:
+            return base | extra
+        return base or extra or ()
+
+    def subjects(self, p: Node, o: Node) -> Iterable[Node]:
+        base = self.rules.base_po.get((p, o))
+        extra = self.po.get((p, o))
+        if base and extra:
+            return base | extra
+        return base or extra or ()
+
+    def has(self, s: Node, p: Node, o: Node) -> bool:
+        base = self.rules.base_sp.get((s, p))
+        if base is not None and o in base:
+            return True
+        extra = self.sp.get((s, p))
+        return extra is not None and o in extra
+
+    def add(self, triple: Triple) -> None:
+        s, p, o = triple
+        if isinstance(p, Literal) or self.has(s, p, o):
+            return
+        self.sp[(s, p)].add(o)
+        self.po[(p, o)].add(s)
+        self.added.append(triple)
+        self.agenda.append(triple)
+
+    def saturate(self) -> None:
+        while self.agenda:
+            triple = self.agenda.pop()
+            reason = _schema_statement(triple, derived=True)
+            if reason is not None:
+                raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
+            self._fire(triple)
+
+    def _fire(self, triple: Triple) -> None:
+        r = self.rules
+        s, p, o = triple
+        add = self.add
+        if p == RDF.type:
+            c = o
+            for sup in r.superclasses.get(c, ()):  # cax-sco
+                add((s, RDF.type, sup))
+            for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
+                if all(self.has(s, RDF.type, m) for m in members):
+                    add((s, RDF.type, inter))
+            for members in r.intersection_members.get(c, ()):  # cls-int2
+                for m in members:
+                    add((s, RDF.type, m))
+            for union in r.unions_by_member.get(c, ()):  # cls-uni
+                add((s, RDF.type, union))
+            for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
+                add((s, prop, value))
+            for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
+                for u in list(self.subjects(prop, s)):
+                    add((u, RDF.type, restriction))
+            for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
+                for v in list(self.objects(s, prop)):
+                    add((v, RDF.type, filler))
+        for c in r.domains.get(p, ()):  # prp-dom
+            add((s, RDF.type, c))
+        for c in r.ranges.get(p, ()):  # prp-rng
+            add((o, RDF.type, c))
+        for q in r.superproperties.get(p, ()):  # prp-spo1 (and prp-eqp1/2)
+            add((s, q, o))
+        for q in r.inverses.get(p, ()):  # prp-inv1/2
+            add((o, q, s))
+        if p in r.symmetric:  # prp-symp
+            add((o, p, s))
+        if p in r.transitive:  # prp-trp
+            for z in list(self.objects(o, p)):
+                add((s, p, z))
+            for w in list(self.subjects(p, s)):
+                add((w, p, o))
+        for restriction in r.hv_by_property_value.get((p, o), ()):  # cls-hv2
+            add((s, RDF.type, restriction))
+        for restriction, filler in r.svf_by_property.get(p, ()):  # cls-svf1/2, s as the subject
+            if filler == OWL.Thing or self.has(o, RDF.type, filler):
+                add((s, RDF.type, restriction))
+        for restriction, filler in r.avf_by_property.get(p, ()):  # cls-avf, the property value
+            if self.has(s, RDF.type, restriction):
+                add((o, RDF.type, filler))
+
+
+def _closure(graph: Graph) -> None:
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
+
+
+def _check_supported(closed: Graph) -> None:
+    for s, p, o in closed:
+        if p == RDF.type:
+            if _in_namespace(o, _OWL_NS) and o not in _KNOWN_OWL_TYPES:
+                raise UnsupportedConstruct(f"{o.n3()} (on {s.n3()}) is not implemented by the compiled rules")
+            continue
+        if not _in_namespace(p, _OWL_NS) or p in _ANNOTATION_PREDICATES:
+            continue
+        if p not in _KNOWN_OWL_PREDICATES:
+            raise UnsupportedConstruct(f"{p.n3()} (on {s.n3()}) is not implemented by the compiled rules")
+        if p == OWL.sameAs and s != o:
+            raise UnsupportedConstruct(f"owl:sameAs (on {s.n3()}) is not implemented by the compiled rules")
+        if p == OWL.disjointWith and not (s in _RL_DATATYPES and o in _RL_DATATYPES):
+            raise UnsupportedConstruct(f"owl:disjointWith (on {s.n3()}) is not implemented by the compiled rules")
+
+
+def _add_to(index: dict[Node, list[tuple[Node, Node]]], key: Node, value: tuple[Node, Node]) -> None:
+    index.setdefault(key, []).append(value)
+
+
+def compile_rules(schema: Graph) -> CompiledRules:
+    """Close a copy of ``schema`` with owlrl (OWL 2 RL, no axiomatic or datatype axiom triples) and build
+    the indexes of the A-box rules that can fire on a case graph.
+
+    Raises :class:`UnsupportedConstruct`, naming the construct and its subject, if the closed schema
+    uses anything the compiled rules do not implement.
+    """
+    closed = Graph()
+    closed += schema
+    _closure(closed)
+    _check_supported(closed)
+
+    sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    by_subject: defaultdict[Node, list[Triple]] = defaultdict(list)
+    superclasses: defaultdict[Node, set[Node]] = defaultdict(set)
+    superproperties: defaultdict[Node, set[Node]] = defaultdict(set)
+    domains: defaultdict[Node, set[Node]] = defaultdict(set)
+    ranges: defaultdict[Node, set[Node]] = defaultdict(set)
+    inverses: defaultdict[Node, set[Node]] = defaultdict(set)
+    symmetric: set[Node] = set()
+    transitive: set[Node] = set()
+    for triple in closed:
+        s, p, o = triple
+        sp[(s, p)].add(o)
+        po[(p, o)].add(s)
+        by_subject[s].append(triple)
+        if s == o and p in (RDFS.subClassOf, OWL.equivalentClass, RDFS.subPropertyOf, OWL.equivalentProperty):
+            continue
+        if p == RDFS.subClassOf:
+            superclasses[s].add(o)
+        elif p == OWL.equivalentClass:
+            superclasses[s].add(o)
+            superclasses[o].add(s)
+        elif p == RDFS.subPropertyOf:
+            superproperties[s].add(o)
+        elif p == OWL.equivalentProperty:
+            superproperties[s].add(o)
+            superproperties[o].add(s)
+        elif p == RDFS.domain:
+            domains[s].add(o)
+        elif p == RDFS.range:
+            ranges[s].add(o)
+        elif p == OWL.inverseOf:
+            inverses[s].add(o)
+            inverses[o].add(s)
+        elif p == RDF.type and o == OWL.SymmetricProperty:
+            symmetric.add(s)
+        elif p == RDF.type and o == OWL.TransitiveProperty:
+            transitive.add(s)
+
+    intersection_members: dict[Node, list[tuple[Node, ...]]] = {}
+    intersections_by_member: dict[Node, list[tuple[Node, tuple[Node, ...]]]] = {}
+    for inter, head in closed.subject_objects(OWL.intersectionOf):
+        members = tuple(closed.items(head))
+        if not members:
+            continue
+        intersection_members.setdefault(inter, []).append(members)
+        for m in set(members):
+            intersections_by_member.setdefault(m, []).append((inter, members))
+
+    unions_by_member: defaultdict[Node, set[Node]] = defaultdict(set)
+    for union, head in closed.subject_objects(OWL.unionOf):
+        for m in closed.items(head):
+            unions_by_member[m].add(union)
+
+    svf_by_property: dict[Node, list[tuple[Node, Node]]] = {}
+    svf_by_filler: dict[Node, list[tuple[Node, Node]]] = {}
+    avf_by_restriction: dict[Node, list[tuple[Node, Node]]] = {}
+    avf_by_property: dict[Node, list[tuple[Node, Node]]] = {}
+    hv_by_restriction: dict[Node, list[tuple[Node, Node]]] = {}
+    hv_by_property_value: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    for restriction, prop in closed.subject_objects(OWL.onProperty):
+        for filler in closed.objects(restriction, OWL.someValuesFrom):
+            _add_to(svf_by_property, prop, (restriction, filler))
+            _add_to(svf_by_filler, filler, (prop, restriction))
+        for filler in closed.objects(restriction, OWL.allValuesFrom):
+            _add_to(avf_by_restriction, restriction, (prop, filler))
+            _add_to(avf_by_property, prop, (restriction, filler))
+        for value in closed.objects(restriction, OWL.hasValue):
+            _add_to(hv_by_restriction, restriction, (prop, value))
+            hv_by_property_value[(prop, value)].add(restriction)
+
+    def tuples(index: Mapping[Node, list[tuple[Node, Node]]]) -> dict[Node, tuple[tuple[Node, Node], ...]]:
+        return {k: tuple(v) for k, v in index.items()}
+
+    return CompiledRules(
+        base_sp={k: frozenset(v) for k, v in sp.items()},
+        base_po={k: frozenset(v) for k, v in po.items()},
+        base_by_subject={k: tuple(v) for k, v in by_subject.items()},
+        superclasses=_frozen(superclasses),
+        superproperties=_frozen(superproperties),
+        domains=_frozen(domains),
+        ranges=_frozen(ranges),
+        inverses=_frozen(inverses),
+        symmetric=frozenset(symmetric),
+        transitive=frozenset(transitive),
+        intersection_members={k: tuple(v) for k, v in intersection_members.items()},
+        intersections_by_member={k: tuple(v) for k, v in intersections_by_member.items()},
+        unions_by_member=_frozen(unions_by_member),
+        svf_by_property=tuples(svf_by_property),
+        svf_by_filler=tuples(svf_by_filler),
+        avf_by_restriction=tuples(avf_by_restriction),
+        avf_by_property=tuples(avf_by_property),
+        hv_by_restriction=tuples(hv_by_restriction),
+        hv_by_property_value={k: frozenset(v) for k, v in hv_by_property_value.items()},
+    )
+
+
+def owlrl_reference_infer(schema: Graph, case: Graph) -> Graph:
+    """The slow reference for :meth:`CompiledRules.infer`: a full owlrl closure of a copy of schema + case,
+    keeping the case's triples and the entailed triples whose subject occurs as a subject in ``case``,
+    minus the same trivial triples."""
+    subjects = set(case.subjects())
+    combined = Graph()
+    combined += schema
+    combined += case
+    _closure(combined)
+    result = Graph()
+    for triple in case:
+        result.add(triple)
+    for triple in combined:
+        if triple[0] in subjects and not _is_trivial(triple):
+            result.add(triple)
+    return result

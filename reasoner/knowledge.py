@@ -1,0 +1,281 @@
+"""Load the knowledge base (ontology, shapes, queries, case-form context) once per process.
+
+The knowledge lives in three folders, ``ontology/``, ``shapes/`` and ``queries/``. They ship
+inside the wheel (as ``reasoner/kb``); ``--kb DIR`` or the ``DORSUM_KB`` environment variable
+points dorsum at a working copy instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rdflib import Graph, Literal, Namespace
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.sparql import Query
+
+from .errors import KnowledgeError, one_line
+
+if TYPE_CHECKING:
+    from .inference import CaseReasoner
+
+DX = Namespace("https://w3id.org/dorsum/ontology#")
+KB_ENV = "DORSUM_KB"
+CONTEXT_FILE = "case-form.context.jsonld"
+KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A guideline source (or a reference it cites) behind a knowledge element."""
+
+    iri: str
+    label: str
+    short: str
+    citation: str
+    date: str
+    relation: str  # "source" (the seed article) or "reference" (a reference it cites)
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """Human-readable text about one knowledge element."""
+
+    iri: str
+    label: str
+    definition: str = ""
+    evidence: str = ""
+    interpretation: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Knowledge:
+    """A loaded knowledge base. Treat every graph in it as read-only."""
+
+    root: Path
+    ontology: Graph
+    schema: Graph  # the ontology without annotations: what reasoning needs
+    shapes: Graph
+    validation_support: Graph  # the type and subclass facts that sh:class checks need
+    queries: Mapping[str, Query]
+    query_files: Mapping[str, Path]
+    context: Mapping[str, Any]
+    version: str
+    version_iri: str
+    content_hash: str
+    elements: Mapping[str, ElementInfo]
+    sources: Mapping[str, tuple[SourceRef, ...]]
+    reasoner: CaseReasoner | None = field(default=None)  # set by load_knowledge
+
+    def label(self, node: object) -> str:
+        """The label of a knowledge element, or a readable fallback for anything else."""
+        key = str(node)
+        info = self.elements.get(key)
+        if info is not None:
+            return info.label
+        if isinstance(node, Literal):
+            return str(node)
+        return key.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+    def info(self, node: object) -> ElementInfo:
+        key = str(node)
+        return self.elements.get(key) or ElementInfo(iri=key, label=self.label(node))
+
+    def sources_of(self, node: object) -> tuple[SourceRef, ...]:
+        return self.sources.get(str(node), ())
+
+
+def default_kb_root() -> Path:
+    """Where the knowledge is when neither --kb nor DORSUM_KB says otherwise."""
+    env = os.environ.get(KB_ENV)
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "kb", package.parent):
+        if (candidate / "ontology").is_dir():
+            return candidate
+    raise KnowledgeError(f"cannot find the knowledge base next to {package}; pass --kb DIR or set {KB_ENV}")
+
+
+def _knowledge_files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise KnowledgeError(f"knowledge directory not found: {root}")
+    missing = [name for name in KNOWLEDGE_FOLDERS if not (root / name).is_dir()]
+    if missing:
+        raise KnowledgeError(f"{root} is not a dorsum knowledge base: missing {', '.join(missing)}/")
+    files = sorted((root / "ontology").glob("*.ttl")) + sorted((root / "shapes").glob("*.ttl"))
+    files += sorted((root / "queries").glob("*.rq"))
+    files.append(root / "ontology" / CONTEXT_FILE)
+    return files
+
+
+def content_hash(root: Path) -> str:
+    """SHA-256 over the names and bytes of every knowledge file that is loaded."""
+    digest = hashlib.sha256()
+    for path in _knowledge_files(root):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KnowledgeError(f"cannot read {path}: {exc.strerror}") from exc
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(data)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def load_knowledge(root: Path | str | None = None) -> Knowledge:
+    """Load (or return the cached) knowledge base at ``root``.
+
+    The cache is keyed by the content hash of the files, so an edited file is always re-read.
+    """
+    resolved = Path(root) if root is not None else default_kb_root()
+    resolved = resolved.expanduser().resolve()
+    return _load_cached(resolved, content_hash(resolved))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(root: Path, digest: str) -> Knowledge:
+    from .inference import CaseReasoner  # local: inference imports this module
+
+    ontology = _parse_turtle_folder(root / "ontology")
+    shapes = _parse_turtle_folder(root / "shapes")
+    queries, query_files = _prepare_queries(root / "queries")
+    context = _load_context(root / "ontology" / CONTEXT_FILE)
+    schema = _without_annotations(ontology)
+    support = Graph()
+    for triple in ontology.triples((None, RDF.type, None)):
+        support.add(triple)
+    for triple in ontology.triples((None, RDFS.subClassOf, None)):
+        support.add(triple)
+    version, version_iri = _version(ontology)
+    knowledge = Knowledge(
+        root=root,
+        ontology=ontology,
+        schema=schema,
+        shapes=shapes,
+        validation_support=support,
+        queries=queries,
+        query_files=query_files,
+        context=context,
+        version=version,
+        version_iri=version_iri,
+        content_hash=digest,
+        elements=_elements(ontology, queries),
+        sources=_sources(ontology, queries),
+    )
+    object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
+    return knowledge
+
+
+def _parse_turtle_folder(folder: Path) -> Graph:
+    graph = Graph()
+    files = sorted(folder.glob("*.ttl"))
+    if not files:
+        raise KnowledgeError(f"no Turtle files in {folder}")
+    for path in files:
+        try:
+            graph.parse(path, format="turtle")
+        except Exception as exc:  # rdflib raises many parser exception types
+            raise KnowledgeError(f"{path}: does not parse as Turtle: {one_line(exc)}") from exc
+    return graph
+
+
+def _prepare_queries(folder: Path) -> tuple[dict[str, Query], dict[str, Path]]:
+    queries: dict[str, Query] = {}
+    files: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.rq")):
+        queries[path.stem] = prepare_query_file(path)
+        files[path.stem] = path
+    for required in ("report-advice", "report-urgency", "report-red-flags", "report-triggers"):
+        if required not in queries:
+            raise KnowledgeError(f"{folder}: required query {required}.rq is missing")
+    return queries, files
+
+
+def prepare_query_file(path: Path) -> Query:
+    """Parse one SPARQL file, turning parser errors into a KnowledgeError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KnowledgeError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(f"{path}: not UTF-8 text") from exc
+    try:
+        return prepareQuery(text)
+    except Exception as exc:  # pyparsing and rdflib raise several types
+        raise KnowledgeError(f"{path}: SPARQL syntax error: {one_line(exc)}") from exc
+
+
+def _load_context(path: Path) -> Mapping[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeError(f"{path}: cannot load the case-form context: {one_line(exc)}") from exc
+    context = document.get("@context") if isinstance(document, dict) else None
+    if not isinstance(context, dict):
+        raise KnowledgeError(f"{path}: expected an object with an '@context' object")
+    return context
+
+
+def _without_annotations(ontology: Graph) -> Graph:
+    annotation_properties = set(ontology.subjects(RDF.type, OWL.AnnotationProperty))
+    annotation_properties |= {RDFS.label, RDFS.comment, SKOS.definition}
+    schema = Graph()
+    for s, p, o in ontology:
+        if p in annotation_properties or str(p).startswith(str(DCTERMS)):
+            continue
+        schema.add((s, p, o))
+    return schema
+
+
+def _version(ontology: Graph) -> tuple[str, str]:
+    for subject in ontology.subjects(RDF.type, OWL.Ontology):
+        info = ontology.value(subject, OWL.versionInfo)
+        iri = ontology.value(subject, OWL.versionIRI)
+        return (str(info) if info else "unversioned", str(iri) if iri else str(subject))
+    return ("unversioned", "")
+
+
+def _elements(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, ElementInfo]:
+    elements: dict[str, ElementInfo] = {}
+    for row in ontology.query(queries["knowledge-labels"]) if "knowledge-labels" in queries else []:
+        element, label, definition, evidence, interpretation = row  # type: ignore[misc]
+        elements.setdefault(
+            str(element),
+            ElementInfo(
+                iri=str(element),
+                label=str(label),
+                definition=str(definition or ""),
+                evidence=str(evidence or ""),
+                interpretation=str(interpretation or ""),
+            ),
+        )
+    return elements
+
+
+def _sources(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, tuple[SourceRef, ...]]:
+    found: dict[str, list[SourceRef]] = {}
+    if "knowledge-sources" not in queries:
+        return {}
+    for row in ontology.query(queries["knowledge-sources"]):
+        element, relation, source, short, citation, date = row  # type: ignore[misc]
+        label = ontology.value(source, RDFS.label)
+        found.setdefault(str(element), []).append(
+            SourceRef(
+                iri=str(source),
+                label=str(label) if label else str(source),
+                short=str(short) if short else str(source).rsplit("#", 1)[-1],
+                citation=str(citation or ""),
+                date=str(date or ""),
+                relation=str(relation).rsplit("#", 1)[-1],
+            )
+        )
+    return {key: tuple(value) for key, value in found.items()}

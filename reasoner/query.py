@@ -1,0 +1,98 @@
+"""Run a SPARQL query over a case's inferred graph (case facts, derived and inferred facts,
+and the whole ontology), for informaticians."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from rdflib import Graph, Literal, Node
+from rdflib.graph import ReadOnlyGraphAggregate
+
+from .case_input import CaseInput
+from .errors import UsageError
+from .inference import infer_case
+from .knowledge import Knowledge, prepare_query_file
+from .validation import require_valid, validate_case
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a SELECT (or the single boolean of an ASK, or the triples of a CONSTRUCT)."""
+
+    variables: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    graph: Graph | None = None
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.variables)
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+    def to_json(self) -> str:
+        return json.dumps([dict(zip(self.variables, row, strict=True)) for row in self.rows], indent=2)
+
+    def to_table(self) -> str:
+        if not self.variables:
+            return "(no columns)"
+        widths = [len(v) for v in self.variables]
+        for row in self.rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        line = "  ".join(v.ljust(w) for v, w in zip(self.variables, widths, strict=True))
+        rule = "  ".join("-" * w for w in widths)
+        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in self.rows]
+        return "\n".join([line, rule, *body, f"({len(self.rows)} rows)"])
+
+
+def resolve_query(name_or_path: str, knowledge: Knowledge) -> Path:
+    """A .rq file path, or the name of a query in the knowledge's queries/ (or queries/examples/)."""
+    path = Path(name_or_path)
+    if path.suffix == ".rq" and path.is_file():
+        return path
+    stem = path.stem if path.suffix == ".rq" else name_or_path
+    for candidate in (
+        knowledge.root / "queries" / f"{stem}.rq",
+        knowledge.root / "queries" / "examples" / f"{stem}.rq",
+    ):
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.stem for p in (knowledge.root / "queries").rglob("*.rq"))
+    raise UsageError(f"no query file or named query '{name_or_path}' (named queries: {', '.join(names)})")
+
+
+def inferred_case_graph(case: CaseInput, knowledge: Knowledge) -> Graph:
+    """The case's facts plus everything derived and inferred about it (a new graph)."""
+    require_valid(validate_case(case, knowledge))
+    return infer_case(case.graph, knowledge)
+
+
+def run_query(name_or_path: str, case: CaseInput, knowledge: Knowledge) -> QueryResult:
+    """Run a query over the inferred case graph joined with the ontology."""
+    query = prepare_query_file(resolve_query(name_or_path, knowledge))
+    view = ReadOnlyGraphAggregate([inferred_case_graph(case, knowledge), knowledge.ontology])
+    result = view.query(query)
+    if result.type == "ASK":
+        return QueryResult(("ask",), ((str(bool(result.askAnswer)).lower(),),))
+    if result.type in ("CONSTRUCT", "DESCRIBE"):
+        graph = Graph()
+        for triple in result:
+            graph.add(triple)  # type: ignore[arg-type]
+        rows = tuple(tuple(_cell(term) for term in triple) for triple in sorted(graph))
+        return QueryResult(("subject", "predicate", "object"), rows, graph)
+    variables = tuple(str(v) for v in (result.vars or []))
+    rows = tuple(tuple(_cell(cast(Any, row)[v]) for v in (result.vars or [])) for row in result)
+    return QueryResult(variables, rows)
+
+
+def _cell(term: Node | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, Literal):
+        return str(term)
+    return term.n3() if not str(term).startswith("http") else str(term)

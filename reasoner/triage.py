@@ -1,0 +1,505 @@
+"""The triage pipeline: validate, derive and infer, then report.
+
+Every clinical conclusion comes from the knowledge base: the classes and recommendations in
+``ontology/``, the shapes in ``shapes/`` and the queries in ``queries/``. This module only runs
+them and arranges their answers into a :class:`TriageResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.namespace import RDF
+
+from . import __version__
+from .case_input import CaseInput, read_case
+from .errors import EXIT_INCOMPLETE, EXIT_TRIAGED
+from .inference import infer_case
+from .knowledge import DX, Knowledge, SourceRef, load_knowledge
+from .validation import MissingItem, ValidationReport, require_valid, validate_case, validate_graph
+
+MAX_ASSUMPTION_ROUNDS = 5
+MAX_EXPLANATION_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source behind a conclusion."""
+
+    iri: str
+    label: str
+    short: str
+    citation: str
+    date: str
+    relation: str  # "source" or "reference"
+
+
+@dataclass(frozen=True)
+class Tier:
+    iri: str
+    label: str
+    rank: int
+    time_frame: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One recorded or derived case fact that satisfied part of a class definition."""
+
+    subject: str  # "case" or "lump" (or another node label)
+    attribute: str
+    value: str
+    property_iri: str
+    value_iri: str
+
+    @property
+    def text(self) -> str:
+        subject = "" if self.subject == "case" else f"{self.subject} "
+        return f"{subject}{self.attribute}: {self.value}"
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A red flag or clinical situation the case was classified into, with why."""
+
+    iri: str
+    label: str
+    kind: str  # "red flag" or "clinical situation"
+    definition: str
+    evidence: str
+    facts: tuple[Fact, ...]
+    because_of: tuple[str, ...]  # IRIs of other red flags or situations this one is built from
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A recommendation or an 'avoid' advice that applies to the case."""
+
+    iri: str
+    label: str
+    kind: str  # "recommendation" or "avoid"
+    action: str
+    action_iri: str
+    tier: Tier | None
+    condition: str  # dx:onlyIf: shown as conditional, does not set the tier
+    except_when: str
+    sequence: int
+    topic: str
+    because: tuple[str, ...]  # IRIs of the classes that made it apply
+    evidence: str
+    interpretation: str
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """One side of a conflict: an answer and the advice that gives it."""
+
+    action: str
+    tier: str
+    rank: int
+    advice: tuple[str, ...]
+    sources: tuple[str, ...]
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # "topic", "threshold" or "do-avoid"
+    subject: str
+    positions: tuple[Position, ...]
+    policy: str
+    resolution: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    item: str
+    message: str
+    assumed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KnowledgeStamp:
+    version: str
+    version_iri: str
+    content_hash: str
+    dorsum_version: str
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """The answer for one case. Render it with :mod:`reasoner.report`."""
+
+    case_id: str
+    case_iri: str
+    source: str
+    status: str  # "complete" or "incomplete"
+    urgency: Tier | None  # from the recorded facts: for an incomplete case, "at least" this
+    possible_urgency: Tier | None  # with every missing item at its worst case
+    next_steps: tuple[Step, ...]
+    avoid: tuple[Step, ...]
+    red_flags: tuple[RedFlag, ...]
+    situations: tuple[RedFlag, ...]
+    conflicts: tuple[Conflict, ...]
+    missing: tuple[Missing, ...]
+    knowledge: KnowledgeStamp
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def effective_urgency(self) -> Tier | None:
+        """The tier to act on: for an incomplete case, the worst case until items are recorded."""
+        return self.possible_urgency if not self.complete else self.urgency
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TRIAGED if self.complete and self.urgency is not None else EXIT_INCOMPLETE
+
+    def explain(self, iri: str) -> RedFlag | None:
+        for item in self.red_flags + self.situations:
+            if item.iri == iri:
+                return item
+        return None
+
+
+def evaluate_file(path: Path | str, kb: Path | str | None = None) -> TriageResult:
+    """Read, validate and triage one case file."""
+    knowledge = load_knowledge(kb)
+    return triage(read_case(path, knowledge), knowledge)
+
+
+def triage(case: CaseInput, knowledge: Knowledge) -> TriageResult:
+    """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``."""
+    report = validate_case(case, knowledge)
+    require_valid(report)
+    closure = infer_case(case.graph, knowledge)
+    view = ReadOnlyGraphAggregate([closure, knowledge.ontology])
+    urgency = _urgency(view, knowledge)
+    possible = urgency
+    if report.missing:
+        worst = infer_case(_worst_case_graph(case.graph, report, knowledge), knowledge)
+        possible = _urgency(ReadOnlyGraphAggregate([worst, knowledge.ontology]), knowledge)
+        if urgency is not None and (possible is None or possible.rank < urgency.rank):
+            possible = urgency  # unreachable while reasoning is monotone; kept as a guard
+    classes = _classes(view, knowledge, case.case)
+    steps = _steps(view, knowledge)
+    notes: list[str] = []
+    if urgency is None and not report.missing:
+        notes.append("no recommendation in the knowledge base applies to this case: clinical judgement is needed")
+    return TriageResult(
+        case_id=case.name,
+        case_iri=str(case.case),
+        source=case.source,
+        status="incomplete" if report.missing else "complete",
+        urgency=urgency,
+        possible_urgency=possible,
+        next_steps=tuple(step for step in steps if step.kind == "recommendation"),
+        avoid=tuple(step for step in steps if step.kind == "avoid"),
+        red_flags=tuple(item for item in classes if item.kind == "red flag"),
+        situations=tuple(item for item in classes if item.kind == "clinical situation"),
+        conflicts=_conflicts(view, knowledge),
+        missing=tuple(_missing(item, knowledge) for item in report.missing),
+        knowledge=stamp(knowledge),
+        notes=tuple(notes),
+    )
+
+
+def stamp(knowledge: Knowledge) -> KnowledgeStamp:
+    return KnowledgeStamp(
+        version=knowledge.version,
+        version_iri=knowledge.version_iri,
+        content_hash=knowledge.content_hash,
+        dorsum_version=__version__,
+    )
+
+
+def _worst_case_graph(graph: Graph, report: ValidationReport, knowledge: Knowledge) -> Graph:
+    """The case with every missing item set to its worst case (dx:assume in the shapes)."""
+    worst = Graph()
+    worst += graph
+    missing = report.missing
+    for _ in range(MAX_ASSUMPTION_ROUNDS):
+        added = False
+        for item in missing:
+            for prop, value in item.assumptions:
+                if (item.focus, prop, value) not in worst:
+                    worst.add((item.focus, prop, value))
+                    added = True
+        if not added:
+            break
+        missing = validate_graph(worst, knowledge, report.source).missing
+    return worst
+
+
+def _run(view: ReadOnlyGraphAggregate, knowledge: Knowledge, name: str) -> list[Any]:
+    query = knowledge.queries.get(name)
+    if query is None:
+        return []
+    return list(view.query(query))
+
+
+def _urgency(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> Tier | None:
+    for tier, rank, time_frame in _run(view, knowledge, "report-urgency"):
+        return Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or ""))
+    return None
+
+
+def _citations(refs: Iterable[SourceRef]) -> tuple[Citation, ...]:
+    return tuple(Citation(r.iri, r.label, r.short, r.citation, r.date, r.relation) for r in refs)
+
+
+def _classes(view: ReadOnlyGraphAggregate, knowledge: Knowledge, case: Node) -> tuple[RedFlag, ...]:
+    facts: dict[str, set[Fact]] = {}
+    parts: dict[str, set[str]] = {}
+    for cls, subject, prop, value in _run(view, knowledge, "report-triggers"):
+        key = str(cls)
+        if prop == RDF.type:
+            if value != cls:
+                parts.setdefault(key, set()).add(str(value))
+            continue
+        facts.setdefault(key, set()).add(
+            Fact(
+                subject=_node_name(subject, case, knowledge),
+                attribute=knowledge.label(prop),
+                value=_value_text(value, knowledge),
+                property_iri=str(prop),
+                value_iri=str(value),
+            )
+        )
+    found: list[RedFlag] = []
+    for cls, kind in _run(view, knowledge, "report-red-flags"):
+        info = knowledge.info(cls)
+        found.append(
+            RedFlag(
+                iri=str(cls),
+                label=info.label,
+                kind="red flag" if kind == DX.RedFlag else "clinical situation",
+                definition=info.definition,
+                evidence=info.evidence,
+                facts=tuple(sorted(facts.get(str(cls), ()), key=lambda f: (f.subject, f.attribute, f.value))),
+                because_of=tuple(sorted(parts.get(str(cls), ()))),
+                sources=_citations(knowledge.sources_of(cls)),
+            )
+        )
+    return tuple(sorted(found, key=lambda item: (item.kind, item.label)))
+
+
+def _steps(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> list[Step]:
+    rows: dict[str, dict[str, Any]] = {}
+    for advice, kind, via, action, tier, rank, time_frame, only_if, except_when, sequence, topic in _run(
+        view, knowledge, "report-advice"
+    ):
+        key = str(advice)
+        entry = rows.setdefault(
+            key,
+            {
+                "kind": "recommendation" if kind == DX.Recommendation else "avoid",
+                "action": action,
+                "tier": Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or "")) if tier else None,
+                "condition": str(only_if or ""),
+                "except_when": str(except_when or ""),
+                "sequence": int(sequence) if sequence is not None else 0,
+                "topic": knowledge.label(topic) if topic is not None else "",
+                "because": set(),
+            },
+        )
+        entry["because"].add(str(via))
+    steps = []
+    for iri, entry in rows.items():
+        info = knowledge.info(URIRef(iri))
+        steps.append(
+            Step(
+                iri=iri,
+                label=info.label,
+                kind=entry["kind"],
+                action=knowledge.label(entry["action"]),
+                action_iri=str(entry["action"]),
+                tier=entry["tier"],
+                condition=entry["condition"],
+                except_when=entry["except_when"],
+                sequence=entry["sequence"],
+                topic=entry["topic"],
+                because=tuple(sorted(entry["because"])),
+                evidence=info.evidence,
+                interpretation=info.interpretation,
+                sources=_citations(knowledge.sources_of(iri)),
+            )
+        )
+    return sorted(steps, key=_step_order)
+
+
+def _step_order(step: Step) -> tuple[int, int, int, str]:
+    """Unconditional steps first, then most urgent first, then pathway order."""
+    rank = step.tier.rank if step.tier else 0
+    return (1 if step.condition else 0, -rank, step.sequence, step.label)
+
+
+def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> tuple[Conflict, ...]:
+    conflicts: list[Conflict] = []
+    by_topic: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    policies: dict[str, str] = {}
+    for topic, policy, advice, action, tier, rank, only_if in _run(view, knowledge, "report-conflicts-topic"):
+        positions = by_topic.setdefault(str(topic), {})
+        if policy is not None:
+            policies[str(topic)] = knowledge.label(policy)
+        position = positions.setdefault(
+            (str(action), str(tier)),
+            {
+                "rank": int(rank),
+                "advice": set(),
+                "sources": set(),
+                "conditional": True,
+                "action": knowledge.label(action),
+                "tier": knowledge.label(tier),
+            },
+        )
+        position["advice"].add(knowledge.label(advice))
+        position["sources"].update(ref.short for ref in knowledge.sources_of(advice) if ref.relation == "source")
+        position["conditional"] = position["conditional"] and only_if is not None
+    for topic, positions in sorted(by_topic.items(), key=lambda item: knowledge.label(URIRef(item[0]))):
+        ordered = tuple(
+            Position(
+                action=p["action"],
+                tier=p["tier"],
+                rank=p["rank"],
+                advice=tuple(sorted(p["advice"])),
+                sources=tuple(sorted(p["sources"])),
+                conditional=p["conditional"],
+            )
+            for p in sorted(positions.values(), key=lambda p: (p["conditional"], -p["rank"], p["action"]))
+        )
+        policy = policies.get(topic, "most cautious wins")
+        conflicts.append(
+            Conflict(
+                kind="topic",
+                subject=knowledge.label(URIRef(topic)),
+                positions=ordered,
+                policy=policy,
+                resolution=_resolution(ordered),
+            )
+        )
+    for exceeded, within, _quantity, size in _run(view, knowledge, "report-conflicts-threshold"):
+        conflicts.append(
+            Conflict(
+                kind="threshold",
+                subject=f"is a lump of {_value_text(size, knowledge)} cm a red flag?",
+                positions=(
+                    Position(
+                        f"yes: {knowledge.label(exceeded)}",
+                        "",
+                        1,
+                        (str(exceeded),),
+                        _source_labels(knowledge, exceeded),
+                        False,
+                    ),
+                    Position(
+                        f"no: within {knowledge.label(within)}",
+                        "",
+                        0,
+                        (str(within),),
+                        _source_labels(knowledge, within),
+                        False,
+                    ),
+                ),
+                policy="most cautious wins",
+                resolution=f"treated as a red flag ({knowledge.label(exceeded)})",
+            )
+        )
+    for recommendation, avoid, action in _run(view, knowledge, "report-conflicts-do-avoid"):
+        conflicts.append(
+            Conflict(
+                kind="do-avoid",
+                subject=f"{knowledge.label(action)}: do or avoid?",
+                positions=(
+                    Position(
+                        "do",
+                        "",
+                        0,
+                        (knowledge.label(recommendation),),
+                        _source_labels(knowledge, recommendation),
+                        False,
+                    ),
+                    Position("avoid", "", 1, (knowledge.label(avoid),), _source_labels(knowledge, avoid), False),
+                ),
+                policy="most cautious wins",
+                resolution="avoid until the condition of the avoid advice is cleared",
+            )
+        )
+    return tuple(conflicts)
+
+
+def _resolution(positions: tuple[Position, ...]) -> str:
+    candidates = [p for p in positions if not p.conditional] or list(positions)
+    top = max(p.rank for p in candidates)
+    winners = [p for p in candidates if p.rank == top]
+    if len(winners) == 1:
+        return f"follow the most urgent: {winners[0].action} ({winners[0].tier})"
+    options = "; ".join(f"{p.action} ({', '.join(p.sources)})" for p in winners)
+    return f"equally urgent ({winners[0].tier}); the sources differ on the action: {options}"
+
+
+def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:
+    return tuple(sorted({ref.short for ref in knowledge.sources_of(node) if ref.relation == "source"}))
+
+
+def _missing(item: MissingItem, knowledge: Knowledge) -> Missing:
+    assumed = tuple(f"{knowledge.label(prop)}: {_value_text(value, knowledge)}" for prop, value in item.assumptions)
+    return Missing(item=item.item, message=item.message, assumed=assumed)
+
+
+def _node_name(node: Node, case: Node, knowledge: Knowledge) -> str:
+    if node == case:
+        return "case"
+    if isinstance(node, BNode):
+        return "lump"
+    return knowledge.label(node)
+
+
+def _value_text(value: Node, knowledge: Knowledge) -> str:
+    if isinstance(value, Literal):
+        python = value.toPython()
+        if isinstance(python, float) and python.is_integer():
+            return str(int(python))
+        return str(python)
+    return knowledge.label(value)
+
+
+def chain(result: TriageResult, step: Step) -> list[tuple[RedFlag, int]]:
+    """The red flags and situations behind a step, with nesting depth, for explanations."""
+    seen: set[str] = set()
+    out: list[tuple[RedFlag, int]] = []
+
+    def visit(iri: str, depth: int) -> None:
+        if iri in seen or depth > MAX_EXPLANATION_DEPTH:
+            return
+        seen.add(iri)
+        item = result.explain(iri)
+        if item is None:
+            return
+        out.append((item, depth))
+        for part in item.because_of:
+            visit(part, depth + 1)
+
+    for iri in step.because:
+        visit(iri, 0)
+    return out
+
+
+def as_mapping(result: TriageResult) -> Mapping[str, Any]:
+    """A plain, JSON-ready view of a result (used by the JSON renderer and tests)."""
+    from dataclasses import asdict
+
+    data = asdict(result)
+    data["exit_code"] = result.exit_code
+    data["effective_urgency"] = asdict(result.effective_urgency) if result.effective_urgency else None
+    return data

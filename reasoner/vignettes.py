@@ -1,0 +1,178 @@
+"""Golden vignettes: one file holding a case and its expected triage, and a checker.
+
+A vignette is a YAML file::
+
+    title: Growing firm lump on the upper back
+    covers: [Rec000_GrowingLumpUltrasound]      # knowledge elements it is meant to exercise
+    case:                                       # a case form (see the README) ...
+      age_years: 47
+      lump: {size_cm: 4, growth: increasing}
+    # ... or the raw text of a case file, for RDF and malformed-input vignettes:
+    # case_text: "..."
+    # case_format: ttl | nt | jsonld | json | yaml
+    expect:
+      status: complete | incomplete | invalid
+      urgency: Urgent2Weeks          # tier from the recorded facts ("at least" when incomplete), or null
+      possible_urgency: Emergency12h # worst case while items are missing
+      red_flags: [GrowingLump]       # must all be reported
+      not_red_flags: [LumpOver3cm]   # must not be reported
+      situations: [...]
+      steps: [Rec000_GrowingLumpUltrasound]   # recommendations that must apply
+      not_steps: [...]
+      avoid: [Avoid001_DelayUltrasound]
+      not_avoid: [...]
+      conflicts: [first imaging test]         # conflict subjects (substring match)
+      missing: [fever]                        # items that must be reported missing
+      error: "size_cm"                        # invalid cases: text the error must contain
+      exit_code: 0
+
+Names without a prefix are local names in the dorsum ontology namespace.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .case_input import case_from_form, read_case
+from .errors import EXIT_INVALID_CASE, CaseError, DorsumError
+from .knowledge import DX, Knowledge
+from .triage import TriageResult, triage
+
+SUFFIXES = {"ttl": ".ttl", "nt": ".nt", "jsonld": ".jsonld", "json": ".json", "yaml": ".yaml"}
+LIST_CHECKS = {
+    "red_flags": ("red_flags", True),
+    "not_red_flags": ("red_flags", False),
+    "situations": ("situations", True),
+    "not_situations": ("situations", False),
+    "steps": ("next_steps", True),
+    "not_steps": ("next_steps", False),
+    "avoid": ("avoid", True),
+    "not_avoid": ("avoid", False),
+}
+
+
+@dataclass(frozen=True)
+class Vignette:
+    path: Path
+    title: str
+    covers: tuple[str, ...]
+    case: Any
+    case_text: str | None
+    case_format: str
+    expect: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VignetteOutcome:
+    vignette: Vignette
+    result: TriageResult | None
+    error: str
+    exit_code: int
+    mismatches: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+
+def load_vignette(path: Path | str) -> Vignette:
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DorsumError(f"{file}: cannot read vignette: {exc}") from exc
+    if not isinstance(data, Mapping) or "expect" not in data or ("case" not in data and "case_text" not in data):
+        raise DorsumError(f"{file}: a vignette needs 'expect' and either 'case' or 'case_text'")
+    case_format = str(data.get("case_format", "yaml"))
+    if case_format not in SUFFIXES:
+        raise DorsumError(f"{file}: case_format must be one of {', '.join(SUFFIXES)}")
+    return Vignette(
+        path=file,
+        title=str(data.get("title", file.stem)),
+        covers=tuple(str(item) for item in data.get("covers", []) or []),
+        case=data.get("case"),
+        case_text=data.get("case_text"),
+        case_format=case_format,
+        expect=data["expect"] or {},
+    )
+
+
+def find_vignettes(paths: Iterable[Path | str]) -> list[Path]:
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(path.glob("*.yaml")))
+        else:
+            found.append(path)
+    return found
+
+
+def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
+    result: TriageResult | None = None
+    error = ""
+    try:
+        if vignette.case_text is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                file = Path(folder) / f"{vignette.path.stem}{SUFFIXES[vignette.case_format]}"
+                file.write_text(vignette.case_text, encoding="utf-8")
+                case = read_case(file, knowledge)
+        else:
+            case = case_from_form(vignette.case, knowledge, name=vignette.path.stem, source=str(vignette.path))
+        result = triage(case, knowledge)
+        exit_code = result.exit_code
+    except CaseError as exc:
+        error, exit_code = str(exc), EXIT_INVALID_CASE
+    except DorsumError as exc:
+        error, exit_code = str(exc), exc.exit_code
+    return VignetteOutcome(
+        vignette, result, error, exit_code, tuple(_compare(vignette.expect, result, error, exit_code))
+    )
+
+
+def _compare(expect: Mapping[str, Any], result: TriageResult | None, error: str, exit_code: int) -> list[str]:
+    problems: list[str] = []
+    status = "invalid" if result is None else result.status
+    if "status" in expect and expect["status"] != status:
+        problems.append(f"status: expected {expect['status']}, got {status}" + (f" ({error})" if error else ""))
+    if "exit_code" in expect and int(expect["exit_code"]) != exit_code:
+        problems.append(f"exit code: expected {expect['exit_code']}, got {exit_code}")
+    if "error" in expect and str(expect["error"]).lower() not in error.lower():
+        problems.append(f"error: expected text {expect['error']!r}, got {error!r}")
+    if result is None:
+        return problems
+    for key, attribute in (("urgency", "urgency"), ("possible_urgency", "possible_urgency")):
+        if key in expect:
+            tier = getattr(result, attribute)
+            got = _local(tier.iri) if tier else None
+            if expect[key] != got:
+                problems.append(f"{key}: expected {expect[key]}, got {got}")
+    for key, (attribute, present) in LIST_CHECKS.items():
+        if key not in expect:
+            continue
+        names = {_local(item.iri) for item in getattr(result, attribute)}
+        for name in expect[key] or []:
+            if (name in names) != present:
+                problems.append(f"{key}: {name} {'missing from' if present else 'unexpectedly in'} the result")
+    if "conflicts" in expect:
+        subjects = [conflict.subject for conflict in result.conflicts]
+        for wanted in expect["conflicts"] or []:
+            if not any(str(wanted).lower() in subject.lower() for subject in subjects):
+                problems.append(f"conflicts: none about {wanted!r} (got {subjects})")
+    if "no_conflicts" in expect and expect["no_conflicts"] and result.conflicts:
+        problems.append(f"conflicts: expected none, got {[c.subject for c in result.conflicts]}")
+    if "missing" in expect:
+        items = {item.item for item in result.missing}
+        for wanted in expect["missing"] or []:
+            if wanted not in items:
+                problems.append(f"missing: {wanted} not reported (got {sorted(items)})")
+    return problems
+
+
+def _local(iri: str) -> str:
+    return iri[len(str(DX)) :] if iri.startswith(str(DX)) else iri

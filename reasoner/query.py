@@ -16,7 +16,7 @@ from rdflib.graph import ReadOnlyGraphAggregate
 from .case_input import CaseInput
 from .errors import UsageError
 from .inference import infer_case
-from .knowledge import Knowledge, prepare_query_file
+from .knowledge import DX, Knowledge, prepare_query_file
 from .validation import require_valid, validate_case
 
 
@@ -39,14 +39,16 @@ class QueryResult:
         return json.dumps([dict(zip(self.variables, row, strict=True)) for row in self.rows], indent=2)
 
     def to_table(self) -> str:
+        """An aligned text table; IRIs in the dorsum namespace are shortened to dx:name."""
         if not self.variables:
             return "(no columns)"
+        rows = [tuple(cell.replace(str(DX), "dx:") for cell in row) for row in self.rows]
         widths = [len(v) for v in self.variables]
-        for row in self.rows:
+        for row in rows:
             widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
         line = "  ".join(v.ljust(w) for v, w in zip(self.variables, widths, strict=True))
         rule = "  ".join("-" * w for w in widths)
-        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in self.rows]
+        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
         return "\n".join([line, rule, *body, f"({len(self.rows)} rows)"])
 
 

@@ -50,7 +50,7 @@ def traced_elements(knowledge: Knowledge) -> list[tuple[str, URIRef]]:
 
 def local(iri: object) -> str:
     text = str(iri)
-    return text[len(str(DX)):] if text.startswith(str(DX)) else text
+    return text[len(str(DX)) :] if text.startswith(str(DX)) else text
 
 
 def coverage(case_files: Iterable[Path]) -> dict[str, list[str]]:

@@ -1,0 +1,494 @@
+"""Evaluate many cases: stream them through worker processes and yield one result per case, in order.
+
+INPUT items are case files, directories of case files, JSONL files (one case form per line) or
+``-`` for JSONL on standard input. Inputs and outputs are streamed: at most a small window of
+chunks is in flight, so memory stays flat however many cases there are. One bad case never
+stops the batch: it yields an error record in its place.
+
+Each worker process loads the knowledge once (in the pool initializer) and triages chunks of
+cases with the same :func:`reasoner.triage.triage` as ``dorsum evaluate``, so the records are
+exactly those of a one-by-one run. The optional ``dask`` executor sends the same chunks to a
+dask.distributed cluster; its workers must be able to import ``reasoner`` and read the knowledge.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+from .case_input import CaseInput, case_from_form, case_from_rdf_text, read_case
+from .errors import (
+    EXIT_INCOMPLETE,
+    EXIT_INVALID_CASE,
+    EXIT_TRIAGED,
+    EXIT_USAGE,
+    CaseError,
+    DorsumError,
+    UsageError,
+    one_line,
+)
+from .knowledge import Knowledge, load_knowledge
+from .report import render_json
+from .triage import triage
+
+#: Suffixes of the case files a directory is searched for.
+CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")
+JSONL_SUFFIX = ".jsonl"
+STDIN = "-"
+STDIN_LABEL = "<stdin>"
+EXECUTORS = ("local", "dask")
+#: Largest number of cases sent to a worker at once. Chunks start at one case and double up
+#: to this size, so small batches still spread over every worker.
+DEFAULT_CHUNKSIZE = 16
+#: Chunks in flight per worker: enough to keep workers busy, few enough to keep memory flat.
+WINDOW_PER_WORKER = 4
+NO_TIER = "no tier"
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+Record = dict[str, Any]
+
+
+class BatchError(DorsumError):
+    """The batch itself failed (a worker died, the cluster is unreachable or uses other knowledge)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One case to evaluate, as cheap to send to a worker as possible (not yet parsed as RDF)."""
+
+    name: str
+    source: str
+    kind: Literal["file", "form", "error"]
+    path: str = ""  # kind "file": the case file
+    form: Any = None  # kind "form": the decoded JSONL line
+    error: str = ""  # kind "error": why the line could not be read
+
+
+@dataclass
+class BatchSummary:
+    """Counts over a batch, filled in as records are yielded."""
+
+    tiers: dict[str, int] = field(default_factory=dict)  # effective urgency label -> cases
+    tier_ranks: dict[str, int] = field(default_factory=dict)
+    complete: int = 0
+    incomplete: int = 0
+    invalid: int = 0
+    total: int = 0
+    elapsed: float = 0.0
+    exit_code: int = EXIT_TRIAGED
+
+    @property
+    def cases_per_second(self) -> float:
+        return self.total / self.elapsed if self.elapsed > 0 else 0.0
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Count one record yielded by :func:`run_batch`."""
+        self.total += 1
+        self.exit_code = worse_exit(self.exit_code, int(record.get("exit_code", EXIT_INVALID_CASE)))
+        if not record.get("ok"):
+            self.invalid += 1
+            return
+        if record.get("status") == "complete":
+            self.complete += 1
+        else:
+            self.incomplete += 1
+        tier = record.get("effective_urgency")
+        label = str(tier["label"]) if isinstance(tier, Mapping) else NO_TIER
+        self.tiers[label] = self.tiers.get(label, 0) + 1
+        if isinstance(tier, Mapping):
+            self.tier_ranks[label] = int(tier.get("rank", 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "complete": self.complete,
+            "incomplete": self.incomplete,
+            "invalid": self.invalid,
+            "tiers": dict(sorted(self.tiers.items(), key=lambda item: -self.tier_ranks.get(item[0], -1))),
+            "elapsed_seconds": round(self.elapsed, 3),
+            "cases_per_second": round(self.cases_per_second, 1),
+            "exit_code": self.exit_code,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"{self.total} cases in {self.elapsed:.1f} s ({self.cases_per_second:.1f} cases/s): "
+            f"{self.complete} complete, {self.incomplete} incomplete, {self.invalid} invalid"
+        ]
+        if self.tiers:
+            lines.append("effective urgency (for incomplete cases: the worst case until recorded):")
+            for label, count in self.as_dict()["tiers"].items():
+                lines.append(f"  {count:>8}  {label}")
+        return "\n".join(lines)
+
+
+def worse_exit(current: int, new: int) -> int:
+    """The worse of two exit codes: invalid beats incomplete beats triaged; usage errors beat all."""
+    order = [EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE]
+    return max(current, new, key=lambda code: order.index(code) if code in order else len(order))
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def check_inputs(inputs: Sequence[str]) -> None:
+    """Raise UsageError for an INPUT that does not exist or is not a case, JSONL file or directory."""
+    if not inputs:
+        raise UsageError("no INPUT given: name case files, directories, JSONL files or - for standard input")
+    for item in inputs:
+        if item == STDIN:
+            continue
+        path = Path(item)
+        if not path.exists():
+            raise UsageError(f"{path}: file not found")
+        if path.is_dir():
+            continue
+        suffix = path.suffix.lower()
+        if suffix != JSONL_SUFFIX and suffix not in CASE_SUFFIXES:
+            raise UsageError(
+                f"{path}: unsupported file type '{suffix}' (use one of {', '.join((*CASE_SUFFIXES, JSONL_SUFFIX))})"
+            )
+
+
+def iter_work(inputs: Sequence[str], stdin: IO[str] | None = None) -> Iterator[WorkItem]:
+    """Expand INPUT items into work items, lazily and in order."""
+    for item in inputs:
+        if item == STDIN:
+            yield from _jsonl_items(stdin if stdin is not None else sys.stdin, STDIN_LABEL, "stdin")
+            continue
+        path = Path(item)
+        if path.is_dir():
+            for file in _directory_files(path):
+                yield from _file_items(file)
+        else:
+            yield from _file_items(path)
+
+
+def count_cases(inputs: Sequence[str]) -> int | None:
+    """How many cases the inputs hold (for a progress bar), or None if standard input is one of them."""
+    if STDIN in inputs:
+        return None
+    total = 0
+    for item in inputs:
+        path = Path(item)
+        for file in _directory_files(path) if path.is_dir() else [path]:
+            if file.suffix.lower() == JSONL_SUFFIX:
+                try:
+                    with file.open("rb") as stream:
+                        total += sum(1 for line in stream if line.strip())
+                except OSError:
+                    total += 1
+            else:
+                total += 1
+    return total
+
+
+def _directory_files(folder: Path) -> list[Path]:
+    """Case and JSONL files under a folder, recursively, sorted by path; hidden entries are skipped."""
+    wanted = {*CASE_SUFFIXES, JSONL_SUFFIX}
+    found = [
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in wanted
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
+    return sorted(found)
+
+
+def _file_items(path: Path) -> Iterator[WorkItem]:
+    if path.suffix.lower() != JSONL_SUFFIX:
+        yield WorkItem(name=path.stem, source=str(path), kind="file", path=str(path))
+        return
+    try:
+        with path.open(encoding="utf-8") as stream:
+            yield from _jsonl_items(stream, str(path), path.stem)
+    except UnicodeDecodeError:
+        yield WorkItem(name=str(path), source=str(path), kind="error", error="not UTF-8 text")
+    except OSError as exc:
+        yield WorkItem(name=str(path), source=str(path), kind="error", error=f"cannot read: {exc.strerror}")
+
+
+def _jsonl_items(stream: Iterable[str], label: str, stem: str) -> Iterator[WorkItem]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{label}:{number}"
+        try:
+            form = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield WorkItem(
+                name=where, source=where, kind="error", error=f"JSON syntax error at column {exc.colno}: {exc.msg}"
+            )
+            continue
+        case_id = form.get("id") if isinstance(form, dict) else None
+        if isinstance(form, dict) and "id" not in form and "@context" not in form:
+            # A form without an id gets one that is a valid case id (the batch name has ':').
+            form = {**form, "id": _UNSAFE_ID.sub("-", f"{stem}-{number}").strip("-.") or f"line-{number}"}
+        name = case_id if isinstance(case_id, str) and case_id else where
+        yield WorkItem(name=name, source=where, kind="form", form=form)
+
+
+def load_item(item: WorkItem, knowledge: Knowledge) -> CaseInput:
+    """Read one work item into a case graph. Raises CaseError (or UsageError for a vanished file)."""
+    if item.kind == "error":
+        raise CaseError(item.source, [item.error])
+    if item.kind == "form":
+        if isinstance(item.form, Mapping) and "@context" in item.form:  # a JSON-LD document, as read_case does
+            return case_from_rdf_text(json.dumps(item.form), "json-ld", knowledge, name=item.name, source=item.source)
+        return case_from_form(item.form, knowledge, name=item.name, source=item.source)
+    return read_case(item.path, knowledge)
+
+
+def iter_case_inputs(
+    inputs: Sequence[str], knowledge: Knowledge, *, stdin: IO[str] | None = None
+) -> Iterator[tuple[str, CaseInput | CaseError]]:
+    """Each case of the inputs, read in this process, as (name, case) or (name, CaseError).
+
+    A case that cannot be read yields its CaseError instead of raising, so the caller can go on.
+    """
+    check_inputs(inputs)
+    for item in iter_work(inputs, stdin):
+        try:
+            yield item.name, load_item(item, knowledge)
+        except CaseError as error:
+            yield item.name, error
+        except DorsumError as error:
+            yield item.name, CaseError(item.source, [_strip_source(str(error), item.source)])
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate_item(item: WorkItem, knowledge: Knowledge) -> Record:
+    """Read and triage one case; never raises for a bad case (it becomes an error record)."""
+    try:
+        result = triage(load_item(item, knowledge), knowledge)
+    except DorsumError as error:
+        return error_record(item.name, str(error), error.exit_code)
+    except Exception as error:  # one broken case must not stop a batch of thousands
+        return error_record(item.name, f"{item.source}: cannot triage: {one_line(error)}", EXIT_INVALID_CASE)
+    record: Record = json.loads(render_json(result))
+    record["case"] = item.name
+    record["ok"] = True
+    return record
+
+
+def error_record(name: str, message: str, exit_code: int = EXIT_INVALID_CASE) -> Record:
+    return {"case": name, "ok": False, "error": " ".join(message.split()), "exit_code": exit_code}
+
+
+_WORKER_KNOWLEDGE: dict[str, Knowledge] = {}
+
+
+def _quiet_worker() -> None:
+    """rdflib and pyshacl log and warn about bad input; the batch reports it in the record."""
+    logging.getLogger("rdflib").setLevel(logging.CRITICAL)
+    logging.getLogger("pyshacl").setLevel(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+
+
+def _worker_knowledge(kb_root: str | None) -> Knowledge:
+    key = kb_root or ""
+    knowledge = _WORKER_KNOWLEDGE.get(key)
+    if knowledge is None:
+        _quiet_worker()
+        knowledge = load_knowledge(kb_root)
+        _WORKER_KNOWLEDGE[key] = knowledge
+    return knowledge
+
+
+def _init_worker(kb_root: str | None) -> None:
+    """Pool initializer: load the knowledge once per worker process."""
+    _worker_knowledge(kb_root)
+
+
+def evaluate_chunk(kb_root: str | None, items: Sequence[WorkItem]) -> list[Record]:
+    """Worker task: triage a chunk of cases with the worker's knowledge (loaded once per process)."""
+    knowledge = _worker_knowledge(kb_root)
+    return [evaluate_item(item, knowledge) for item in items]
+
+
+class _Future(Protocol):
+    def result(self) -> Any: ...
+
+    def cancel(self) -> Any: ...
+
+
+def _chunks(items: Iterator[WorkItem], largest: int) -> Iterator[list[WorkItem]]:
+    size = 1
+    chunk: list[WorkItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+            size = min(size * 2, largest)
+    if chunk:
+        yield chunk
+
+
+def _ordered(
+    submit: Callable[[list[WorkItem]], _Future], chunks: Iterator[list[WorkItem]], window: int
+) -> Iterator[Record]:
+    """Submit chunks with at most ``window`` in flight; yield their records in submission order."""
+    pending: deque[_Future] = deque()
+    try:
+        for chunk in chunks:
+            pending.append(submit(chunk))
+            while len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def run_batch(
+    inputs: Sequence[str],
+    kb_root: Path | str | None = None,
+    jobs: int | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    summary: BatchSummary | None = None,
+    stdin: IO[str] | None = None,
+) -> Iterator[Record]:
+    """Evaluate every case of ``inputs`` and yield one JSON-ready record per case, in input order.
+
+    A triaged case gives ``json.loads(render_json(result))`` plus ``"case"`` (its name) and
+    ``"ok": true``; a case that cannot be triaged gives ``{"case", "ok": false, "error",
+    "exit_code"}``. ``jobs`` worker processes (default: one per CPU; 1 runs in this process)
+    share the work; ``executor="dask"`` sends it to the dask.distributed scheduler at
+    ``scheduler`` instead. If ``summary`` is given it is updated as records are yielded.
+
+    Inputs, knowledge and options are checked before this returns (raising UsageError or
+    KnowledgeError); evaluation happens as the returned iterator is consumed.
+    """
+    check_inputs(inputs)
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor '{executor}' (use one of {', '.join(EXECUTORS)})")
+    workers = (os.cpu_count() or 1) if jobs is None else jobs
+    if workers < 1:
+        raise UsageError(f"--jobs must be at least 1 (got {workers})")
+    if chunksize < 1:
+        raise UsageError(f"chunk size must be at least 1 (got {chunksize})")
+    if executor == "dask" and not scheduler:
+        raise UsageError("the dask executor needs --scheduler tcp://HOST:PORT")
+    root = str(Path(kb_root).expanduser().resolve()) if kb_root is not None else None
+    knowledge = load_knowledge(root)  # fail fast on a broken knowledge base; forked workers reuse it
+    records = _records(inputs, root, knowledge, workers, executor, scheduler, chunksize, stdin)
+    return _summarised(records, summary)
+
+
+def _summarised(records: Iterator[Record], summary: BatchSummary | None) -> Iterator[Record]:
+    started = time.perf_counter()
+    try:
+        for record in records:
+            if summary is not None:
+                summary.add(record)
+                summary.elapsed = time.perf_counter() - started
+            yield record
+    finally:
+        if summary is not None:
+            summary.elapsed = time.perf_counter() - started
+
+
+def _records(
+    inputs: Sequence[str],
+    root: str | None,
+    knowledge: Knowledge,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    chunksize: int,
+    stdin: IO[str] | None,
+) -> Iterator[Record]:
+    items = iter_work(inputs, stdin)
+    if executor == "dask":
+        assert scheduler is not None
+        yield from _dask_records(items, root, knowledge, scheduler, chunksize)
+        return
+    if workers == 1:
+        for item in items:
+            yield evaluate_item(item, knowledge)
+        return
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(root,)) as pool:
+        try:
+            yield from _ordered(
+                lambda chunk: pool.submit(evaluate_chunk, root, chunk),
+                _chunks(items, chunksize),
+                workers * WINDOW_PER_WORKER,
+            )
+        except BrokenProcessPool as exc:
+            raise BatchError(f"a worker process died: {one_line(exc)}") from exc
+
+
+def _dask_records(
+    items: Iterator[WorkItem], root: str | None, knowledge: Knowledge, scheduler: str, chunksize: int
+) -> Iterator[Record]:
+    try:
+        distributed: Any = importlib.import_module("dask.distributed")  # optional extra, imported lazily
+    except ImportError as exc:
+        raise UsageError("the dask executor needs dask.distributed: pip install 'dorsum[dask]'") from exc
+    try:
+        client = distributed.Client(scheduler, timeout=30, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(f"cannot connect to the dask scheduler at {scheduler}: {one_line(exc)}") from exc
+    with client:
+        threads = sum(client.nthreads().values()) or 1
+        for record in _ordered(
+            lambda chunk: client.submit(evaluate_chunk, root, chunk, pure=False),
+            _chunks(items, chunksize),
+            threads * WINDOW_PER_WORKER,
+        ):
+            stamp = record.get("knowledge")
+            if isinstance(stamp, Mapping) and stamp.get("content_hash") != knowledge.content_hash:
+                raise BatchError(
+                    f"dask workers use other knowledge (sha256 {str(stamp.get('content_hash'))[:12]}, "
+                    f"here {knowledge.content_hash[:12]}): point them at the same knowledge base"
+                )
+            yield record
+
+
+def _strip_source(message: str, source: str) -> str:
+    prefix = f"{source}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+__all__ = [
+    "CASE_SUFFIXES",
+    "DEFAULT_CHUNKSIZE",
+    "EXECUTORS",
+    "BatchError",
+    "BatchSummary",
+    "WorkItem",
+    "check_inputs",
+    "count_cases",
+    "error_record",
+    "evaluate_chunk",
+    "evaluate_item",
+    "iter_case_inputs",
+    "iter_work",
+    "load_item",
+    "run_batch",
+    "worse_exit",
+]

@@ -14,12 +14,14 @@ import click
 
 from . import __version__
 from .case_input import read_case
-from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError
-from .knowledge import KB_ENV, Knowledge, load_knowledge
+from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
+from .knowledge import KB_ENV, Knowledge, default_kb_root, load_knowledge
+from .quality import check_knowledge
 from .query import run_query
 from .report import FORMATS, render
 from .triage import triage
 from .validation import validate_case
+from .vignettes import coverage, find_vignettes, load_vignette, run_vignette
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -193,6 +195,82 @@ def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
         else:
             click.echo(result.to_table())
     sys.exit(EXIT_TRIAGED)
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@kb_option
+def check(fmt: str, kb: Path | None) -> None:
+    """Quality control of the knowledge base: parsing, OWL 2 RL profile, consistency, metadata
+    shapes (shapes/knowledge-qa.ttl) and SPARQL checks (queries/qc/*-violation.rq).
+
+    Prints one line per finding (ERROR, WARN, INFO) and exits 1 if there is any ERROR.
+
+    \b
+    Example:
+      dorsum check
+      dorsum check --kb ./my-working-copy --format json
+    """
+    with quiet_libraries():
+        try:
+            report = check_knowledge(kb if kb is not None else default_kb_root())
+        except DorsumError as error:
+            _fail(error)
+        if fmt == "json":
+            click.echo(report.to_json())
+        else:
+            for finding in report.findings:
+                click.echo(str(finding))
+            click.echo(f"{report.errors} errors, {report.warnings} warnings ({report.root})")
+    sys.exit(1 if report.errors else 0)
+
+
+@main.command("test", epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Also fail when a knowledge element is never exercised.")
+@kb_option
+def test_command(paths: tuple[Path, ...], strict: bool, kb: Path | None) -> None:
+    """Run golden vignettes (one case and its expected result per YAML file) and report coverage.
+
+    PATH is a vignette file or a folder of them (default: tests/cases). Prints PASS or FAIL for
+    each, with expected-versus-actual for failures, then which recommendations, red flags,
+    thresholds and derive rules fired at least once. Exits 1 on any failure (or, with --strict,
+    any uncovered element).
+
+    \b
+    Example:
+      dorsum test
+      dorsum test tests/cases/020-deep-lumbar-mass-with-back-pain-immediate-mri.yaml
+      dorsum test --strict --kb ./my-working-copy
+    """
+    with quiet_libraries():
+        knowledge = _knowledge(kb)
+        targets = list(paths) or [Path("tests/cases")]
+        files = find_vignettes(targets)
+        if not files or any(not f.exists() for f in files):
+            missing = ", ".join(str(f) for f in files if not f.exists()) or ", ".join(map(str, targets))
+            _fail(UsageError(f"no vignettes found: {missing}"))
+        outcomes = []
+        for file in files:
+            try:
+                outcome = run_vignette(load_vignette(file), knowledge)
+            except DorsumError as error:
+                _fail(error)
+            outcomes.append(outcome)
+            click.echo(f"{'PASS' if outcome.passed else 'FAIL'} {file}")
+            for mismatch in outcome.mismatches:
+                click.echo(f"     {mismatch}")
+        failed = sum(1 for o in outcomes if not o.passed)
+        click.echo(f"\n{len(outcomes) - failed} passed, {failed} failed")
+        click.echo("\nCoverage (fired at least once):")
+        uncovered = 0
+        for item in coverage(outcomes, knowledge):
+            total = len(item.covered) + len(item.uncovered)
+            uncovered += len(item.uncovered)
+            click.echo(f"  {item.kind}: {len(item.covered)}/{total}")
+            if item.uncovered:
+                click.echo(f"    never fired: {', '.join(item.uncovered)}")
+    sys.exit(1 if failed or (strict and uncovered) else 0)
 
 
 def _worse(current: int, new: int) -> int:

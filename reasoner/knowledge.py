@@ -30,6 +30,7 @@ DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
 CONTEXT_FILE = "case-form.context.jsonld"
 KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
+CASE_SHAPES_PREFIX = "case-"  # shapes/case-*.ttl check cases; other shape files check the knowledge
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _knowledge_files(root: Path) -> list[Path]:
     if missing:
         raise KnowledgeError(f"{root} is not a dorsum knowledge base: missing {', '.join(missing)}/")
     files = sorted((root / "ontology").glob("*.ttl")) + sorted((root / "shapes").glob("*.ttl"))
-    files += sorted((root / "queries").glob("*.rq"))
+    files += sorted((root / "queries").glob("**/*.rq"))
     files.append(root / "ontology" / CONTEXT_FILE)
     return files
 
@@ -146,7 +147,7 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
     from .inference import CaseReasoner  # local: inference imports this module
 
     ontology = _parse_turtle_folder(root / "ontology")
-    shapes = _parse_turtle_folder(root / "shapes")
+    shapes = _parse_turtle_files(sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")), root / "shapes")
     queries, query_files = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
     schema = _without_annotations(ontology)
@@ -176,8 +177,11 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
 
 
 def _parse_turtle_folder(folder: Path) -> Graph:
+    return _parse_turtle_files(sorted(folder.glob("*.ttl")), folder)
+
+
+def _parse_turtle_files(files: list[Path], folder: Path) -> Graph:
     graph = Graph()
-    files = sorted(folder.glob("*.ttl"))
     if not files:
         raise KnowledgeError(f"no Turtle files in {folder}")
     for path in files:

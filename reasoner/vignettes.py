@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rdflib import Graph
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.namespace import RDF, RDFS
 
 from .case_input import case_from_form, read_case
 from .errors import EXIT_INVALID_CASE, CaseError, DorsumError
@@ -75,6 +78,8 @@ class VignetteOutcome:
     error: str
     exit_code: int
     mismatches: tuple[str, ...] = field(default=())
+    derive_rules: tuple[str, ...] = field(default=())  # derive-*.rq rules that produced facts
+    thresholds: tuple[str, ...] = field(default=())  # size thresholds the lump exceeded
 
     @property
     def passed(self) -> bool:
@@ -126,12 +131,63 @@ def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
             case = case_from_form(vignette.case, knowledge, name=vignette.path.stem, source=str(vignette.path))
         result = triage(case, knowledge)
         exit_code = result.exit_code
+        rules, thresholds = _derivations(case.graph, knowledge)
     except CaseError as exc:
-        error, exit_code = str(exc), EXIT_INVALID_CASE
+        error, exit_code, rules, thresholds = str(exc), EXIT_INVALID_CASE, (), ()
     except DorsumError as exc:
-        error, exit_code = str(exc), exc.exit_code
-    return VignetteOutcome(
-        vignette, result, error, exit_code, tuple(_compare(vignette.expect, result, error, exit_code))
+        error, exit_code, rules, thresholds = str(exc), exc.exit_code, (), ()
+    mismatches = tuple(_compare(vignette.expect, result, error, exit_code))
+    return VignetteOutcome(vignette, result, error, exit_code, mismatches, rules, thresholds)
+
+
+def _derivations(graph: Graph, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which derive rules produce facts for this case, and which thresholds it exceeds."""
+    view = ReadOnlyGraphAggregate([graph, knowledge.schema])
+    rules: list[str] = []
+    thresholds: set[str] = set()
+    for name, query in sorted(knowledge.queries.items()):
+        if not name.startswith("derive-"):
+            continue
+        triples = list(view.query(query))
+        if triples:
+            rules.append(name)
+        thresholds |= {_local(str(o)) for _s, p, o in triples if p == DX.exceedsThreshold}  # type: ignore[misc]
+    return tuple(rules), tuple(sorted(thresholds))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which knowledge elements fired at least once across a set of vignettes."""
+
+    kind: str
+    covered: tuple[str, ...]
+    uncovered: tuple[str, ...]
+
+
+def coverage(outcomes: Iterable[VignetteOutcome], knowledge: Knowledge) -> tuple[Coverage, ...]:
+    graph = knowledge.ontology
+    kinds = ("recommendations", "avoid advice", "red flags", "clinical situations", "thresholds", "derive rules")
+    fired: dict[str, set[str]] = {kind: set() for kind in kinds}
+    for outcome in outcomes:
+        result = outcome.result
+        if result is not None:
+            fired["recommendations"] |= {_local(s.iri) for s in result.next_steps}
+            fired["avoid advice"] |= {_local(s.iri) for s in result.avoid}
+            fired["red flags"] |= {_local(f.iri) for f in result.red_flags}
+            fired["clinical situations"] |= {_local(f.iri) for f in result.situations}
+        fired["thresholds"] |= set(outcome.thresholds)
+        fired["derive rules"] |= set(outcome.derive_rules)
+    universe = {
+        "recommendations": {_local(str(s)) for s in graph.subjects(RDF.type, DX.Recommendation)},
+        "avoid advice": {_local(str(s)) for s in graph.subjects(RDF.type, DX.AvoidAdvice)},
+        "red flags": {_local(str(s)) for s in graph.subjects(RDFS.subClassOf, DX.RedFlag)},
+        "clinical situations": {_local(str(s)) for s in graph.subjects(RDFS.subClassOf, DX.ClinicalSituation)},
+        "thresholds": {_local(str(s)) for s in graph.subjects(RDF.type, DX.SizeThreshold)},
+        "derive rules": {name for name in knowledge.queries if name.startswith("derive-")},
+    }
+    return tuple(
+        Coverage(kind, tuple(sorted(universe[kind] & fired[kind])), tuple(sorted(universe[kind] - fired[kind])))
+        for kind in kinds
     )
 
 

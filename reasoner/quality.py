@@ -1,0 +1,202 @@
+"""Quality control of a knowledge base: ``dorsum check``.
+
+Every check reads the knowledge files; none holds clinical facts. Findings are ERROR (the
+knowledge is broken or unsafe to use), WARN (probably a mistake) or INFO.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import owlrl
+from pyshacl import validate as shacl_validate
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SH
+from rdflib.plugins.sparql import prepareQuery
+
+from .knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
+from .profile import rl_profile_violations
+
+ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
+LEVELS = (ERROR, WARN, INFO)
+OWLRL_ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")
+QA_SHAPES = "knowledge-qa.ttl"
+
+
+@dataclass(frozen=True)
+class CheckFinding:
+    level: str
+    code: str
+    message: str
+    file: str = ""
+    line: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.line else (f"{self.file}: " if self.file else "")
+        return f"{self.level} {self.code} {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    root: str
+    findings: tuple[CheckFinding, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.level == ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.level == WARN)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "root": self.root,
+                "errors": self.errors,
+                "warnings": self.warnings,
+                "findings": [asdict(f) for f in self.findings],
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+
+def check_knowledge(root: Path | str) -> CheckReport:
+    """Run every check on the knowledge at ``root``. Parse errors stop the later checks."""
+    folder = Path(root).expanduser().resolve()
+    findings = _parse_each_file(folder)
+    if any(f.level == ERROR for f in findings):
+        return CheckReport(str(folder), tuple(findings))
+    knowledge = load_knowledge(folder)
+    findings += _profile(knowledge)
+    findings += _consistency(knowledge)
+    findings += _qa_shapes(knowledge)
+    findings += _qc_queries(knowledge)
+    if knowledge.reasoner is not None and knowledge.reasoner.compiled is None:
+        findings.append(
+            CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {knowledge.reasoner.fallback_reason}")
+        )
+    order = {level: index for index, level in enumerate(LEVELS)}
+    return CheckReport(str(folder), tuple(sorted(findings, key=lambda f: (order[f.level], f.code, f.file, f.message))))
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _line(text: str) -> int:
+    match = re.search(r"line (\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+def _parse_each_file(root: Path) -> list[CheckFinding]:
+    findings: list[CheckFinding] = []
+    for folder in ("ontology", "shapes", "queries"):
+        if not (root / folder).is_dir():
+            findings.append(CheckFinding(ERROR, "missing-folder", f"{folder}/ is missing", str(root)))
+    if findings:
+        return findings
+    for path in sorted((root / "ontology").glob("*.ttl")) + sorted((root / "shapes").glob("*.ttl")):
+        try:
+            Graph().parse(path, format="turtle")
+        except Exception as exc:  # rdflib raises many parser exception types
+            text = " ".join(str(exc).split())
+            findings.append(CheckFinding(ERROR, "turtle-syntax", text[:300], _rel(path, root), _line(text)))
+    for path in sorted((root / "queries").glob("**/*.rq")):
+        try:
+            prepareQuery(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # pyparsing raises ParseException, rdflib others
+            lineno = getattr(exc, "lineno", 0) or _line(str(exc))
+            text = " ".join(str(exc).split())
+            findings.append(CheckFinding(ERROR, "sparql-syntax", text[:300], _rel(path, root), int(lineno)))
+    context = root / "ontology" / CONTEXT_FILE
+    try:
+        json.loads(context.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        findings.append(CheckFinding(ERROR, "context-syntax", str(exc), _rel(context, root), getattr(exc, "lineno", 0)))
+    return findings
+
+
+def _profile(knowledge: Knowledge) -> list[CheckFinding]:
+    return [
+        CheckFinding(ERROR, "owl2-rl-profile", message, "ontology/")
+        for message in rl_profile_violations(knowledge.ontology)
+    ]
+
+
+def _consistency(knowledge: Knowledge) -> list[CheckFinding]:
+    closed = Graph()
+    closed += knowledge.schema
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(closed)
+    findings = [
+        CheckFinding(ERROR, "inconsistent", f"owlrl reports: {message}", "ontology/")
+        for message in sorted(str(m) for m in closed.objects(None, OWLRL_ERRORS.error))
+    ]
+    for member in sorted(set(closed.subjects(RDF.type, OWL.Nothing)), key=str):
+        findings.append(
+            CheckFinding(ERROR, "inconsistent", f"{knowledge.label(member)} is a member of owl:Nothing", "ontology/")
+        )
+    for cls in sorted(set(closed.subjects(RDFS.subClassOf, OWL.Nothing)), key=str):
+        if isinstance(cls, URIRef) and cls != OWL.Nothing:
+            findings.append(
+                CheckFinding(ERROR, "unsatisfiable", f"class {knowledge.label(cls)} can have no members", "ontology/")
+            )
+    return findings
+
+
+def _qa_shapes(knowledge: Knowledge) -> list[CheckFinding]:
+    path = knowledge.root / "shapes" / QA_SHAPES
+    if not path.is_file():
+        return [CheckFinding(WARN, "no-qa-shapes", f"shapes/{QA_SHAPES} is missing: metadata is not checked")]
+    shapes = Graph().parse(path, format="turtle")
+    _conforms, results, _text = shacl_validate(
+        knowledge.ontology, shacl_graph=shapes, inference="none", allow_warnings=True
+    )
+    assert isinstance(results, Graph)
+    findings = []
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        severity = results.value(result, SH.resultSeverity)
+        focus = results.value(result, SH.focusNode)
+        message = results.value(result, SH.resultMessage)
+        level = ERROR if severity == SH.Violation else WARN
+        findings.append(
+            CheckFinding(level, "knowledge-qa", f"{knowledge.label(focus)}: {message}", f"shapes/{QA_SHAPES}")
+        )
+    return findings
+
+
+def _qc_queries(knowledge: Knowledge) -> list[CheckFinding]:
+    findings = []
+    for path in sorted((knowledge.root / "queries" / "qc").glob("*-violation.rq")):
+        text = path.read_text(encoding="utf-8")
+        level = _header(text, "level", WARN).upper()
+        message = _header(text, "message", path.stem)
+        code = path.stem.removesuffix("-violation")
+        for row in knowledge.ontology.query(prepareQuery(text)):
+            values = [_show(value) for value in row if value is not None]  # type: ignore[union-attr]
+            findings.append(
+                CheckFinding(
+                    level if level in LEVELS else WARN,
+                    code,
+                    f"{', '.join(values)}: {message}",
+                    _rel(path, knowledge.root),
+                )
+            )
+    return findings
+
+
+def _header(text: str, key: str, default: str) -> str:
+    match = re.search(rf"^#\s*{key}:\s*(.+)$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else default
+
+
+def _show(value: object) -> str:
+    text = str(value)
+    return "dx:" + text.split("#", 1)[1] if text.startswith(str(DX)) else text

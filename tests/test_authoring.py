@@ -1,0 +1,124 @@
+"""Guideline authors' commands: check, test (and their failure modes on broken knowledge)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reasoner.cli import main
+from reasoner.quality import check_knowledge
+
+from .conftest import CASES, ROOT
+
+
+def copy_kb(tmp_path: Path) -> Path:
+    kb = tmp_path / "kb"
+    for folder in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / folder, kb / folder)
+    return kb
+
+
+def test_shipped_knowledge_passes_check() -> None:
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.stdout
+    assert "0 errors" in result.stdout
+
+
+def test_check_reports_a_turtle_syntax_error_with_file_and_line(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    path = kb / "ontology" / "avoid.ttl"
+    lines = path.read_text().splitlines()
+    lines[9] = lines[9] + " ;;; broken"
+    path.write_text("\n".join(lines))
+    report = check_knowledge(kb)
+    (finding,) = [f for f in report.findings if f.code == "turtle-syntax"]
+    assert finding.level == "ERROR" and finding.file == "ontology/avoid.ttl" and finding.line == 10
+    result = CliRunner().invoke(main, ["check", "--kb", str(kb)])
+    assert result.exit_code == 1 and "ERROR turtle-syntax ontology/avoid.ttl:10" in result.stdout
+
+
+def test_check_reports_a_sparql_syntax_error(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    (kb / "queries" / "report-urgency.rq").write_text("SELECT ?x WHERE { ?x ?y }")
+    report = check_knowledge(kb)
+    assert [f.file for f in report.findings if f.code == "sparql-syntax"] == ["queries/report-urgency.rq"]
+
+
+BROKEN = {
+    "outside OWL 2 RL": (
+        "dx:Weird a owl:Class ; rdfs:label \"weird\"@en ; skos:definition \"d\"@en ; "
+        "rdfs:subClassOf [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:someValuesFrom dx:Finding ] .",
+        "owl2-rl-profile",
+    ),
+    "recommendation without urgency or source": (
+        "dx:RecBroken a dx:Recommendation ; rdfs:label \"broken\"@en ; dx:appliesTo dx:FeverFlag ; "
+        "dx:action dx:MRIRegion ; dx:evidence \"x\"@en .",
+        "knowledge-qa",
+    ),
+    "class without label and definition": ("dx:Naked a owl:Class ; rdfs:subClassOf dx:RedFlag .", "knowledge-qa"),
+    "unreachable condition": (
+        "dx:Nowhere a owl:Class ; rdfs:label \"nowhere\"@en ; skos:definition \"d\"@en ; rdfs:subClassOf dx:RedFlag ; "
+        "dx:source dx:Seed000 . dx:RecNowhere a dx:Recommendation ; rdfs:label \"nowhere rec\"@en ; "
+        "dx:appliesTo dx:Nowhere ; dx:action dx:MRIRegion ; dx:urgency dx:Urgent2Weeks ; dx:source dx:Seed000 ; "
+        "dx:evidence \"x\"@en .",
+        "unreachable-advice",
+    ),
+    "duplicated label": ("dx:MRIRegion2 a dx:ImagingTest ; rdfs:label \"MRI of the affected region\"@en .", "duplicate-label"),
+    "unused red flag": (
+        "dx:Unused a owl:Class ; rdfs:subClassOf dx:RedFlag ; rdfs:label \"unused\"@en ; skos:definition \"d\"@en ; "
+        "dx:source dx:Seed000 . [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:hasValue dx:Fever ] "
+        "rdfs:subClassOf dx:Unused .",
+        "unused-red-flag",
+    ),
+    "orphan class": ("dx:Orphan a owl:Class ; rdfs:label \"orphan\"@en ; skos:definition \"d\"@en .", "orphan-class"),
+    "threshold without unit": (
+        "dx:T9 a dx:SizeThreshold ; rdfs:label \"t9\"@en ; dx:minCm \"9\"^^xsd:decimal ; dx:source dx:Seed000 ; "
+        "dx:measures dx:LumpDiameter .",
+        "knowledge-qa",
+    ),
+    "inconsistent": (
+        "dx:Impossible a owl:Class ; rdfs:label \"impossible\"@en ; skos:definition \"d\"@en ; "
+        "rdfs:subClassOf owl:Nothing . dx:Thing1 a dx:Impossible .",
+        "inconsistent",
+    ),
+}
+
+PREFIXES = (
+    "@prefix dx: <https://w3id.org/dorsum/ontology#> . @prefix owl: <http://www.w3.org/2002/07/owl#> . "
+    "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> . "
+    "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_check_catches_a_broken_knowledge_copy(tmp_path: Path, name: str) -> None:
+    text, code = BROKEN[name]
+    kb = copy_kb(tmp_path)
+    (kb / "ontology" / "zz-broken.ttl").write_text(PREFIXES + text)
+    codes = {f.code for f in check_knowledge(kb).findings}
+    assert code in codes, codes
+
+
+def test_test_command_passes_on_the_shipped_vignettes_with_full_coverage() -> None:
+    result = CliRunner().invoke(main, ["test", str(CASES), "--strict"])
+    assert result.exit_code == 0, result.stdout[-2000:]
+    assert "0 failed" in result.stdout
+    assert "recommendations: " in result.stdout and "never fired" not in result.stdout
+
+
+def test_test_command_shows_expected_versus_actual_on_failure(tmp_path: Path) -> None:
+    vignette = tmp_path / "wrong.yaml"
+    vignette.write_text(
+        (CASES / "001-growing-firm-deep-lump.yaml").read_text().replace("urgency: Urgent2Weeks", "urgency: Emergency12h", 1)
+    )
+    result = CliRunner().invoke(main, ["test", str(vignette)])
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout and "urgency: expected Emergency12h, got Urgent2Weeks" in result.stdout
+
+
+def test_strict_fails_when_elements_are_never_exercised() -> None:
+    result = CliRunner().invoke(main, ["test", str(CASES / "001-growing-firm-deep-lump.yaml"), "--strict"])
+    assert result.exit_code == 1 and "never fired" in result.stdout

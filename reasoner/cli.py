@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +16,9 @@ import click
 
 from . import __version__
 from .case_input import read_case
+from .conflicts import knowledge_conflicts, load_profile, profiles
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
+from .impact import ImpactReport, case_files, compare_knowledge, knowledge_at_git_ref
 from .knowledge import KB_ENV, Knowledge, default_kb_root, load_knowledge
 from .quality import check_knowledge
 from .query import run_query
@@ -86,8 +90,11 @@ def main() -> None:
 @click.option(
     "--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format."
 )
+@click.option(
+    "--profile", default=None, help="Guideline profile (a preference order of sources, see 'dorsum conflicts')."
+)
 @kb_option
-def evaluate(cases: tuple[Path, ...], fmt: str, kb: Path | None) -> None:
+def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | None) -> None:
     """Triage each CASE file: urgency, next steps, red flags, sources, conflicts, missing items.
 
     CASE is a case form (.json, .yaml) or RDF (.ttl, .jsonld, .nt).
@@ -96,14 +103,19 @@ def evaluate(cases: tuple[Path, ...], fmt: str, kb: Path | None) -> None:
     Example:
       dorsum evaluate examples/growing-firm-lump.yaml
       dorsum evaluate examples/*.yaml --format json
+      dorsum evaluate examples/lumbar-mass-back-pain.yaml --profile spinal-pathway
     """
     with quiet_libraries():
         knowledge = _knowledge(kb)
+        try:
+            chosen = load_profile(knowledge, profile)
+        except DorsumError as error:
+            _fail(error)
         worst = EXIT_TRIAGED
         outputs: list[str] = []
         for path in cases:
             try:
-                result = triage(read_case(path, knowledge), knowledge)
+                result = triage(read_case(path, knowledge), knowledge, chosen)
             except CaseError as error:
                 click.echo(f"dorsum: error: {error}", err=True)
                 worst = _worse(worst, error.exit_code)
@@ -271,6 +283,119 @@ def test_command(paths: tuple[Path, ...], strict: bool, kb: Path | None) -> None
             if item.uncovered:
                 click.echo(f"    never fired: {', '.join(item.uncovered)}")
     sys.exit(1 if failed or (strict and uncovered) else 0)
+
+
+@main.command("conflicts", epilog=EXIT_CODES_HELP)
+@click.option("--profile", default=None, help="Show how this guideline profile resolves each disagreement.")
+@click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@kb_option
+def conflicts_command(profile: str | None, fmt: str, kb: Path | None) -> None:
+    """List every pair of sources that disagree within the knowledge: on a threshold, a
+    first-line test, an urgency, or an action one recommends and the other says to avoid.
+
+    Each disagreement shows both sides with their citations and the policy that resolves it.
+    Profiles (ontology/profiles.ttl) are listed at the end.
+
+    \b
+    Example:
+      dorsum conflicts
+      dorsum conflicts --profile sarcoma-pathway --format json
+    """
+    with quiet_libraries():
+        knowledge = _knowledge(kb)
+        try:
+            chosen = load_profile(knowledge, profile)
+        except DorsumError as error:
+            _fail(error)
+        found = knowledge_conflicts(knowledge, chosen)
+        if fmt == "json":
+            click.echo(json.dumps([asdict(item) for item in found], indent=2, sort_keys=True))
+            sys.exit(EXIT_TRIAGED)
+        for item in found:
+            click.echo(f"[{item.kind}] {item.subject}")
+            for side in (item.first, item.second):
+                click.echo(f"  - {', '.join(side.sources)}: {side.answer}  ({side.label})")
+                for citation in side.citations:
+                    click.echo(f"      {citation}")
+            click.echo(f"  policy: {item.policy}")
+        click.echo(
+            f"\n{len(found)} disagreements. Profiles: "
+            + (", ".join(f"{p.name} ({' > '.join(p.prefers)})" for p in profiles(knowledge).values()) or "none")
+        )
+    sys.exit(EXIT_TRIAGED)
+
+
+@main.command("diff", epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--against", type=click.Path(path_type=Path), help="Folder with the old knowledge (ontology/, shapes/, queries/)."
+)
+@click.option("--base", help="Git ref (branch, tag, commit) whose knowledge folders are the old knowledge.")
+@click.option("--allow-downgrade", is_flag=True, help="Exit 0 even if a case became less urgent.")
+@click.option("--format", "-f", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@kb_option
+def diff(
+    paths: tuple[Path, ...], against: Path | None, base: str | None, allow_downgrade: bool, fmt: str, kb: Path | None
+) -> None:
+    """Show what a knowledge edit changes for patients.
+
+    Evaluates every case under the old knowledge (--against DIR or --base GIT-REF) and the new
+    one (--kb, default: the current knowledge). PATH is a case file, a vignette or a folder of
+    them (default: tests/cases and examples). Reports each case whose urgency, status, next
+    steps, red flags or avoid list changed, with the knowledge elements involved.
+
+    Exits 1 if any case became less urgent (a downgrade), unless --allow-downgrade.
+
+    \b
+    Example:
+      dorsum diff --base main
+      dorsum diff --against ../dorsum-released --kb . tests/cases
+    """
+    if (against is None) == (base is None):
+        _fail(UsageError("give exactly one of --against DIR or --base GIT-REF"))
+    with quiet_libraries():
+        new = _knowledge(kb)
+        try:
+            files = case_files(list(paths) or [p for p in (Path("tests/cases"), Path("examples")) if p.is_dir()])
+            if not files:
+                raise UsageError("no cases to compare: give case files or folders")
+            if base is not None:
+                with knowledge_at_git_ref(base) as folder:
+                    report = compare_knowledge(load_knowledge(folder), new, files)
+            else:
+                assert against is not None
+                report = compare_knowledge(load_knowledge(against), new, files)
+        except DorsumError as error:
+            _fail(error)
+        if fmt == "json":
+            click.echo(json.dumps(asdict(report), indent=2, sort_keys=True))
+        else:
+            _print_impact(report)
+    sys.exit(1 if report.downgrades and not allow_downgrade else 0)
+
+
+def _print_impact(report: ImpactReport) -> None:
+    click.echo(f"Knowledge elements: {len(report.element_changes)} changed")
+    for element in report.element_changes:
+        click.echo(f"  {element.change:8} {element.label}  <{element.iri}>")
+    click.echo(f"\nCases: {len(report.case_changes)} of {report.cases_compared} changed")
+    for change in report.case_changes:
+        marker = "DOWNGRADE " if change.downgrade else ""
+        click.echo(f"  {marker}{change.case}: {change.old} -> {change.new}")
+        for label, items in (
+            ("+ step", change.added_steps),
+            ("- step", change.removed_steps),
+            ("+ red flag", change.added_red_flags),
+            ("- red flag", change.removed_red_flags),
+            ("+ avoid", change.added_avoid),
+            ("- avoid", change.removed_avoid),
+        ):
+            for item in items:
+                click.echo(f"      {label}: {item}")
+        for element in change.elements:
+            click.echo(f"      because {element.change}: {element.label}")
+    if report.downgrades:
+        click.echo(f"\n{len(report.downgrades)} case(s) became LESS urgent: review before merging.")
 
 
 def _worse(current: int, new: int) -> int:

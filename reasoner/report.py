@@ -80,7 +80,7 @@ def render_text(result: TriageResult) -> str:
             out.append(_wrap(step.evidence, "      "))
     if result.conflicts:
         out.append("")
-        out.append(f"Where the sources disagree ({len(result.conflicts)}):")
+        out.append(f"Where the sources disagree ({len(result.conflicts)}; policy: {result.policy}):")
         for conflict in result.conflicts:
             out.extend(_conflict_lines(conflict))
     out.append("")

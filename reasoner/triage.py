@@ -18,6 +18,7 @@ from rdflib.namespace import RDF
 
 from . import __version__
 from .case_input import CaseInput, read_case
+from .conflicts import Position, Profile, load_profile, policy_name, resolve
 from .errors import EXIT_INCOMPLETE, EXIT_TRIAGED
 from .inference import infer_case
 from .knowledge import DX, Knowledge, SourceRef, load_knowledge
@@ -98,18 +99,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Position:
-    """One side of a conflict: an answer and the advice that gives it."""
-
-    action: str
-    tier: str
-    rank: int
-    advice: tuple[str, ...]
-    sources: tuple[str, ...]
-    conditional: bool
-
-
-@dataclass(frozen=True)
 class Conflict:
     kind: str  # "topic", "threshold" or "do-avoid"
     subject: str
@@ -150,6 +139,7 @@ class TriageResult:
     conflicts: tuple[Conflict, ...]
     missing: tuple[Missing, ...]
     knowledge: KnowledgeStamp
+    policy: str = "most cautious wins"
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -172,14 +162,18 @@ class TriageResult:
         return None
 
 
-def evaluate_file(path: Path | str, kb: Path | str | None = None) -> TriageResult:
-    """Read, validate and triage one case file."""
+def evaluate_file(path: Path | str, kb: Path | str | None = None, profile: str | None = None) -> TriageResult:
+    """Read, validate and triage one case file, optionally under a named guideline profile."""
     knowledge = load_knowledge(kb)
-    return triage(read_case(path, knowledge), knowledge)
+    return triage(read_case(path, knowledge), knowledge, load_profile(knowledge, profile))
 
 
-def triage(case: CaseInput, knowledge: Knowledge) -> TriageResult:
-    """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``."""
+def triage(case: CaseInput, knowledge: Knowledge, profile: Profile | None = None) -> TriageResult:
+    """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``.
+
+    ``profile`` (see :func:`reasoner.conflicts.load_profile`) changes whose answer is followed
+    where sources disagree on an action; it never changes the urgency.
+    """
     report = validate_case(case, knowledge)
     require_valid(report)
     closure = infer_case(case.graph, knowledge)
@@ -207,9 +201,10 @@ def triage(case: CaseInput, knowledge: Knowledge) -> TriageResult:
         avoid=tuple(step for step in steps if step.kind == "avoid"),
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
-        conflicts=_conflicts(view, knowledge),
+        conflicts=_conflicts(view, knowledge, profile),
         missing=tuple(_missing(item, knowledge) for item in report.missing),
         knowledge=stamp(knowledge),
+        policy=policy_name(profile),
         notes=tuple(notes),
     )
 
@@ -344,7 +339,7 @@ def _step_order(step: Step) -> tuple[int, int, int, str]:
     return (1 if step.condition else 0, -rank, step.sequence, step.label)
 
 
-def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> tuple[Conflict, ...]:
+def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge, profile: Profile | None) -> tuple[Conflict, ...]:
     conflicts: list[Conflict] = []
     by_topic: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     policies: dict[str, str] = {}
@@ -378,14 +373,14 @@ def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> tuple[Conf
             )
             for p in sorted(positions.values(), key=lambda p: (p["conditional"], -p["rank"], p["action"]))
         )
-        policy = policies.get(topic, "most cautious wins")
+        policy = policy_name(profile) if profile is not None else policies.get(topic, policy_name(None))
         conflicts.append(
             Conflict(
                 kind="topic",
                 subject=knowledge.label(URIRef(topic)),
                 positions=ordered,
                 policy=policy,
-                resolution=_resolution(ordered),
+                resolution=resolve(ordered, profile),
             )
         )
     for exceeded, within, _quantity, size in _run(view, knowledge, "report-conflicts-threshold"):
@@ -436,16 +431,6 @@ def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> tuple[Conf
             )
         )
     return tuple(conflicts)
-
-
-def _resolution(positions: tuple[Position, ...]) -> str:
-    candidates = [p for p in positions if not p.conditional] or list(positions)
-    top = max(p.rank for p in candidates)
-    winners = [p for p in candidates if p.rank == top]
-    if len(winners) == 1:
-        return f"follow the most urgent: {winners[0].action} ({winners[0].tier})"
-    options = "; ".join(f"{p.action} ({', '.join(p.sources)})" for p in winners)
-    return f"equally urgent ({winners[0].tier}); the sources differ on the action: {options}"
 
 
 def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:

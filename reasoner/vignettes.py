@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from rdflib import Graph
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
 
-from .case_input import case_from_form, read_case
+from .case_input import CaseInput, case_from_form, read_case
 from .errors import EXIT_INVALID_CASE, CaseError, DorsumError
 from .knowledge import DX, Knowledge
 from .triage import TriageResult, triage
@@ -118,17 +118,35 @@ def find_vignettes(paths: Iterable[Path | str]) -> list[Path]:
     return found
 
 
+def vignette_case(vignette: Vignette, knowledge: Knowledge) -> CaseInput:
+    """The vignette's case, read exactly as a case file of its format would be."""
+    if vignette.case_text is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            file = Path(folder) / f"{vignette.path.stem}{SUFFIXES[vignette.case_format]}"
+            file.write_text(vignette.case_text, encoding="utf-8")
+            try:
+                return replace(read_case(file, knowledge), source=str(vignette.path))
+            except CaseError as exc:  # name the vignette, not the temporary file
+                raise CaseError(str(vignette.path), exc.problems) from exc
+    return case_from_form(vignette.case, knowledge, name=vignette.path.stem, source=str(vignette.path))
+
+
+def is_vignette(path: Path) -> bool:
+    """A YAML file with an 'expect' section is a vignette; other YAML files are case forms."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, Mapping) and "expect" in data
+
+
 def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
     result: TriageResult | None = None
     error = ""
     try:
-        if vignette.case_text is not None:
-            with tempfile.TemporaryDirectory() as folder:
-                file = Path(folder) / f"{vignette.path.stem}{SUFFIXES[vignette.case_format]}"
-                file.write_text(vignette.case_text, encoding="utf-8")
-                case = read_case(file, knowledge)
-        else:
-            case = case_from_form(vignette.case, knowledge, name=vignette.path.stem, source=str(vignette.path))
+        case = vignette_case(vignette, knowledge)
         result = triage(case, knowledge)
         exit_code = result.exit_code
         rules, thresholds = _derivations(case.graph, knowledge)

@@ -122,3 +122,70 @@ def test_test_command_shows_expected_versus_actual_on_failure(tmp_path: Path) ->
 def test_strict_fails_when_elements_are_never_exercised() -> None:
     result = CliRunner().invoke(main, ["test", str(CASES / "001-growing-firm-deep-lump.yaml"), "--strict"])
     assert result.exit_code == 1 and "never fired" in result.stdout
+
+
+def test_conflicts_lists_the_threshold_disagreement_with_both_citations() -> None:
+    result = CliRunner().invoke(main, ["conflicts"])
+    assert result.exit_code == 0
+    block = result.stdout.split("[threshold]")[1].split("[")[0]
+    assert "Seed 000: above 1.5 cm" in block and "Seed 001: above 3 cm" in block
+    assert "000_ffce4b3aca1e3dce.txt" in block and "001_c68479208c4ddbf4.txt" in block
+    assert "[topic] first imaging test" in result.stdout and "[do-avoid]" in result.stdout
+
+
+def test_conflicts_finds_a_disagreement_added_in_turtle(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    (kb / "ontology" / "zz-new.ttl").write_text(
+        PREFIXES + "dx:Rec004_Invented a dx:Recommendation ; rdfs:label \"Seed 004: CT first (invented)\"@en ; "
+        "dx:appliesTo dx:GrowingLump ; dx:action dx:CTWithContrast ; dx:urgency dx:Urgent2Weeks ; "
+        "dx:topic dx:FirstImagingTopic ; dx:source dx:Seed004 ; dx:evidence \"invented for a test\"@en ."
+    )
+    result = CliRunner().invoke(main, ["conflicts", "--kb", str(kb), "--format", "json"])
+    assert result.exit_code == 0
+    import json
+
+    found = json.loads(result.stdout)
+    assert any(
+        c["kind"] == "topic" and "Rec004_Invented" in (c["first"]["element"] + c["second"]["element"]) for c in found
+    )
+
+
+def test_a_profile_changes_whose_action_is_followed_but_never_the_urgency() -> None:
+    import json
+
+    case = str(ROOT / "examples" / "lumbar-mass-back-pain.yaml")
+    plain = json.loads(CliRunner().invoke(main, ["evaluate", case, "-f", "json"]).stdout)
+    profiled = json.loads(CliRunner().invoke(main, ["evaluate", case, "-f", "json", "--profile", "sarcoma-pathway"]).stdout)
+    assert profiled["urgency"] == plain["urgency"] and profiled["policy"] == "profile sarcoma-pathway"
+    first_imaging = next(c for c in profiled["conflicts"] if c["subject"] == "first imaging test")
+    assert first_imaging["resolution"].startswith("follows Seed 001: urgent direct-access ultrasound")
+    assert "urgency is never lowered" in first_imaging["resolution"]
+    bad = CliRunner().invoke(main, ["evaluate", case, "--profile", "nope"])
+    assert bad.exit_code == 2 and "unknown guideline profile 'nope'" in bad.stderr
+
+
+def test_diff_catches_a_downgrade(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    recs = kb / "ontology" / "recommendations.ttl"
+    text = recs.read_text()
+    marker = "dx:appliesTo dx:LumbarMassWithBackPain ; dx:action dx:MRIRegionWithoutAndWithContrast ; dx:urgency dx:Within24h"
+    assert marker in text
+    recs.write_text(text.replace(marker, marker.replace("Within24h", "Urgent2Weeks")))
+    case = str(CASES / "020-deep-lumbar-mass-with-back-pain-immediate-mri.yaml")
+    result = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb)])
+    assert result.exit_code == 1, result.stdout
+    assert "DOWNGRADE" in result.stdout and "immediate: within 24 hours (complete) -> urgent: within 2 weeks" in result.stdout
+    assert "because changed: Seed 003: MRI lumbar spine without and with contrast immediately" in result.stdout
+    allowed = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb), "--allow-downgrade"])
+    assert allowed.exit_code == 0
+
+
+def test_diff_against_git_head_and_usage_errors() -> None:
+    case = str(ROOT / "examples" / "small-soft-lump.yaml")
+    result = CliRunner().invoke(main, ["diff", case, "--base", "HEAD"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "Cases: " in result.stdout
+    both = CliRunner().invoke(main, ["diff", case])
+    assert both.exit_code == 2 and "exactly one of --against" in both.stderr
+    badref = CliRunner().invoke(main, ["diff", case, "--base", "no-such-ref-xyz"])
+    assert badref.exit_code == 2 and "cannot read the knowledge at git ref" in badref.stderr

@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .case_input import read_case
 from .conflicts import knowledge_conflicts, load_profile, profiles
+from .docs import build_docs
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
 from .impact import ImpactReport, case_files, compare_knowledge, knowledge_at_git_ref
 from .knowledge import KB_ENV, Knowledge, default_kb_root, load_knowledge
@@ -396,6 +397,35 @@ def _print_impact(report: ImpactReport) -> None:
             click.echo(f"      because {element.change}: {element.label}")
     if report.downgrades:
         click.echo(f"\n{len(report.downgrades)} case(s) became LESS urgent: review before merging.")
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for index.html, index.md and diagram.svg (created if missing).",
+)
+@kb_option
+def docs(out: Path, kb: Path | None) -> None:
+    """Write a browsable reference of the knowledge: HTML and Markdown pages and an SVG diagram
+    from findings to red flags to recommendations to urgency.
+
+    \b
+    Example:
+      dorsum docs --out site/
+      dorsum docs --out /tmp/preview --kb ./my-working-copy
+    """
+    with quiet_libraries():
+        knowledge = _knowledge(kb)
+        try:
+            written = build_docs(knowledge, out)
+        except OSError as exc:
+            _fail(UsageError(f"cannot write the docs to {out}: {exc.strerror}"))
+    for path in written:
+        click.echo(str(path))
+    sys.exit(EXIT_TRIAGED)
 
 
 def _worse(current: int, new: int) -> int:

@@ -25,6 +25,7 @@ from .errors import KnowledgeError, one_line
 
 if TYPE_CHECKING:
     from .inference import CaseReasoner
+    from .report_queries import ReportQueries
 
 DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
@@ -74,6 +75,7 @@ class Knowledge:
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
     reasoner: CaseReasoner | None = field(default=None)  # set by load_knowledge
+    reports: ReportQueries | None = field(default=None)  # set by load_knowledge
 
     def label(self, node: object) -> str:
         """The label of a knowledge element, or a readable fallback for anything else."""
@@ -145,6 +147,7 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
 @lru_cache(maxsize=8)
 def _load_cached(root: Path, digest: str) -> Knowledge:
     from .inference import CaseReasoner  # local: inference imports this module
+    from .report_queries import ReportQueries
 
     ontology = _parse_turtle_folder(root / "ontology")
     shapes = _parse_turtle_files(sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")), root / "shapes")
@@ -173,6 +176,8 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
         sources=_sources(ontology, queries),
     )
     object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
+    texts = {name: path.read_text(encoding="utf-8") for name, path in query_files.items() if name.startswith("report-")}
+    object.__setattr__(knowledge, "reports", ReportQueries.for_ontology(ontology, texts))
     return knowledge
 
 

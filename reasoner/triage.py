@@ -177,12 +177,12 @@ def triage(case: CaseInput, knowledge: Knowledge, profile: Profile | None = None
     report = validate_case(case, knowledge)
     require_valid(report)
     closure = infer_case(case.graph, knowledge)
-    view = ReadOnlyGraphAggregate([closure, knowledge.ontology])
+    view = _report_rows(closure, knowledge)
     urgency = _urgency(view, knowledge)
     possible = urgency
     if report.missing:
         worst = infer_case(_worst_case_graph(case.graph, report, knowledge), knowledge)
-        possible = _urgency(ReadOnlyGraphAggregate([worst, knowledge.ontology]), knowledge)
+        possible = _urgency(_report_rows(worst, knowledge, ["report-urgency"]), knowledge)
         if urgency is not None and (possible is None or possible.rank < urgency.rank):
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
     classes = _classes(view, knowledge, case.case)
@@ -236,14 +236,23 @@ def _worst_case_graph(graph: Graph, report: ValidationReport, knowledge: Knowled
     return worst
 
 
-def _run(view: ReadOnlyGraphAggregate, knowledge: Knowledge, name: str) -> list[Any]:
-    query = knowledge.queries.get(name)
-    if query is None:
-        return []
-    return list(view.query(query))
+ReportRows = dict[str, list[Any]]
 
 
-def _urgency(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> Tier | None:
+def _report_rows(graph: Graph, knowledge: Knowledge, names: list[str] | None = None) -> ReportRows:
+    """Answers of the report queries (all of them, or ``names``) over one inferred case graph."""
+    wanted = names if names is not None else sorted(n for n in knowledge.queries if n.startswith("report-"))
+    if knowledge.reports is None:
+        view = ReadOnlyGraphAggregate([graph, knowledge.ontology])
+        return {name: list(view.query(knowledge.queries[name])) for name in wanted if name in knowledge.queries}
+    return knowledge.reports.run(wanted, graph)
+
+
+def _run(view: ReportRows, knowledge: Knowledge, name: str) -> list[Any]:
+    return view.get(name, [])
+
+
+def _urgency(view: ReportRows, knowledge: Knowledge) -> Tier | None:
     for tier, rank, time_frame in _run(view, knowledge, "report-urgency"):
         return Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or ""))
     return None
@@ -253,7 +262,7 @@ def _citations(refs: Iterable[SourceRef]) -> tuple[Citation, ...]:
     return tuple(Citation(r.iri, r.label, r.short, r.citation, r.date, r.relation) for r in refs)
 
 
-def _classes(view: ReadOnlyGraphAggregate, knowledge: Knowledge, case: Node) -> tuple[RedFlag, ...]:
+def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFlag, ...]:
     facts: dict[str, set[Fact]] = {}
     parts: dict[str, set[str]] = {}
     for cls, subject, prop, value in _run(view, knowledge, "report-triggers"):
@@ -289,7 +298,7 @@ def _classes(view: ReadOnlyGraphAggregate, knowledge: Knowledge, case: Node) -> 
     return tuple(sorted(found, key=lambda item: (item.kind, item.label)))
 
 
-def _steps(view: ReadOnlyGraphAggregate, knowledge: Knowledge) -> list[Step]:
+def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
     rows: dict[str, dict[str, Any]] = {}
     for advice, kind, via, action, tier, rank, time_frame, only_if, except_when, sequence, topic in _run(
         view, knowledge, "report-advice"
@@ -339,7 +348,7 @@ def _step_order(step: Step) -> tuple[int, int, int, str]:
     return (1 if step.condition else 0, -rank, step.sequence, step.label)
 
 
-def _conflicts(view: ReadOnlyGraphAggregate, knowledge: Knowledge, profile: Profile | None) -> tuple[Conflict, ...]:
+def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) -> tuple[Conflict, ...]:
     conflicts: list[Conflict] = []
     by_topic: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     policies: dict[str, str] = {}

@@ -1,0 +1,326 @@
+"""``dorsum docs``: the generated reference covers the knowledge, is escaped, deterministic, and loads
+in a real browser."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from rdflib import BNode, Graph, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SH
+
+from reasoner import Knowledge, load_knowledge
+from reasoner.docs import COLUMN_HEADINGS, DOC_FILES, build_docs, render_class_expression
+from reasoner.knowledge import DX
+
+from .conftest import ROOT
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def docs(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs")
+    build_docs(knowledge, out)
+    return out
+
+
+class _Page(HTMLParser):
+    """Collects element ids, external references and the rows of every table with an id."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.external: list[str] = []
+        self.fragments: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._depth = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.append(str(attributes["id"]))
+        for name in ("src", "href"):
+            value = attributes.get(name) or ""
+            if value.startswith("#"):
+                self.fragments.append(value[1:])
+            if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.I) or value.startswith("//"):
+                self.external.append(value)
+        if tag == "link":
+            self.external.append(str(attributes))
+        if tag == "table":
+            if self._table is None and attributes.get("id"):
+                self._table, self._depth = str(attributes["id"]), 0
+                self.tables[self._table] = []
+            elif self._table is not None:
+                self._depth += 1
+        if self._table is not None and self._depth == 0:
+            if tag == "tr":
+                self.tables[self._table].append([])
+            elif tag == "td":
+                self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._table is None:
+            return
+        if tag == "table":
+            if self._depth == 0:
+                self._table = None
+            else:
+                self._depth -= 1
+        elif tag == "td" and self._cell is not None and self._depth == 0:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def rows(self, table_id: str) -> list[list[str]]:
+        """The body rows (header rows have no <td>)."""
+        return [row for row in self.tables[table_id] if row]
+
+
+def _page(docs: Path) -> _Page:
+    page = _Page()
+    page.feed((docs / "index.html").read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def _locals(knowledge: Knowledge, kind: URIRef) -> set[str]:
+    return {str(node).rsplit("#", 1)[-1] for node in knowledge.ontology.subjects(RDF.type, kind)}
+
+
+def _subclasses(knowledge: Knowledge, root: URIRef) -> list[URIRef]:
+    found = knowledge.ontology.transitive_subjects(RDFS.subClassOf, root)
+    return sorted((node for node in found if isinstance(node, URIRef) and node != root), key=str)
+
+
+def test_files_are_written(knowledge: Knowledge, tmp_path: Path) -> None:
+    written = build_docs(knowledge, tmp_path / "new" / "docs")
+    assert [path.name for path in written] == list(DOC_FILES)
+    for path in written:
+        assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_every_recommendation_is_a_row_of_the_recommendations_table(knowledge: Knowledge, docs: Path) -> None:
+    rows = _page(docs).rows("recommendations")
+    assert [row[0] for row in rows] == sorted(_locals(knowledge, DX.Recommendation))
+    assert all(len(row) == 9 for row in rows)
+    avoid_rows = _page(docs).rows("avoid-advice")
+    assert {row[0] for row in avoid_rows} == _locals(knowledge, DX.AvoidAdvice)
+
+
+def test_markdown_lists_the_same_recommendations(knowledge: Knowledge, docs: Path) -> None:
+    markdown = (docs / "index.md").read_text(encoding="utf-8")
+    table = markdown.split('<a id="recommendations"></a>', 1)[1].split("\n\n", 2)[1]
+    ids = re.findall(r"^\| <a id=\"[^\"]+\"></a>`([^`]+)`", table, re.M)
+    assert ids == sorted(_locals(knowledge, DX.Recommendation))
+
+
+def test_every_red_flag_and_situation_is_described(knowledge: Knowledge, docs: Path) -> None:
+    page = (docs / "index.html").read_text(encoding="utf-8")
+    markdown = (docs / "index.md").read_text(encoding="utf-8")
+    red_flags = _subclasses(knowledge, DX.RedFlag)
+    assert len(red_flags) > 10
+    for cls in red_flags + _subclasses(knowledge, DX.ClinicalSituation):
+        label = knowledge.label(cls)
+        anchor = "dx-" + str(cls).rsplit("#", 1)[-1]
+        assert f'<h3 id="{anchor}">' in page, cls
+        section = page.split(f'<h3 id="{anchor}">', 1)[1].split("<h3", 1)[0]
+        assert section.startswith(_escaped(label)), cls
+        assert f'### {_md(label)} <a id="{anchor}"></a>' in markdown, cls
+        # every value the definition uses is named, by its label, in the "Triggered when" list
+        for definition in knowledge.ontology.subjects(RDFS.subClassOf, cls):
+            if isinstance(definition, BNode):
+                for value in _has_values(knowledge.ontology, definition):
+                    assert _escaped(knowledge.label(value)) in section, (cls, value)
+
+
+def _has_values(graph: Graph, node: BNode) -> set[URIRef]:
+    found: set[URIRef] = set()
+    for prop, value in graph.predicate_objects(node):
+        if isinstance(value, URIRef):
+            if prop == OWL.hasValue:
+                found.add(value)
+        elif isinstance(value, BNode):
+            found |= _has_values(graph, value)
+    return found
+
+
+def _escaped(text: str) -> str:
+    return html.escape(text)
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def test_class_expressions_read_as_words() -> None:
+    graph = Graph().parse(
+        data="""
+        @prefix dx: <https://w3id.org/dorsum/ontology#> .
+        @prefix owl: <http://www.w3.org/2002/07/owl#> .
+        @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        dx:hasFinding rdfs:label "finding present" . dx:Fever rdfs:label "fever" .
+        dx:NightPain rdfs:label "night pain" . dx:hasLump rdfs:label "has lump" ; rdfs:range dx:Lump .
+        dx:Lump rdfs:label "lump" . dx:exceedsThreshold rdfs:label "exceeds threshold" .
+        dx:T3 rdfs:label "larger than 3 cm (Seed 001)" . dx:A rdfs:label "case A" .
+        dx:union rdfs:seeAlso [ owl:unionOf (
+            [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:hasValue dx:Fever ]
+            [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:hasValue dx:NightPain ] ) ] .
+        dx:some rdfs:seeAlso [ a owl:Restriction ; owl:onProperty dx:hasLump ;
+            owl:someValuesFrom [ a owl:Restriction ; owl:onProperty dx:exceedsThreshold ; owl:hasValue dx:T3 ] ] .
+        dx:mixed rdfs:seeAlso [ owl:intersectionOf ( dx:A [ owl:unionOf ( dx:A dx:A ) ] ) ] .
+        """,
+        format="turtle",
+    )
+
+    def words(name: str) -> str:
+        node = graph.value(URIRef(f"https://w3id.org/dorsum/ontology#{name}"), RDFS.seeAlso)
+        assert node is not None
+        rich = render_class_expression(
+            graph, node, lambda n: str(graph.value(n, RDFS.label)), lambda p: graph.value(p, RDFS.range)
+        )
+        return "".join(part if isinstance(part, str) else getattr(part, "label", "") for part in rich)
+
+    assert words("union") == "finding present: fever OR finding present: night pain"
+    assert words("some") == "lump exceeds threshold: larger than 3 cm (Seed 001)"
+    assert words("mixed") == "case A AND (case A OR case A)"
+
+
+def test_urgency_scale_is_ordered_by_rank(knowledge: Knowledge, docs: Path) -> None:
+    rows = _page(docs).rows("urgency-tiers")
+    ranks = [int(row[0]) for row in rows]
+    assert ranks == sorted(ranks, reverse=True)
+    assert len(rows) == len(set(knowledge.ontology.subjects(RDF.type, DX.UrgencyTier)))
+
+
+def test_version_sources_conflicts_and_checklist_are_documented(knowledge: Knowledge, docs: Path) -> None:
+    page = (docs / "index.html").read_text(encoding="utf-8")
+    graph = knowledge.ontology
+    assert knowledge.content_hash in page and knowledge.version_iri in page
+    for source in graph.subjects(RDF.type, DX.SeedArticle):
+        assert _escaped(str(graph.value(source, URIRef("https://w3id.org/dorsum/ontology#citation")))) in page
+    conflicts = page.split('<section id="conflicts">', 1)[1].split("</section>", 1)[0]
+    for topic in graph.subjects(RDF.type, DX.Topic):
+        assert _escaped(knowledge.label(topic)) in conflicts
+    for policy in graph.subjects(RDF.type, DX.ConflictPolicy):
+        assert _escaped(knowledge.label(policy)) in conflicts
+    checklist = page.split('<section id="checklist">', 1)[1].split("</section>", 1)[0]
+    for shape in knowledge.shapes.objects(None, SH.property):
+        name = knowledge.shapes.value(shape, SH.name)
+        message = knowledge.shapes.value(shape, SH.message)
+        if message is not None:
+            assert _escaped(str(message)) in checklist, name
+
+
+def test_html_is_valid_self_contained_and_has_unique_ids(docs: Path) -> None:
+    page = _page(docs)
+    duplicates = sorted({i for i in page.ids if page.ids.count(i) > 1})
+    assert duplicates == []
+    assert sorted(set(page.fragments) - set(page.ids)) == []  # every in-page link has a target
+    assert page.external == []
+    text = (docs / "index.html").read_text(encoding="utf-8")
+    assert text.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert 'document.body.dataset.loaded = "ok"' in text
+    html5 = pytest.importorskip("html5rdf")
+    html5.HTMLParser(strict=True).parse(text)  # raises on any HTML5 parse error
+
+
+def test_diagram_is_svg_with_four_columns(knowledge: Knowledge, docs: Path) -> None:
+    root = ET.parse(docs / "diagram.svg").getroot()
+    assert root.tag == f"{SVG}svg"
+    texts = [element.text for element in root.iter(f"{SVG}text")]
+    for heading in COLUMN_HEADINGS:
+        assert heading in texts
+    tooltips = "\n".join(element.text or "" for element in root.iter(f"{SVG}title"))
+    for rec in _locals(knowledge, DX.Recommendation):
+        assert f"dx:{rec})" in tooltips, rec
+    for tier in knowledge.ontology.subjects(RDF.type, DX.UrgencyTier):
+        assert knowledge.label(tier) in texts
+    assert len(list(root.iter(f"{SVG}path"))) > 100
+    # the same diagram is embedded in the page, with links to the page's own anchors
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="dorsum-diagram"' in (docs / "index.html").read_text()
+
+
+def test_output_is_deterministic(knowledge: Knowledge, docs: Path, tmp_path: Path) -> None:
+    build_docs(knowledge, tmp_path)
+    for name in DOC_FILES:
+        assert (tmp_path / name).read_bytes() == (docs / name).read_bytes(), name
+
+
+def test_a_new_recommendation_appears_without_code_and_is_escaped(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    for folder in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / folder, kb / folder)
+    with (kb / "ontology" / "recommendations.ttl").open("a", encoding="utf-8") as handle:
+        handle.write(
+            """
+dx:Rec999_Escaping a dx:Recommendation ;
+    rdfs:label "Seed 999: <script>alert('x')</script> & \\"quotes\\""@en ;
+    dx:appliesTo dx:FeverFlag ; dx:action dx:MRIRegion ; dx:urgency dx:Within24h ;
+    dx:source dx:Seed000 ; dx:evidence "a | pipe and *stars* <b>bold</b>"@en .
+"""
+        )
+    knowledge = load_knowledge(kb)
+    out = tmp_path / "docs"
+    build_docs(knowledge, out)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "<b>bold" not in page
+    assert "Seed 999: &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quotes&quot;" in page
+    assert "Rec999_Escaping" in [row[0] for row in _page(out).rows("recommendations")]
+    markdown = (out / "index.md").read_text(encoding="utf-8")
+    row = next(line for line in markdown.splitlines() if line.startswith('| <a id="dx-Rec999_Escaping">'))
+    assert "a \\| pipe and \\*stars\\* \\<b\\>bold\\</b\\>" in row
+    ET.parse(out / "diagram.svg")
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    return found
+
+
+def test_page_loads_in_headless_chromium(docs: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary")
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                (docs / "index.html").resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'data-loaded="ok"' in dom, "the page's script did not run to the end"
+    assert 'id="recommendations"' in dom
+    table = dom.split('id="recommendations"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr id=") >= 10

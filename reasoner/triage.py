@@ -407,7 +407,7 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
                         False,
                     ),
                     Position(
-                        f"no: within {knowledge.label(within)}",
+                        f"no: not {knowledge.label(within)}",
                         "",
                         0,
                         (str(within),),
@@ -419,23 +419,23 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
                 resolution=f"treated as a red flag ({knowledge.label(exceeded)})",
             )
         )
+    sides: dict[str, tuple[set[str], set[str], set[str], set[str]]] = {}
     for recommendation, avoid, action in _run(view, knowledge, "report-conflicts-do-avoid"):
+        do_advice, do_sources, avoid_advice, avoid_sources = sides.setdefault(str(action), (set(), set(), set(), set()))
+        do_advice.add(knowledge.label(recommendation))
+        do_sources.update(_source_labels(knowledge, recommendation))
+        avoid_advice.add(knowledge.label(avoid))
+        avoid_sources.update(_source_labels(knowledge, avoid))
+    for action, (do_advice, do_sources, avoid_advice, avoid_sources) in sorted(sides.items()):
         conflicts.append(
             Conflict(
                 kind="do-avoid",
-                subject=f"{knowledge.label(action)}: do or avoid?",
+                subject=f"{knowledge.label(URIRef(action))}: do or avoid?",
                 positions=(
-                    Position(
-                        "do",
-                        "",
-                        0,
-                        (knowledge.label(recommendation),),
-                        _source_labels(knowledge, recommendation),
-                        False,
-                    ),
-                    Position("avoid", "", 1, (knowledge.label(avoid),), _source_labels(knowledge, avoid), False),
+                    Position("do", "", 0, tuple(sorted(do_advice)), tuple(sorted(do_sources)), False),
+                    Position("avoid", "", 1, tuple(sorted(avoid_advice)), tuple(sorted(avoid_sources)), False),
                 ),
-                policy="most cautious wins",
+                policy=policy_name(None),
                 resolution="avoid until the condition of the avoid advice is cleared",
             )
         )

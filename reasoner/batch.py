@@ -455,18 +455,24 @@ def _dask_records(
         raise BatchError(f"cannot connect to the dask scheduler at {scheduler}: {one_line(exc)}") from exc
     with client:
         threads = sum(client.nthreads().values()) or 1
-        for record in _ordered(
+        records = _ordered(
             lambda chunk: client.submit(evaluate_chunk, root, chunk, pure=False),
             _chunks(items, chunksize),
             threads * WINDOW_PER_WORKER,
-        ):
-            stamp = record.get("knowledge")
-            if isinstance(stamp, Mapping) and stamp.get("content_hash") != knowledge.content_hash:
-                raise BatchError(
-                    f"dask workers use other knowledge (sha256 {str(stamp.get('content_hash'))[:12]}, "
-                    f"here {knowledge.content_hash[:12]}): point them at the same knowledge base"
-                )
-            yield record
+        )
+        try:
+            for record in records:
+                stamp = record.get("knowledge")
+                if isinstance(stamp, Mapping) and stamp.get("content_hash") != knowledge.content_hash:
+                    raise BatchError(
+                        f"dask workers use other knowledge (sha256 {str(stamp.get('content_hash'))[:12]}, "
+                        f"here {knowledge.content_hash[:12]}): point them at the same knowledge base"
+                    )
+                yield record
+        except DorsumError:
+            raise
+        except Exception as exc:  # a task failed on the cluster (e.g. reasoner not importable there)
+            raise BatchError(f"a dask task failed: {one_line(exc)}") from exc
 
 
 def _strip_source(message: str, source: str) -> str:

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from . import __version__
 from .case_input import read_case
+from .cli_batch import batch, generate
+from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
 from .conflicts import knowledge_conflicts, load_profile, profiles
 from .docs import build_docs
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
 from .impact import ImpactReport, case_files, compare_knowledge, knowledge_at_git_ref
-from .knowledge import KB_ENV, Knowledge, default_kb_root, load_knowledge
+from .knowledge import Knowledge, default_kb_root, load_knowledge
 from .quality import check_knowledge
 from .query import run_query
 from .report import FORMATS, render
@@ -28,49 +25,12 @@ from .triage import triage
 from .validation import validate_case
 from .vignettes import coverage, find_vignettes, load_vignette, run_vignette
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CODES_HELP = f"""
-\b
-Exit codes:
-  {EXIT_TRIAGED}  triaged, case complete
-  {EXIT_INCOMPLETE}  triaged but incomplete (the answer says what to record)
-  {EXIT_USAGE}  usage or knowledge-loading error
-  {EXIT_INVALID_CASE}  invalid case (syntax, wrong type, impossible value, unknown term)
-"""
-
-
-def kb_option(func: F) -> F:
-    return click.option(
-        "--kb",
-        "kb",
-        type=click.Path(path_type=Path),
-        envvar=KB_ENV,
-        default=None,
-        help=f"Knowledge base folder (with ontology/, shapes/, queries/). Default: the packaged one, or ${KB_ENV}.",
-    )(func)
-
-
-@contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """rdflib and pyshacl log and warn about bad input; dorsum reports it itself, in one line."""
-    logging.getLogger("rdflib").setLevel(logging.CRITICAL)
-    logging.getLogger("pyshacl").setLevel(logging.CRITICAL)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _fail(error: DorsumError) -> None:
-    click.echo(f"dorsum: error: {error}", err=True)
-    sys.exit(error.exit_code)
-
 
 def _knowledge(kb: Path | None) -> Knowledge:
     try:
         return load_knowledge(kb)
     except DorsumError as error:
-        _fail(error)
+        fail(error)
         raise  # unreachable: _fail exits
 
 
@@ -111,7 +71,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | 
         try:
             chosen = load_profile(knowledge, profile)
         except DorsumError as error:
-            _fail(error)
+            fail(error)
         worst = EXIT_TRIAGED
         outputs: list[str] = []
         for path in cases:
@@ -122,7 +82,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | 
                 worst = _worse(worst, error.exit_code)
                 continue
             except DorsumError as error:
-                _fail(error)
+                fail(error)
             outputs.append(render(result, fmt))
             worst = _worse(worst, result.exit_code)
         if fmt == "json" and len(cases) > 1:
@@ -155,7 +115,7 @@ def validate(cases: tuple[Path, ...], kb: Path | None) -> None:
                 worst = _worse(worst, error.exit_code)
                 continue
             except DorsumError as error:
-                _fail(error)
+                fail(error)
             if report.problems:
                 click.echo(f"{path}: invalid")
                 for problem in report.problems:
@@ -200,7 +160,7 @@ def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
         try:
             result = run_query(query, read_case(case, knowledge), knowledge)
         except DorsumError as error:
-            _fail(error)
+            fail(error)
         if fmt == "csv":
             click.echo(result.to_csv(), nl=False)
         elif fmt == "json":
@@ -228,7 +188,7 @@ def check(fmt: str, kb: Path | None) -> None:
         try:
             report = check_knowledge(kb if kb is not None else default_kb_root())
         except DorsumError as error:
-            _fail(error)
+            fail(error)
         if fmt == "json":
             click.echo(report.to_json())
         else:
@@ -262,13 +222,13 @@ def test_command(paths: tuple[Path, ...], strict: bool, kb: Path | None) -> None
         files = find_vignettes(targets)
         if not files or any(not f.exists() for f in files):
             missing = ", ".join(str(f) for f in files if not f.exists()) or ", ".join(map(str, targets))
-            _fail(UsageError(f"no vignettes found: {missing}"))
+            fail(UsageError(f"no vignettes found: {missing}"))
         outcomes = []
         for file in files:
             try:
                 outcome = run_vignette(load_vignette(file), knowledge)
             except DorsumError as error:
-                _fail(error)
+                fail(error)
             outcomes.append(outcome)
             click.echo(f"{'PASS' if outcome.passed else 'FAIL'} {file}")
             for mismatch in outcome.mismatches:
@@ -307,7 +267,7 @@ def conflicts_command(profile: str | None, fmt: str, kb: Path | None) -> None:
         try:
             chosen = load_profile(knowledge, profile)
         except DorsumError as error:
-            _fail(error)
+            fail(error)
         found = knowledge_conflicts(knowledge, chosen)
         if fmt == "json":
             click.echo(json.dumps([asdict(item) for item in found], indent=2, sort_keys=True))
@@ -353,7 +313,7 @@ def diff(
       dorsum diff --against ../dorsum-released --kb . tests/cases
     """
     if (against is None) == (base is None):
-        _fail(UsageError("give exactly one of --against DIR or --base GIT-REF"))
+        fail(UsageError("give exactly one of --against DIR or --base GIT-REF"))
     with quiet_libraries():
         new = _knowledge(kb)
         try:
@@ -367,7 +327,7 @@ def diff(
                 assert against is not None
                 report = compare_knowledge(load_knowledge(against), new, files)
         except DorsumError as error:
-            _fail(error)
+            fail(error)
         if fmt == "json":
             click.echo(json.dumps(asdict(report), indent=2, sort_keys=True))
         else:
@@ -422,7 +382,7 @@ def docs(out: Path, kb: Path | None) -> None:
         try:
             written = build_docs(knowledge, out)
         except OSError as exc:
-            _fail(UsageError(f"cannot write the docs to {out}: {exc.strerror}"))
+            fail(UsageError(f"cannot write the docs to {out}: {exc.strerror}"))
     for path in written:
         click.echo(str(path))
     sys.exit(EXIT_TRIAGED)
@@ -432,6 +392,9 @@ def _worse(current: int, new: int) -> int:
     order = [EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE]
     return max(current, new, key=order.index)
 
+
+main.add_command(batch)
+main.add_command(generate)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

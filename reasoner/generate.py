@@ -21,10 +21,12 @@ from typing import IO, Any
 from rdflib import Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 
+from .errors import KnowledgeError
 from .knowledge import DX, Knowledge, load_knowledge
 
 INVALID_SHARE = 0.02
 INCOMPLETE_SHARE = 0.15
+QUIET_SHARE = 0.35
 #: Age units a case form may use, by the suffix of its key; a unit conversion, not clinical knowledge.
 AGE_UNITS_PER_YEAR = {"years": 1.0, "months": 12.0, "days": 365.25}
 OLDEST_YEARS = 95.0
@@ -99,7 +101,7 @@ def form_vocabulary(knowledge: Knowledge) -> FormVocabulary:
         elif kind is None and prop == DX.note:
             note_key = key
     if finding_range is None or lump_key is None or DX.hasFinding not in lists or DX.hasAbsentFinding not in lists:
-        raise ValueError("the case-form context lacks the lump or the present/absent finding lists")
+        raise KnowledgeError("the case-form context lacks the lump or the present/absent finding lists")
     shapes = knowledge.shapes
     required = {str(shapes.value(shape, SH.path)) for shape in shapes.subjects(SH.minCount, None)}
     optional = frozenset(key for key in lump_values if str(terms[key]) not in required)
@@ -183,9 +185,12 @@ def _complete_form(vocabulary: FormVocabulary, rng: random.Random, walk: int | N
         form[vocabulary.note_key] = "Invented patient (generated)."
     key, value = _age(vocabulary, rng, walk)
     form[key] = value
+    quiet = walk is None and rng.random() < QUIET_SHARE  # nothing present, smaller than every threshold
     lump: dict[str, Any] = {}
     for size_key in vocabulary.size_keys:
         lump[size_key] = _size(vocabulary, rng, walk)
+        if quiet and vocabulary.size_points:
+            lump[size_key] = round(rng.uniform(SMALLEST_CM, vocabulary.size_points[0]), 1)
     for attribute, values in vocabulary.lump_values.items():
         if not values:
             continue
@@ -193,7 +198,7 @@ def _complete_form(vocabulary: FormVocabulary, rng: random.Random, walk: int | N
             continue
         lump[attribute] = values[walk % len(values)] if walk is not None else rng.choice(values)
     form[vocabulary.lump_key] = lump
-    likelihood = rng.choice((0.02, 0.04, 0.08, 0.15))
+    likelihood = 0.0 if quiet else rng.choice((0.02, 0.04, 0.08, 0.15))
     present = [f for f in vocabulary.findings if rng.random() < likelihood]
     if walk is not None:
         findings = vocabulary.findings

@@ -20,6 +20,7 @@ from rdflib import Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import Query
+from rdflib.term import Node
 
 from .errors import KnowledgeError, one_line
 
@@ -65,7 +66,7 @@ class Knowledge:
     ontology: Graph
     schema: Graph  # the ontology without annotations: what reasoning needs
     shapes: Graph
-    validation_support: Graph  # the type and subclass facts that sh:class checks need
+    validation_support: Mapping[Node, tuple[tuple[Node, Node, Node], ...]]  # per term: what sh:class needs
     queries: Mapping[str, Query]
     query_files: Mapping[str, Path]
     context: Mapping[str, Any]
@@ -154,11 +155,7 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
     queries, query_files = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
     schema = _without_annotations(ontology)
-    support = Graph()
-    for triple in ontology.triples((None, RDF.type, None)):
-        support.add(triple)
-    for triple in ontology.triples((None, RDFS.subClassOf, None)):
-        support.add(triple)
+    support = _type_support(ontology)
     version, version_iri = _version(ontology)
     knowledge = Knowledge(
         root=root,
@@ -179,6 +176,27 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
     texts = {name: path.read_text(encoding="utf-8") for name, path in query_files.items() if name.startswith("report-")}
     object.__setattr__(knowledge, "reports", ReportQueries.for_ontology(ontology, texts))
     return knowledge
+
+
+def _type_support(ontology: Graph) -> dict[Node, tuple[tuple[Node, Node, Node], ...]]:
+    """For each term of the ontology, its rdf:type triples and the rdfs:subClassOf chain above
+    those types: exactly what SHACL sh:class needs to check a case that mentions the term."""
+    support: dict[Node, tuple[tuple[Node, Node, Node], ...]] = {}
+    for term in set(ontology.subjects(RDF.type, None)):
+        triples: set[tuple[Node, Node, Node]] = set()
+        frontier = list(ontology.objects(term, RDF.type))
+        triples |= {(term, RDF.type, t) for t in frontier}
+        seen: set[Node] = set()
+        while frontier:
+            cls = frontier.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            for parent in ontology.objects(cls, RDFS.subClassOf):
+                triples.add((cls, RDFS.subClassOf, parent))
+                frontier.append(parent)
+        support[term] = tuple(sorted(triples))
+    return support
 
 
 def _parse_turtle_folder(folder: Path) -> Graph:

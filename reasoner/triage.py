@@ -91,7 +91,7 @@ class Step:
     condition: str  # dx:onlyIf: shown as conditional, does not set the tier
     except_when: str
     sequence: int
-    topic: str
+    topics: tuple[str, ...]  # the clinical questions it answers (dx:topic)
     because: tuple[str, ...]  # IRIs of the classes that made it apply
     evidence: str
     interpretation: str
@@ -313,11 +313,13 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 "condition": str(only_if or ""),
                 "except_when": str(except_when or ""),
                 "sequence": int(sequence) if sequence is not None else 0,
-                "topic": knowledge.label(topic) if topic is not None else "",
+                "topics": set(),
                 "because": set(),
             },
         )
         entry["because"].add(str(via))
+        if topic is not None:
+            entry["topics"].add(knowledge.label(topic))
     steps = []
     for iri, entry in rows.items():
         info = knowledge.info(URIRef(iri))
@@ -332,7 +334,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 condition=entry["condition"],
                 except_when=entry["except_when"],
                 sequence=entry["sequence"],
-                topic=entry["topic"],
+                topics=tuple(sorted(entry["topics"])),
                 because=tuple(sorted(entry["because"])),
                 evidence=info.evidence,
                 interpretation=info.interpretation,

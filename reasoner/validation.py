@@ -74,8 +74,11 @@ def require_valid(report: ValidationReport) -> None:
 
 def _validate(graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
     data = Graph()
-    data += knowledge.validation_support
     data += graph
+    support = knowledge.validation_support
+    for term in {node for triple in graph for node in triple}:
+        for triple in support.get(term, ()):
+            data.add(triple)
     _conforms, results, _text = shacl_validate(
         data,
         shacl_graph=knowledge.shapes,

@@ -158,3 +158,19 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == EXIT_INVALID_CASE
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("dorsum: error:")
+
+
+def test_json_is_byte_identical_across_processes_with_different_hash_seeds() -> None:
+    import os
+
+    outputs = set()
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "reasoner.cli", "evaluate", str(COMPLETE), str(INCOMPLETE), "-f", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(proc.stdout)
+    assert len(outputs) == 1

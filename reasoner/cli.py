@@ -13,6 +13,7 @@ from . import __version__
 from .case_input import read_case
 from .cli_batch import batch, generate
 from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
+from .cli_store import serve, sparql, store
 from .conflicts import knowledge_conflicts, load_profile, profiles
 from .docs import build_docs
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
@@ -395,6 +396,9 @@ def _worse(current: int, new: int) -> int:
 
 main.add_command(batch)
 main.add_command(generate)
+main.add_command(store)
+main.add_command(sparql)
+main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

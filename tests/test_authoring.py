@@ -49,38 +49,41 @@ def test_check_reports_a_sparql_syntax_error(tmp_path: Path) -> None:
 
 BROKEN = {
     "outside OWL 2 RL": (
-        "dx:Weird a owl:Class ; rdfs:label \"weird\"@en ; skos:definition \"d\"@en ; "
+        'dx:Weird a owl:Class ; rdfs:label "weird"@en ; skos:definition "d"@en ; '
         "rdfs:subClassOf [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:someValuesFrom dx:Finding ] .",
         "owl2-rl-profile",
     ),
     "recommendation without urgency or source": (
-        "dx:RecBroken a dx:Recommendation ; rdfs:label \"broken\"@en ; dx:appliesTo dx:FeverFlag ; "
-        "dx:action dx:MRIRegion ; dx:evidence \"x\"@en .",
+        'dx:RecBroken a dx:Recommendation ; rdfs:label "broken"@en ; dx:appliesTo dx:FeverFlag ; '
+        'dx:action dx:MRIRegion ; dx:evidence "x"@en .',
         "knowledge-qa",
     ),
     "class without label and definition": ("dx:Naked a owl:Class ; rdfs:subClassOf dx:RedFlag .", "knowledge-qa"),
     "unreachable condition": (
-        "dx:Nowhere a owl:Class ; rdfs:label \"nowhere\"@en ; skos:definition \"d\"@en ; rdfs:subClassOf dx:RedFlag ; "
-        "dx:source dx:Seed000 . dx:RecNowhere a dx:Recommendation ; rdfs:label \"nowhere rec\"@en ; "
+        'dx:Nowhere a owl:Class ; rdfs:label "nowhere"@en ; skos:definition "d"@en ; rdfs:subClassOf dx:RedFlag ; '
+        'dx:source dx:Seed000 . dx:RecNowhere a dx:Recommendation ; rdfs:label "nowhere rec"@en ; '
         "dx:appliesTo dx:Nowhere ; dx:action dx:MRIRegion ; dx:urgency dx:Urgent2Weeks ; dx:source dx:Seed000 ; "
-        "dx:evidence \"x\"@en .",
+        'dx:evidence "x"@en .',
         "unreachable-advice",
     ),
-    "duplicated label": ("dx:MRIRegion2 a dx:ImagingTest ; rdfs:label \"MRI of the affected region\"@en .", "duplicate-label"),
+    "duplicated label": (
+        'dx:MRIRegion2 a dx:ImagingTest ; rdfs:label "MRI of the affected region"@en .',
+        "duplicate-label",
+    ),
     "unused red flag": (
-        "dx:Unused a owl:Class ; rdfs:subClassOf dx:RedFlag ; rdfs:label \"unused\"@en ; skos:definition \"d\"@en ; "
+        'dx:Unused a owl:Class ; rdfs:subClassOf dx:RedFlag ; rdfs:label "unused"@en ; skos:definition "d"@en ; '
         "dx:source dx:Seed000 . [ a owl:Restriction ; owl:onProperty dx:hasFinding ; owl:hasValue dx:Fever ] "
         "rdfs:subClassOf dx:Unused .",
         "unused-red-flag",
     ),
-    "orphan class": ("dx:Orphan a owl:Class ; rdfs:label \"orphan\"@en ; skos:definition \"d\"@en .", "orphan-class"),
+    "orphan class": ('dx:Orphan a owl:Class ; rdfs:label "orphan"@en ; skos:definition "d"@en .', "orphan-class"),
     "threshold without unit": (
-        "dx:T9 a dx:SizeThreshold ; rdfs:label \"t9\"@en ; dx:minCm \"9\"^^xsd:decimal ; dx:source dx:Seed000 ; "
+        'dx:T9 a dx:SizeThreshold ; rdfs:label "t9"@en ; dx:minCm "9"^^xsd:decimal ; dx:source dx:Seed000 ; '
         "dx:measures dx:LumpDiameter .",
         "knowledge-qa",
     ),
     "inconsistent": (
-        "dx:Impossible a owl:Class ; rdfs:label \"impossible\"@en ; skos:definition \"d\"@en ; "
+        'dx:Impossible a owl:Class ; rdfs:label "impossible"@en ; skos:definition "d"@en ; '
         "rdfs:subClassOf owl:Nothing . dx:Thing1 a dx:Impossible .",
         "inconsistent",
     ),
@@ -112,7 +115,9 @@ def test_test_command_passes_on_the_shipped_vignettes_with_full_coverage() -> No
 def test_test_command_shows_expected_versus_actual_on_failure(tmp_path: Path) -> None:
     vignette = tmp_path / "wrong.yaml"
     vignette.write_text(
-        (CASES / "001-growing-firm-deep-lump.yaml").read_text().replace("urgency: Urgent2Weeks", "urgency: Emergency12h", 1)
+        (CASES / "001-growing-firm-deep-lump.yaml")
+        .read_text()
+        .replace("urgency: Urgent2Weeks", "urgency: Emergency12h", 1)
     )
     result = CliRunner().invoke(main, ["test", str(vignette)])
     assert result.exit_code == 1
@@ -136,9 +141,9 @@ def test_conflicts_lists_the_threshold_disagreement_with_both_citations() -> Non
 def test_conflicts_finds_a_disagreement_added_in_turtle(tmp_path: Path) -> None:
     kb = copy_kb(tmp_path)
     (kb / "ontology" / "zz-new.ttl").write_text(
-        PREFIXES + "dx:Rec004_Invented a dx:Recommendation ; rdfs:label \"Seed 004: CT first (invented)\"@en ; "
+        PREFIXES + 'dx:Rec004_Invented a dx:Recommendation ; rdfs:label "Seed 004: CT first (invented)"@en ; '
         "dx:appliesTo dx:GrowingLump ; dx:action dx:CTWithContrast ; dx:urgency dx:Urgent2Weeks ; "
-        "dx:topic dx:FirstImagingTopic ; dx:source dx:Seed004 ; dx:evidence \"invented for a test\"@en ."
+        'dx:topic dx:FirstImagingTopic ; dx:source dx:Seed004 ; dx:evidence "invented for a test"@en .'
     )
     result = CliRunner().invoke(main, ["conflicts", "--kb", str(kb), "--format", "json"])
     assert result.exit_code == 0
@@ -155,7 +160,9 @@ def test_a_profile_changes_whose_action_is_followed_but_never_the_urgency() -> N
 
     case = str(ROOT / "examples" / "lumbar-mass-back-pain.yaml")
     plain = json.loads(CliRunner().invoke(main, ["evaluate", case, "-f", "json"]).stdout)
-    profiled = json.loads(CliRunner().invoke(main, ["evaluate", case, "-f", "json", "--profile", "sarcoma-pathway"]).stdout)
+    profiled = json.loads(
+        CliRunner().invoke(main, ["evaluate", case, "-f", "json", "--profile", "sarcoma-pathway"]).stdout
+    )
     assert profiled["urgency"] == plain["urgency"] and profiled["policy"] == "profile sarcoma-pathway"
     first_imaging = next(c for c in profiled["conflicts"] if c["subject"] == "first imaging test")
     assert first_imaging["resolution"].startswith("follows Seed 001: urgent direct-access ultrasound")
@@ -174,7 +181,10 @@ def test_diff_catches_a_downgrade(tmp_path: Path) -> None:
     case = str(CASES / "020-deep-lumbar-mass-with-back-pain-immediate-mri.yaml")
     result = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb)])
     assert result.exit_code == 1, result.stdout
-    assert "DOWNGRADE" in result.stdout and "immediate: within 24 hours (complete) -> urgent: within 2 weeks" in result.stdout
+    assert (
+        "DOWNGRADE" in result.stdout
+        and "immediate: within 24 hours (complete) -> urgent: within 2 weeks" in result.stdout
+    )
     assert "because changed: Seed 003: MRI lumbar spine without and with contrast immediately" in result.stdout
     allowed = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb), "--allow-downgrade"])
     assert allowed.exit_code == 0

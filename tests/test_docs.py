@@ -20,7 +20,7 @@ from reasoner import Knowledge, load_knowledge
 from reasoner.docs import COLUMN_HEADINGS, DOC_FILES, build_docs, render_class_expression
 from reasoner.knowledge import DX
 
-from .conftest import ROOT
+from .conftest import ROOT, chromium_command
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -286,33 +286,13 @@ dx:Rec999_Escaping a dx:Recommendation ;
     ET.parse(out / "diagram.svg")
 
 
-def _chromium() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    return found
-
-
 def test_page_loads_in_headless_chromium(docs: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no chromium binary")
     with tempfile.TemporaryDirectory() as profile:
+        command = chromium_command(profile)
+        if command is None:
+            pytest.skip("no chromium binary")
         result = subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--dump-dom",
-                (docs / "index.html").resolve().as_uri(),
-            ],
+            [*command, "--dump-dom", (docs / "index.html").resolve().as_uri()],
             capture_output=True,
             text=True,
             timeout=60,

@@ -40,7 +40,7 @@ from reasoner.store import (
     open_store,
 )
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, chromium_command
 
 DSTORE = "https://w3id.org/dorsum/store#"
 CASE_IDS_QUERY = f"""PREFIX dstore: <{DSTORE}>
@@ -327,34 +327,13 @@ def test_cli_against_the_endpoint(read_only_server: Server) -> None:
 # ---------------------------------------------------------------- the query page in a browser
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def test_the_query_page_returns_rows_in_headless_chromium(read_only_server: Server) -> None:
-    browser = _chromium()
-    if browser is None:
+    profile = Path(tempfile.mkdtemp(prefix="dorsum-chromium-"))
+    command = chromium_command(profile)
+    if command is None:
         pytest.skip("no chromium binary (CI installs it with apt-get install chromium)")
     websocket = pytest.importorskip("websocket", reason="websocket-client is needed to drive Chromium")
-    profile = Path(tempfile.mkdtemp(prefix="dorsum-chromium-"))
-    args = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--remote-debugging-port=0",
-        "about:blank",
-    ]
+    args = [*command, "--remote-debugging-port=0", "about:blank"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     try:

@@ -14,7 +14,7 @@ from .case_input import read_case
 from .cli_batch import batch, generate
 from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
 from .cli_store import serve, sparql, store
-from .conflicts import knowledge_conflicts, load_profile, profiles
+from .conflicts import Profile, knowledge_conflicts, load_profile, profiles
 from .docs import build_docs
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
 from .impact import ImpactReport, case_files, compare_knowledge, knowledge_at_git_ref
@@ -32,7 +32,14 @@ def _knowledge(kb: Path | None) -> Knowledge:
         return load_knowledge(kb)
     except DorsumError as error:
         fail(error)
-        raise  # unreachable: _fail exits
+
+
+def _knowledge_and_profile(kb: Path | None, profile: str | None) -> tuple[Knowledge, Profile | None]:
+    knowledge = _knowledge(kb)
+    try:
+        return knowledge, load_profile(knowledge, profile)
+    except DorsumError as error:
+        fail(error)
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,11 +75,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | 
       dorsum evaluate examples/lumbar-mass-back-pain.yaml --profile spinal-pathway
     """
     with quiet_libraries():
-        knowledge = _knowledge(kb)
-        try:
-            chosen = load_profile(knowledge, profile)
-        except DorsumError as error:
-            fail(error)
+        knowledge, chosen = _knowledge_and_profile(kb, profile)
         worst = EXIT_TRIAGED
         outputs: list[str] = []
         for path in cases:
@@ -264,11 +267,7 @@ def conflicts_command(profile: str | None, fmt: str, kb: Path | None) -> None:
       dorsum conflicts --profile sarcoma-pathway --format json
     """
     with quiet_libraries():
-        knowledge = _knowledge(kb)
-        try:
-            chosen = load_profile(knowledge, profile)
-        except DorsumError as error:
-            fail(error)
+        knowledge, chosen = _knowledge_and_profile(kb, profile)
         found = knowledge_conflicts(knowledge, chosen)
         if fmt == "json":
             click.echo(json.dumps([asdict(item) for item in found], indent=2, sort_keys=True))

@@ -7,6 +7,8 @@ triage assumes while the item is missing.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyshacl import validate as shacl_validate
@@ -14,6 +16,7 @@ from rdflib import Graph, Node, URIRef
 from rdflib.namespace import SH
 
 from .case_input import CaseInput
+from .compiled_shapes import CompiledShapes, ShapeResult, Triple, UnsupportedShape, compile_shapes
 from .errors import CaseError
 from .knowledge import DX, Knowledge
 
@@ -73,12 +76,55 @@ def require_valid(report: ValidationReport) -> None:
 
 
 def _validate(graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
-    data = Graph()
-    data += graph
+    return report_from_results(shape_results(data_triples(graph, knowledge), knowledge), knowledge, source)
+
+
+def data_triples(graph: Graph, knowledge: Knowledge) -> list[Triple]:
+    """The data the shapes see: the case, plus the ontology's types (and their superclasses) of
+    every term the case mentions, which is what ``sh:class`` needs. Nothing is inferred."""
+    triples: list[Triple] = list(graph)
     support = knowledge.validation_support
-    for term in {node for triple in graph for node in triple}:
-        for triple in support.get(term, ()):
-            data.add(triple)
+    for term in {node for triple in triples for node in triple}:
+        triples.extend(support.get(term, ()))
+    return triples
+
+
+def shape_results(triples: list[Triple], knowledge: Knowledge, *, engine: str = "auto") -> tuple[ShapeResult, ...]:
+    """Validate the data with the case shapes.
+
+    ``engine`` is ``"auto"`` (the compiled validator, or pyshacl if the shapes use SHACL it does
+    not implement), ``"compiled"`` or ``"pyshacl"``. Both give the same results.
+    """
+    if engine not in ("auto", "compiled", "pyshacl"):
+        raise ValueError(f"unknown validation engine {engine!r}")
+    if engine != "pyshacl":
+        compiled = compiled_shapes(knowledge)
+        if isinstance(compiled, CompiledShapes):
+            return compiled.validate(triples)
+        if engine == "compiled":
+            raise UnsupportedShape(compiled)
+    return _pyshacl_results(triples, knowledge)
+
+
+def compiled_shapes(knowledge: Knowledge) -> CompiledShapes | str:
+    """The knowledge's case shapes compiled (once per loaded knowledge), or why they cannot be."""
+    cached = _COMPILED.get(knowledge)
+    if cached is None:
+        try:
+            cached = compile_shapes(knowledge.shapes)
+        except UnsupportedShape as exc:
+            cached = str(exc)
+        _COMPILED[knowledge] = cached
+    return cached
+
+
+_COMPILED: weakref.WeakKeyDictionary[Knowledge, CompiledShapes | str] = weakref.WeakKeyDictionary()
+
+
+def _pyshacl_results(triples: list[Triple], knowledge: Knowledge) -> tuple[ShapeResult, ...]:
+    data = Graph()
+    for triple in triples:
+        data.add(triple)
     _conforms, results, _text = shacl_validate(
         data,
         shacl_graph=knowledge.shapes,
@@ -88,21 +134,39 @@ def _validate(graph: Graph, knowledge: Knowledge, source: str) -> ValidationRepo
         allow_warnings=True,
     )
     assert isinstance(results, Graph)
+    found = []
+    for result in results.subjects(SH.resultSeverity, None):
+        path = results.value(result, SH.resultPath)
+        message = results.value(result, SH.resultMessage)
+        found.append(
+            ShapeResult(
+                severity=results.value(result, SH.resultSeverity),  # type: ignore[arg-type]
+                focus=results.value(result, SH.focusNode),  # type: ignore[arg-type]
+                path=path if isinstance(path, URIRef) else None,
+                value=results.value(result, SH.value),
+                source_shape=results.value(result, SH.sourceShape),  # type: ignore[arg-type]
+                message=str(message) if message is not None else None,
+            )
+        )
+    return tuple(found)
+
+
+def report_from_results(results: Iterable[ShapeResult], knowledge: Knowledge, source: str) -> ValidationReport:
+    """Sort validation results into violations (the case is rejected) and missing items."""
     problems: set[Problem] = set()
     missing: dict[tuple[str, str], MissingItem] = {}
-    for result in results.subjects(SH.resultSeverity, None):
-        severity = results.value(result, SH.resultSeverity)
-        shape = results.value(result, SH.sourceShape)
-        message = _message(results, result, knowledge, shape)
-        name = _name(knowledge, shape, results.value(result, SH.resultPath))
-        focus = results.value(result, SH.focusNode)
-        if severity == SH.Violation:
-            value = results.value(result, SH.value)
-            problems.add(Problem(field=name, message=message, value=_show(value, knowledge)))
-        elif focus is not None:
+    for result in results:
+        shape = result.source_shape
+        message = _message(result, knowledge)
+        name = _name(knowledge, shape, result.path)
+        if result.severity == SH.Violation:
+            problems.add(Problem(field=name, message=message, value=_show(result.value, knowledge)))
+        elif result.focus is not None:
             assumptions = _assumptions(knowledge, shape)
-            key = (str(focus), name)
-            missing.setdefault(key, MissingItem(item=name, message=message, focus=focus, assumptions=assumptions))
+            key = (str(result.focus), name)
+            missing.setdefault(
+                key, MissingItem(item=name, message=message, focus=result.focus, assumptions=assumptions)
+            )
     ordered_missing = tuple(sorted(missing.values(), key=lambda item: (item.item, str(item.focus))))
     return ValidationReport(
         source=source,
@@ -122,13 +186,11 @@ def _assumptions(knowledge: Knowledge, shape: Node | None) -> tuple[tuple[URIRef
     return tuple(sorted(found))
 
 
-def _message(results: Graph, result: Node, knowledge: Knowledge, shape: Node | None) -> str:
-    if shape is not None:
-        authored = knowledge.shapes.value(shape, SH.message)
-        if authored is not None:
-            return str(authored)
-    text = results.value(result, SH.resultMessage)
-    return str(text) if text is not None else "does not conform to the case shapes"
+def _message(result: ShapeResult, knowledge: Knowledge) -> str:
+    authored = knowledge.shapes.value(result.source_shape, SH.message)
+    if authored is not None:
+        return str(authored)
+    return result.message or "does not conform to the case shapes"
 
 
 def _name(knowledge: Knowledge, shape: Node | None, path: Node | None) -> str:

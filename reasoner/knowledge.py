@@ -10,21 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import rdflib
 from rdflib import Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.plugins.sparql.sparql import Query
 from rdflib.term import Node
 
+from .cache import cache_file, prune, read_cached, source_hash, write_cached
 from .errors import KnowledgeError, one_line
 
 if TYPE_CHECKING:
+    from rdflib.plugins.sparql.sparql import Query
+
     from .inference import CaseReasoner
     from .report_queries import ReportQueries
 
@@ -33,6 +35,10 @@ KB_ENV = "DORSUM_KB"
 CONTEXT_FILE = "case-form.context.jsonld"
 KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
 CASE_SHAPES_PREFIX = "case-"  # shapes/case-*.ttl check cases; other shape files check the knowledge
+REQUIRED_QUERIES = ("report-advice", "report-urgency", "report-red-flags", "report-triggers")
+CACHE_KIND = "knowledge"
+CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
+CACHE_KEEP = 32  # knowledge caches kept on disk (about 1 MB each)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,41 @@ class ElementInfo:
     interpretation: str = ""
 
 
+class PreparedQueries(Mapping[str, "Query"]):
+    """The knowledge's SPARQL queries by name (the stems of ``queries/*.rq``).
+
+    Each query is parsed with rdflib the first time it is looked up, so a command pays only for
+    the queries it runs. The texts are the ones the knowledge was loaded (and checked) from.
+    """
+
+    def __init__(self, files: Mapping[str, Path], texts: Mapping[str, str]) -> None:
+        self.files = dict(files)
+        self._texts = dict(texts)
+        self._prepared: dict[str, Query] = {}
+
+    def __getitem__(self, name: str) -> Query:
+        query = self._prepared.get(name)
+        if query is None:
+            query = _prepare_text(self._texts[name], self.files[name])
+            self._prepared[name] = query
+        return query
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def text(self, name: str) -> str:
+        """The SPARQL text of the named query."""
+        return self._texts[name]
+
+    def prepare_all(self) -> None:
+        """Parse every query now: a syntax error raises a KnowledgeError naming the file."""
+        for name in self._texts:
+            self[name]
+
+
 @dataclass(frozen=True, eq=False)
 class Knowledge:
     """A loaded knowledge base. Treat every graph in it as read-only."""
@@ -67,7 +108,7 @@ class Knowledge:
     schema: Graph  # the ontology without annotations: what reasoning needs
     shapes: Graph
     validation_support: Mapping[Node, tuple[tuple[Node, Node, Node], ...]]  # per term: what sh:class needs
-    queries: Mapping[str, Query]
+    queries: PreparedQueries  # name -> rdflib Query, parsed on first use
     query_files: Mapping[str, Path]
     context: Mapping[str, Any]
     version: str
@@ -138,7 +179,8 @@ def content_hash(root: Path) -> str:
 def load_knowledge(root: Path | str | None = None) -> Knowledge:
     """Load (or return the cached) knowledge base at ``root``.
 
-    The cache is keyed by the content hash of the files, so an edited file is always re-read.
+    The caches (in this process, and on disk: see :mod:`reasoner.cache`) are keyed by the content
+    hash of the files, so an edited file is always re-read.
     """
     resolved = Path(root) if root is not None else default_kb_root()
     resolved = resolved.expanduser().resolve()
@@ -150,32 +192,82 @@ def _load_cached(root: Path, digest: str) -> Knowledge:
     from .inference import CaseReasoner  # local: inference imports this module
     from .report_queries import ReportQueries
 
+    knowledge = _read_knowledge(root, digest)
+    object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
+    texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith("report-")}
+    object.__setattr__(knowledge, "reports", ReportQueries.for_ontology(knowledge.ontology, texts))
+    return knowledge
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What the disk cache holds for one knowledge base: everything parsed or derived from its
+    files, nothing tied to a process (stores, compiled queries) or to the folder it was read from."""
+
+    content_hash: str
+    ontology: Graph
+    schema: Graph
+    shapes: Graph
+    validation_support: dict[Node, tuple[tuple[Node, Node, Node], ...]]
+    query_texts: dict[str, str]
+    context: Mapping[str, Any]
+    version: str
+    version_iri: str
+    elements: dict[str, ElementInfo]
+    sources: dict[str, tuple[SourceRef, ...]]
+
+
+def _read_knowledge(root: Path, digest: str) -> Knowledge:
+    """The knowledge at ``root`` (whose files hash to ``digest``) from the disk cache, or parsed
+    and then cached."""
+    source = source_hash(CACHE_SOURCES, (rdflib.__version__,))
+    path = cache_file(CACHE_KIND, digest, source)
+    key = f"{digest} {source}"
+    parsed = read_cached(path, key, _Parsed)
+    if parsed is None or parsed.content_hash != digest:
+        parsed, queries = _parse_knowledge(root, digest)
+        if path is not None and content_hash(root) == digest:  # never cache a mix of old and new files
+            write_cached(path, key, parsed)
+            prune(CACHE_KIND, CACHE_KEEP)
+    else:
+        queries = PreparedQueries(_query_files(root / "queries", parsed.query_texts), parsed.query_texts)
+    return Knowledge(
+        root=root,
+        ontology=parsed.ontology,
+        schema=parsed.schema,
+        shapes=parsed.shapes,
+        validation_support=parsed.validation_support,
+        queries=queries,
+        query_files=queries.files,
+        context=parsed.context,
+        version=parsed.version,
+        version_iri=parsed.version_iri,
+        content_hash=digest,
+        elements=parsed.elements,
+        sources=parsed.sources,
+    )
+
+
+def _parse_knowledge(root: Path, digest: str) -> tuple[_Parsed, PreparedQueries]:
     ontology = _parse_turtle_folder(root / "ontology")
     shapes = _parse_turtle_files(sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")), root / "shapes")
-    queries, query_files = _prepare_queries(root / "queries")
+    queries = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
-    schema = _without_annotations(ontology)
-    support = _type_support(ontology)
     version, version_iri = _version(ontology)
-    knowledge = Knowledge(
-        root=root,
+    parsed = _Parsed(
+        content_hash=digest,
         ontology=ontology,
-        schema=schema,
+        schema=_without_annotations(ontology),
         shapes=shapes,
-        validation_support=support,
-        queries=queries,
-        query_files=query_files,
+        validation_support=_type_support(ontology),
+        query_texts={name: queries.text(name) for name in queries},
         context=context,
         version=version,
         version_iri=version_iri,
-        content_hash=digest,
         elements=_elements(ontology, queries),
         sources=_sources(ontology, queries),
     )
-    object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
-    texts = {name: path.read_text(encoding="utf-8") for name, path in query_files.items() if name.startswith("report-")}
-    object.__setattr__(knowledge, "reports", ReportQueries.for_ontology(ontology, texts))
-    return knowledge
+    return parsed, queries
 
 
 def _type_support(ontology: Graph) -> dict[Node, tuple[tuple[Node, Node, Node], ...]]:
@@ -215,26 +307,38 @@ def _parse_turtle_files(files: list[Path], folder: Path) -> Graph:
     return graph
 
 
-def _prepare_queries(folder: Path) -> tuple[dict[str, Query], dict[str, Path]]:
-    queries: dict[str, Query] = {}
-    files: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.rq")):
-        queries[path.stem] = prepare_query_file(path)
-        files[path.stem] = path
-    for required in ("report-advice", "report-urgency", "report-red-flags", "report-triggers"):
+def _query_files(folder: Path, names: Iterable[str]) -> dict[str, Path]:
+    return {name: folder / f"{name}.rq" for name in names}
+
+
+def _prepare_queries(folder: Path) -> PreparedQueries:
+    """The queries of ``queries/*.rq``, every one parsed (so a syntax error stops the loading)."""
+    paths = sorted(folder.glob("*.rq"))
+    queries = PreparedQueries({path.stem: path for path in paths}, {path.stem: _read_query(path) for path in paths})
+    queries.prepare_all()
+    for required in REQUIRED_QUERIES:
         if required not in queries:
             raise KnowledgeError(f"{folder}: required query {required}.rq is missing")
-    return queries, files
+    return queries
 
 
 def prepare_query_file(path: Path) -> Query:
     """Parse one SPARQL file, turning parser errors into a KnowledgeError naming the file."""
+    return _prepare_text(_read_query(path), path)
+
+
+def _read_query(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KnowledgeError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise KnowledgeError(f"{path}: not UTF-8 text") from exc
+
+
+def _prepare_text(text: str, path: Path) -> Query:
+    from rdflib.plugins.sparql import prepareQuery  # local: the SPARQL parser is slow to import
+
     try:
         return prepareQuery(text)
     except Exception as exc:  # pyparsing and rdflib raise several types

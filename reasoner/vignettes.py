@@ -163,10 +163,10 @@ def _derivations(graph: Graph, knowledge: Knowledge) -> tuple[tuple[str, ...], t
     view = ReadOnlyGraphAggregate([graph, knowledge.schema])
     rules: list[str] = []
     thresholds: set[str] = set()
-    for name, query in sorted(knowledge.queries.items()):
+    for name in sorted(knowledge.queries):
         if not name.startswith("derive-"):
-            continue
-        triples = list(view.query(query))
+            continue  # queries are parsed on first use: leave the others alone
+        triples = list(view.query(knowledge.queries[name]))
         if triples:
             rules.append(name)
         thresholds |= {_local(str(o)) for _s, p, o in triples if p == DX.exceedsThreshold}  # type: ignore[misc]

@@ -1,0 +1,145 @@
+"""The parsed-knowledge cache: keyed by the content hash, never stale, damaged files ignored, and
+SPARQL queries parsed only when used (syntax errors still stop the loading)."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+from rdflib import Literal, URIRef
+from rdflib.namespace import RDFS
+
+from reasoner import KnowledgeError, load_knowledge, render_json, triage
+from reasoner import knowledge as knowledge_module
+from reasoner.cache import CACHE_ENV
+from reasoner.case_input import read_case
+from reasoner.knowledge import DX, Knowledge
+
+from .conftest import EXAMPLES, ROOT
+
+PROBE = (URIRef(DX + "CacheProbe"), RDFS.label, Literal("cache probe", lang="en"))
+
+
+@pytest.fixture
+def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    folder = tmp_path / "kb"
+    for name in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / name, folder / name)
+    return folder
+
+
+def cache_files(kb: Path) -> list[Path]:
+    return sorted((kb.parent / "cache").glob("knowledge-*.pickle"))
+
+
+def load_from_disk(kb: Path) -> Knowledge:
+    """Load as a new process would: nothing cached in memory."""
+    knowledge_module._load_cached.cache_clear()
+    return load_knowledge(kb)
+
+
+def refuse_to_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_args: object) -> object:
+        raise AssertionError("the knowledge was parsed instead of read from the cache")
+
+    monkeypatch.setattr(knowledge_module, "_parse_knowledge", fail)
+
+
+def test_a_second_load_reads_the_cache_and_triages_the_same(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = load_knowledge(kb)
+    (file,) = cache_files(kb)
+    assert first.content_hash[:32] in file.name
+    with monkeypatch.context() as patch:
+        refuse_to_parse(patch)
+        second = load_from_disk(kb)
+    assert second is not first and second.content_hash == first.content_hash
+    assert set(second.ontology) == set(first.ontology) and set(second.shapes) == set(first.shapes)
+    assert set(second.schema) == set(first.schema)
+    assert second.elements == first.elements and second.sources == first.sources
+    assert second.validation_support == first.validation_support
+    assert second.query_files == first.query_files and all(p.is_relative_to(kb) for p in second.query_files.values())
+    case = EXAMPLES / "lumbar-mass-back-pain.yaml"
+    before = render_json(triage(read_case(case, first), first))
+    assert render_json(triage(read_case(case, second), second)) == before
+
+
+def test_a_changed_knowledge_file_is_parsed_again(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = load_knowledge(kb)
+    assert PROBE not in first.ontology
+    core = kb / "ontology" / "core.ttl"
+    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
+    second = load_from_disk(kb)
+    assert second.content_hash != first.content_hash
+    assert PROBE in second.ontology
+    assert len(cache_files(kb)) == 2
+    with monkeypatch.context() as patch:
+        refuse_to_parse(patch)
+        third = load_from_disk(kb)  # the edited knowledge is now cached too
+    assert PROBE in third.ontology
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"not a cache file",
+        lambda data: data[: len(data) // 2],  # the right stamp, a truncated pickle
+        lambda data: pickle.dumps({"foreign": True}),  # a pickle without the stamp: never loaded
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + pickle.dumps({"foreign": True}),  # stamp, wrong type
+    ],
+)
+def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(kb: Path, damage: object) -> None:
+    first = load_knowledge(kb)
+    (file,) = cache_files(kb)
+    good = file.read_bytes()
+    assert callable(damage)
+    file.write_bytes(damage(good))
+    again = load_from_disk(kb)
+    assert len(again.ontology) == len(first.ontology) and again.elements == first.elements  # parsed anew
+    assert load_from_disk(kb).elements == first.elements
+    assert file.read_bytes().split(b"\n", 1)[0] == good.split(b"\n", 1)[0]  # rewritten with the stamp
+
+
+def test_only_the_newest_knowledge_caches_are_kept(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(knowledge_module, "CACHE_KEEP", 1)
+    load_knowledge(kb)
+    core = kb / "ontology" / "core.ttl"
+    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
+    edited = load_knowledge(kb)
+    (file,) = cache_files(kb)
+    assert edited.content_hash[:32] in file.name
+
+
+def test_the_cache_can_be_turned_off(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_ENV, "off")
+    assert load_knowledge(kb).elements
+    assert not (kb.parent / "cache").exists()
+
+
+def test_an_unwritable_cache_folder_does_not_stop_loading(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = kb.parent / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+    assert load_knowledge(kb).elements
+
+
+def test_queries_are_parsed_on_first_use(kb: Path) -> None:
+    load_knowledge(kb)
+    knowledge = load_from_disk(kb)
+    names = {path.stem for path in (kb / "queries").glob("*.rq")}
+    assert set(knowledge.queries) == names and len(knowledge.queries) == len(names)
+    assert knowledge.queries.text("report-urgency") == (kb / "queries" / "report-urgency.rq").read_text()
+    assert "report-urgency" in knowledge.queries and "no-such-query" not in knowledge.queries
+    assert knowledge.queries.get("no-such-query") is None
+    query = knowledge.queries["report-urgency"]
+    assert query is knowledge.queries["report-urgency"]  # parsed once
+    assert hasattr(query, "algebra")
+
+
+def test_a_sparql_syntax_error_still_stops_the_loading(kb: Path) -> None:
+    (kb / "queries" / "derive-age-bands.rq").write_text("CONSTRUCT { ?x ?y ?z } WHERE { ?x ?y }")
+    with pytest.raises(KnowledgeError, match=r"derive-age-bands\.rq: SPARQL syntax error"):
+        load_from_disk(kb)
+    assert not cache_files(kb)

@@ -1,30 +1,58 @@
-"""The ``dorsum`` command line: thin click commands over the public API."""
+"""The ``dorsum`` command line: thin click commands over the public API.
+
+The query, check, test, diff and docs commands import their modules when they run, and the
+commands of :mod:`reasoner.cli_batch` and :mod:`reasoner.cli_store` are loaded when named, so a
+triage does not pay for the docs, store, batch or authoring code.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .case_input import read_case
-from .cli_batch import batch, generate
 from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
-from .cli_store import serve, sparql, store
 from .conflicts import Profile, knowledge_conflicts, load_profile, profiles
-from .docs import build_docs
 from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
-from .impact import ImpactReport, case_files, compare_knowledge, knowledge_at_git_ref
 from .knowledge import Knowledge, default_kb_root, load_knowledge
-from .quality import check_knowledge
-from .query import run_query
 from .report import FORMATS, render
 from .triage import triage
 from .validation import validate_case
-from .vignettes import coverage, find_vignettes, load_vignette, run_vignette
+
+if TYPE_CHECKING:
+    from .impact import ImpactReport
+
+#: Commands defined in other modules, imported only when invoked (or listed by --help).
+LAZY_COMMANDS = {
+    "batch": "reasoner.cli_batch:batch",
+    "generate": "reasoner.cli_batch:generate",
+    "store": "reasoner.cli_store:store",
+    "sparql": "reasoner.cli_store:sparql",
+    "serve": "reasoner.cli_store:serve",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose LAZY_COMMANDS are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), name)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return command
 
 
 def _knowledge(kb: Path | None) -> Knowledge:
@@ -42,7 +70,7 @@ def _knowledge_and_profile(kb: Path | None, profile: str | None) -> tuple[Knowle
         fail(error)
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dorsum")
 def main() -> None:
     """dorsum: triage of a lump or mass on the back or lumbar region.
@@ -159,6 +187,8 @@ def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
       dorsum query red-flags-by-case examples/lumbar-mass-back-pain.yaml
       dorsum query my-query.rq examples/growing-firm-lump.yaml --format csv
     """
+    from .query import run_query
+
     with quiet_libraries():
         knowledge = _knowledge(kb)
         try:
@@ -188,6 +218,8 @@ def check(fmt: str, kb: Path | None) -> None:
       dorsum check
       dorsum check --kb ./my-working-copy --format json
     """
+    from .quality import check_knowledge
+
     with quiet_libraries():
         try:
             report = check_knowledge(kb if kb is not None else default_kb_root())
@@ -220,6 +252,8 @@ def test_command(paths: tuple[Path, ...], strict: bool, kb: Path | None) -> None
       dorsum test tests/cases/020-deep-lumbar-mass-with-back-pain-immediate-mri.yaml
       dorsum test --strict --kb ./my-working-copy
     """
+    from .vignettes import coverage, find_vignettes, load_vignette, run_vignette
+
     with quiet_libraries():
         knowledge = _knowledge(kb)
         targets = list(paths) or [Path("tests/cases")]
@@ -312,6 +346,8 @@ def diff(
       dorsum diff --base main
       dorsum diff --against ../dorsum-released --kb . tests/cases
     """
+    from .impact import case_files, compare_knowledge, knowledge_at_git_ref
+
     if (against is None) == (base is None):
         fail(UsageError("give exactly one of --against DIR or --base GIT-REF"))
     with quiet_libraries():
@@ -377,6 +413,8 @@ def docs(out: Path, kb: Path | None) -> None:
       dorsum docs --out site/
       dorsum docs --out /tmp/preview --kb ./my-working-copy
     """
+    from .docs import build_docs
+
     with quiet_libraries():
         knowledge = _knowledge(kb)
         try:
@@ -392,12 +430,6 @@ def _worse(current: int, new: int) -> int:
     order = [EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE]
     return max(current, new, key=order.index)
 
-
-main.add_command(batch)
-main.add_command(generate)
-main.add_command(store)
-main.add_command(sparql)
-main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -26,11 +26,18 @@ from dataclasses import dataclass
 
 import owlrl
 from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions, OWL_RL_Datatypes
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
-__all__ = ["CompiledRules", "UnsupportedConstruct", "compile_rules", "owlrl_reference_infer"]
+__all__ = [
+    "CompiledRules",
+    "Triple",
+    "UnsupportedConstruct",
+    "compile_rules",
+    "owlrl_reference_infer",
+    "owlrl_reference_infer_many",
+]
 
 Triple = tuple[Node, Node, Node]
 
@@ -111,6 +118,13 @@ _SCHEMA_PREDICATES: frozenset[Node] = frozenset(
 _INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
 
 
+# Hot-loop constants (a namespace attribute lookup costs a function call each time).
+_TYPE: Node = RDF.type
+_THING: Node = OWL.Thing
+_SAME_AS: Node = OWL.sameAs
+_TRIVIAL_TYPES: frozenset[Node] = frozenset({OWL.Thing, RDFS.Resource})
+
+
 class UnsupportedConstruct(Exception):
     """The schema (or a case) uses an OWL construct the compiled engine does not implement."""
 
@@ -123,9 +137,9 @@ def _is_trivial(triple: Triple) -> bool:
     s, p, o = triple
     if isinstance(s, Literal):
         return True
-    if p == RDF.type and o in (OWL.Thing, RDFS.Resource):
+    if p == _TYPE and o in _TRIVIAL_TYPES:
         return True
-    return p == OWL.sameAs and s == o
+    return p == _SAME_AS and s == o
 
 
 def _schema_statement(triple: Triple, *, derived: bool) -> str | None:
@@ -137,7 +151,7 @@ def _schema_statement(triple: Triple, *, derived: bool) -> str | None:
     _s, p, o = triple
     if not isinstance(p, URIRef):
         return f"a predicate that is not an IRI ({p!r})"
-    if p == RDF.type:
+    if p == _TYPE:
         if o in _INSTANCE_TYPES_IN_VOCABULARY:
             return None
         if o in _RL_DATATYPES:
@@ -202,7 +216,16 @@ class CompiledRules:
         subject are left out of the entailed triples. Raises :class:`UnsupportedConstruct` if the case
         makes schema statements (``rdfs:subClassOf``, ``owl:sameAs``, ``rdf:type owl:Class``, ...).
         """
-        case_triples: list[Triple] = list(case)
+        result = Graph()
+        for triple in self.infer_triples(case):
+            result.add(triple)
+        return result
+
+    def infer_triples(self, case: Iterable[Triple]) -> set[Triple]:
+        """:meth:`infer` over plain triples: returns a new set, the case's triples and their entailments."""
+        canonical = self._canonical_terms()
+        get = canonical.get
+        case_triples: list[Triple] = list(dict.fromkeys((get(s, s), get(p, p), get(o, o)) for s, p, o in case))
         subjects = {s for s, _p, _o in case_triples}
         run = _Run(self)
         for triple in case_triples:
@@ -219,9 +242,7 @@ class CompiledRules:
                     run.add((o, RDF.type, supertype))
         run.saturate()
 
-        result = Graph()
-        for triple in case_triples:
-            result.add(triple)
+        result = set(case_triples)
         for triple in run.added:
             if triple[0] in subjects and not _is_trivial(triple):
                 result.add(triple)
@@ -230,6 +251,23 @@ class CompiledRules:
                 if not _is_trivial(triple):
                     result.add(triple)
         return result
+
+    def _canonical_terms(self) -> dict[Node, Node]:
+        """One object per term of the indexes: mapping a case's terms onto them first lets every
+        later dictionary lookup succeed on identity instead of calling rdflib's ``__eq__``."""
+        cached: dict[Node, Node] | None = self.__dict__.get("_canonical")
+        if cached is None:
+            cached = {}
+            for (s, p), objects in self.base_sp.items():
+                for term in (s, p, *objects):
+                    cached.setdefault(term, term)
+            for index in (self.superclasses, self.superproperties, self.domains, self.ranges, self.inverses):
+                for key, values in index.items():
+                    cached.setdefault(key, key)
+                    for value in values:
+                        cached.setdefault(value, value)
+            object.__setattr__(self, "_canonical", cached)
+        return cached
 
 
 class _Run:
@@ -284,30 +322,30 @@ class _Run:
         r = self.rules
         s, p, o = triple
         add = self.add
-        if p == RDF.type:
+        if p == _TYPE:
             c = o
             for sup in r.superclasses.get(c, ()):  # cax-sco
-                add((s, RDF.type, sup))
+                add((s, _TYPE, sup))
             for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
-                if all(self.has(s, RDF.type, m) for m in members):
-                    add((s, RDF.type, inter))
+                if all(self.has(s, _TYPE, m) for m in members):
+                    add((s, _TYPE, inter))
             for members in r.intersection_members.get(c, ()):  # cls-int2
                 for m in members:
-                    add((s, RDF.type, m))
+                    add((s, _TYPE, m))
             for union in r.unions_by_member.get(c, ()):  # cls-uni
-                add((s, RDF.type, union))
+                add((s, _TYPE, union))
             for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
                 add((s, prop, value))
             for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
                 for u in list(self.subjects(prop, s)):
-                    add((u, RDF.type, restriction))
+                    add((u, _TYPE, restriction))
             for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
                 for v in list(self.objects(s, prop)):
-                    add((v, RDF.type, filler))
+                    add((v, _TYPE, filler))
         for c in r.domains.get(p, ()):  # prp-dom
-            add((s, RDF.type, c))
+            add((s, _TYPE, c))
         for c in r.ranges.get(p, ()):  # prp-rng
-            add((o, RDF.type, c))
+            add((o, _TYPE, c))
         for q in r.superproperties.get(p, ()):  # prp-spo1 (and prp-eqp1/2)
             add((s, q, o))
         for q in r.inverses.get(p, ()):  # prp-inv1/2
@@ -320,13 +358,13 @@ class _Run:
             for w in list(self.subjects(p, s)):
                 add((w, p, o))
         for restriction in r.hv_by_property_value.get((p, o), ()):  # cls-hv2
-            add((s, RDF.type, restriction))
+            add((s, _TYPE, restriction))
         for restriction, filler in r.svf_by_property.get(p, ()):  # cls-svf1/2, s as the subject
-            if filler == OWL.Thing or self.has(o, RDF.type, filler):
-                add((s, RDF.type, restriction))
+            if filler == _THING or self.has(o, _TYPE, filler):
+                add((s, _TYPE, restriction))
         for restriction, filler in r.avf_by_property.get(p, ()):  # cls-avf, the property value
-            if self.has(s, RDF.type, restriction):
-                add((o, RDF.type, filler))
+            if self.has(s, _TYPE, restriction):
+                add((o, _TYPE, filler))
 
 
 def _closure(graph: Graph) -> None:
@@ -360,10 +398,15 @@ def compile_rules(schema: Graph) -> CompiledRules:
     Raises :class:`UnsupportedConstruct`, naming the construct and its subject, if the closed schema
     uses anything the compiled rules do not implement.
     """
+    raw = Graph()
+    raw += schema
+    _closure(raw)
+    _check_supported(raw)
+    # Rebuild the closed graph with one object per term, so the indexes (and their pickle) share them.
+    canonical: dict[Node, Node] = {}
     closed = Graph()
-    closed += schema
-    _closure(closed)
-    _check_supported(closed)
+    for triple in raw:
+        closed.add(tuple(canonical.setdefault(term, term) for term in triple))  # type: ignore[arg-type]
 
     sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
     po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
@@ -478,3 +521,77 @@ def owlrl_reference_infer(schema: Graph, case: Graph) -> Graph:
         if triple[0] in subjects and not _is_trivial(triple):
             result.add(triple)
     return result
+
+
+def owlrl_reference_infer_many(schema: Graph, cases: list[Graph], batch: int = 100) -> list[Graph]:
+    """:func:`owlrl_reference_infer` for many cases, closing up to ``batch`` cases in one owlrl run.
+
+    Each case's subjects are renamed apart first, so no two cases share a node they make statements
+    about. Cases can then only influence each other through a fact derived about a node that no case
+    owns (an ontology term) or a triple linking two cases; both are checked after every run, and if
+    either is found the cases of that run are closed one at a time instead. The answers are therefore
+    exactly those of closing each case on its own. Exempt from the check: literals, trivial triples
+    (see :meth:`CompiledRules.infer`), owlrl's statements about the datatypes of the literals present
+    and its error records, which follow from each case alone and are not kept in any answer.
+    """
+    if not cases:
+        return []
+    schema_closed = Graph()
+    schema_closed += schema
+    _closure(schema_closed)
+    results: list[Graph] = []
+    for start in range(0, len(cases), batch):
+        group = cases[start : start + batch]
+        closed = _close_together(schema, schema_closed, group)
+        results.extend(closed if closed is not None else [owlrl_reference_infer(schema, case) for case in group])
+    return results
+
+
+def _close_together(schema: Graph, schema_closed: Graph, cases: list[Graph]) -> list[Graph] | None:
+    schema_nodes = {node for triple in schema_closed for node in triple}
+    combined = Graph()
+    combined += schema
+    renamings: list[dict[Node, Node]] = []
+    owner: dict[Node, int] = {}
+    for index, case in enumerate(cases):
+        subjects = set(case.subjects())
+        if subjects & schema_nodes:
+            return None  # the case makes statements about ontology terms
+        # Every node the case owns (not a term of the ontology) is renamed; an isomorphic copy.
+        nodes = subjects | {o for o in case.objects() if isinstance(o, (URIRef, BNode)) and o not in schema_nodes}
+        renaming: dict[Node, Node] = {}
+        for node in nodes:
+            renaming[node] = URIRef(f"urn:dorsum:reference:{index}:{node}") if isinstance(node, URIRef) else BNode()
+        renamings.append(renaming)
+        owner.update({new: index for new in renaming.values()})
+        for s, p, o in case:
+            combined.add((renaming.get(s, s), p, renaming.get(o, o)))
+    _closure(combined)
+    grouped: list[list[Triple]] = [[] for _ in cases]
+    for triple in combined:
+        s, _p, o = triple
+        if s in owner:
+            if o in owner and owner[o] != owner[s]:
+                return None  # a triple links two cases
+            grouped[owner[s]].append(triple)
+        elif not (
+            isinstance(s, Literal)
+            or s in _RL_DATATYPES
+            or (isinstance(s, BNode) and s not in schema_nodes)  # owlrl's error records (rules make no nodes)
+            or _is_trivial(triple)
+            or triple in schema_closed
+        ):
+            return None  # a fact about a shared node came from some case
+    results = []
+    for case, renaming, triples in zip(cases, renamings, grouped, strict=True):
+        back = {new: old for old, new in renaming.items()}
+        subjects = set(case.subjects())
+        result = Graph()
+        for triple in case:
+            result.add(triple)
+        for s, p, o in triples:
+            restored = (back.get(s, s), p, back.get(o, o))
+            if restored[0] in subjects and not _is_trivial(restored):
+                result.add(restored)
+        results.append(result)
+    return results

@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pyshacl.rdfutil.compare import compare_literal
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
@@ -164,11 +163,14 @@ class _Shape:
         if self.path is None:
             return [focus]
         kind, predicates = self.path
-        values: list[Node] = []
+        if kind == "inverse":
+            return data.subjects(predicates[0], focus)
+        if len(predicates) == 1:
+            return data.objects(focus, predicates[0])  # unique: the index holds each triple once
+        values: dict[Node, None] = {}
         for predicate in predicates:
-            found = data.subjects(predicate, focus) if kind == "inverse" else data.objects(focus, predicate)
-            values.extend(v for v in found if v not in values)
-        return values
+            values.update(dict.fromkeys(data.objects(focus, predicate)))
+        return list(values)
 
     def validate(self, data: DataIndex, focus: Node, out: list[ShapeResult] | None) -> bool:
         """Check ``focus``; append results to ``out`` (None: only conformance is wanted)."""
@@ -456,6 +458,8 @@ def _in_range(value: Node, bound: Literal, accept: Callable[[int], bool]) -> boo
         return False
     if isinstance(bound.value, str) != isinstance(value.value, str):
         return False
+    from pyshacl.rdfutil.compare import compare_literal  # only for range checks: pyshacl is slow to import
+
     try:
         return accept(compare_literal(value, bound))  # type: ignore[no-untyped-call]
     except (TypeError, NotImplementedError):

@@ -8,25 +8,27 @@ ontology uses a construct the compiled rules do not implement, dorsum falls back
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import tempfile
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+import owlrl
+import rdflib
 from rdflib import Graph
-from rdflib.graph import ReadOnlyGraphAggregate
 
-from .compiled import CompiledRules, UnsupportedConstruct, compile_rules, owlrl_reference_infer
+from .cache import cache_file, prune, read_cached, source_hash, write_cached
+from .compiled import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
 from .errors import KnowledgeError
+from .report_queries import REPORT_PREFIX, CaseWorkspace, ReportQueries, Row
 
 if TYPE_CHECKING:
     from .knowledge import Knowledge
 
 MAX_ROUNDS = 10
-CACHE_ENV = "DORSUM_CACHE_DIR"
+RULES_KIND = "rules"
+RULES_KEEP = 32
+RULES_SOURCES = ("compiled.py",)  # a new rule compiler never reuses rules compiled by an old one
 DERIVE_PREFIX = "derive-"
 
 
@@ -40,15 +42,18 @@ class CaseReasoner:
 
     @classmethod
     def for_knowledge(cls, knowledge: Knowledge) -> CaseReasoner:
-        cache = _cache_file(knowledge.content_hash)
-        cached = _read_cache(cache)
+        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__))
+        cache = cache_file(RULES_KIND, knowledge.content_hash, source)
+        key = f"{knowledge.content_hash} {source}"
+        cached = read_cached(cache, key, CompiledRules)
         if cached is not None:
             return cls(schema=knowledge.schema, compiled=cached)
         try:
             compiled = compile_rules(knowledge.schema)
         except UnsupportedConstruct as exc:
             return cls(schema=knowledge.schema, compiled=None, fallback_reason=str(exc))
-        _write_cache(cache, compiled)
+        write_cached(cache, key, compiled)
+        prune(RULES_KIND, RULES_KEEP)
         return cls(schema=knowledge.schema, compiled=compiled)
 
     def infer(self, case: Graph) -> Graph:
@@ -60,61 +65,75 @@ class CaseReasoner:
                 pass  # the case makes schema-level statements: let owlrl handle them in full
         return owlrl_reference_infer(self.schema, case)
 
+    def infer_triples(self, case: set[Triple]) -> set[Triple]:
+        """:meth:`infer` over a set of triples (a new set)."""
+        if self.compiled is not None:
+            try:
+                return self.compiled.infer_triples(case)
+            except UnsupportedConstruct:
+                pass
+        graph = Graph()
+        for triple in case:
+            graph.add(triple)
+        return set(owlrl_reference_infer(self.schema, graph))
+
 
 def infer_case(graph: Graph, knowledge: Knowledge) -> Graph:
     """Run derive rules and OWL 2 RL inference to a fixpoint. Returns a new graph."""
+    with case_queries(knowledge).workspace() as workspace:
+        closure = close_case(workspace, graph, knowledge)
+    result = Graph()
+    for triple in closure:
+        result.add(triple)
+    return result
+
+
+def close_and_report(
+    graph: Iterable[Triple], knowledge: Knowledge, names: list[str] | None = None
+) -> tuple[set[Triple], dict[str, list[Row]]]:
+    """The case's closure (derive rules and OWL 2 RL to a fixpoint) and the answers of the report
+    queries (all of them, or ``names``) over it, joined with the knowledge."""
+    queries = case_queries(knowledge)
+    wanted = names if names is not None else sorted(n for n in queries.texts if n.startswith(REPORT_PREFIX))
+    with queries.workspace() as workspace:
+        closure = close_case(workspace, graph, knowledge)
+        return closure, workspace.select(wanted)
+
+
+def close_case(workspace: CaseWorkspace, graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
+    """Derive and infer to a fixpoint, keeping ``workspace`` (the case's named graph) up to date."""
     reasoner = knowledge.reasoner
     if reasoner is None:
         raise KnowledgeError("the knowledge base was not loaded with load_knowledge()")
-    derive_queries = [q for name, q in sorted(knowledge.queries.items()) if name.startswith(DERIVE_PREFIX)]
-    current = Graph()
-    current += graph
+    derive = sorted(name for name in workspace.queries.texts if name.startswith(DERIVE_PREFIX))
+    current = set(graph)
+    workspace.add(current)
+    closed_already = False
     for _ in range(MAX_ROUNDS):
-        view = ReadOnlyGraphAggregate([current, knowledge.schema])
-        derived = Graph()
-        for query in derive_queries:
-            for triple in view.query(query):
-                derived.add(triple)  # type: ignore[arg-type]
-        derived += current
-        closed = reasoner.infer(derived)
+        derived = workspace.construct(derive)
+        if closed_already and derived <= current:
+            return current  # closed under OWL 2 RL, and the derive rules add nothing: the fixpoint
+        closed = reasoner.infer_triples(current | derived)
+        closed_already = True
         if len(closed) == len(current):
             return closed
+        workspace.add(closed - current)
         current = closed
     return current
 
 
-def _cache_file(content_hash: str) -> Path | None:
-    """Where the compiled rules for this knowledge are cached, or None if caching is off.
-
-    The key is the knowledge's content hash plus a hash of the rule compiler's own source, so a
-    changed knowledge file or a new dorsum never reuses stale rules.
-    """
-    setting = os.environ.get(CACHE_ENV)
-    if setting is not None and setting.strip().lower() in ("", "off", "none", "0"):
-        return None
-    base = Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dorsum"
-    compiler = hashlib.sha256(Path(__file__).with_name("compiled.py").read_bytes()).hexdigest()[:16]
-    return base / f"rules-{content_hash[:32]}-{compiler}.pickle"
-
-
-def _read_cache(path: Path | None) -> CompiledRules | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        with path.open("rb") as stream:
-            value = pickle.load(stream)
-    except Exception:  # a damaged or foreign cache file is rebuilt, never trusted
-        return None
-    return value if isinstance(value, CompiledRules) else None
+def case_queries(knowledge: Knowledge) -> ReportQueries:
+    """The knowledge's Oxigraph store with its derive and report queries (built once per knowledge)."""
+    queries = _QUERIES.get(knowledge)
+    if queries is None:
+        texts = {
+            name: knowledge.queries.text(name)
+            for name in knowledge.queries
+            if name.startswith((DERIVE_PREFIX, REPORT_PREFIX))
+        }
+        queries = ReportQueries.for_ontology(knowledge.ontology, texts, schema=knowledge.schema)
+        _QUERIES[knowledge] = queries
+    return queries
 
 
-def _write_cache(path: Path | None, compiled: CompiledRules) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as stream:
-            pickle.dump(compiled, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(stream.name, path)  # atomic: readers see the old file or the whole new one
-    except OSError:
-        return  # caching is an optimisation; a read-only home must not stop triage
+_QUERIES: weakref.WeakKeyDictionary[Knowledge, ReportQueries] = weakref.WeakKeyDictionary()

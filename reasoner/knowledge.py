@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
 
     from .inference import CaseReasoner
-    from .report_queries import ReportQueries
 
 DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
@@ -117,7 +116,6 @@ class Knowledge:
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
     reasoner: CaseReasoner | None = field(default=None)  # set by load_knowledge
-    reports: ReportQueries | None = field(default=None)  # set by load_knowledge
 
     def label(self, node: object) -> str:
         """The label of a knowledge element, or a readable fallback for anything else."""
@@ -190,12 +188,9 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
 @lru_cache(maxsize=8)
 def _load_cached(root: Path, digest: str) -> Knowledge:
     from .inference import CaseReasoner  # local: inference imports this module
-    from .report_queries import ReportQueries
 
     knowledge = _read_knowledge(root, digest)
     object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
-    texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith("report-")}
-    object.__setattr__(knowledge, "reports", ReportQueries.for_ontology(knowledge.ontology, texts))
     return knowledge
 
 

@@ -7,22 +7,22 @@ them and arranges their answers into a :class:`TriageResult`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, Node, URIRef
-from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF
 
 from . import __version__
 from .case_input import CaseInput, read_case
+from .compiled import Triple
 from .conflicts import Position, Profile, load_profile, policy_name, resolve
 from .errors import EXIT_INCOMPLETE, EXIT_TRIAGED
-from .inference import infer_case
+from .inference import close_and_report
 from .knowledge import DX, Knowledge, SourceRef, load_knowledge
-from .validation import MissingItem, ValidationReport, require_valid, validate_case, validate_graph
+from .validation import MissingItem, ValidationReport, require_valid, validate_graph
 
 MAX_ASSUMPTION_ROUNDS = 5
 MAX_EXPLANATION_DEPTH = 4
@@ -162,27 +162,42 @@ class TriageResult:
         return None
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """How :func:`triage` validates a case, and closes and queries it. Every pipeline must give
+    the same answers; they differ in speed (see :mod:`reasoner.reference`)."""
+
+    name: str
+    validate: Callable[[Graph, Knowledge, str], ValidationReport]
+    close_and_report: Callable[[Graph, Knowledge, list[str] | None], tuple[set[Triple], dict[str, list[Any]]]]
+
+
+PRODUCTION = Pipeline(name="production", validate=validate_graph, close_and_report=close_and_report)
+
+
 def evaluate_file(path: Path | str, kb: Path | str | None = None, profile: str | None = None) -> TriageResult:
     """Read, validate and triage one case file, optionally under a named guideline profile."""
     knowledge = load_knowledge(kb)
     return triage(read_case(path, knowledge), knowledge, load_profile(knowledge, profile))
 
 
-def triage(case: CaseInput, knowledge: Knowledge, profile: Profile | None = None) -> TriageResult:
+def triage(
+    case: CaseInput, knowledge: Knowledge, profile: Profile | None = None, *, pipeline: Pipeline = PRODUCTION
+) -> TriageResult:
     """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``.
 
     ``profile`` (see :func:`reasoner.conflicts.load_profile`) changes whose answer is followed
     where sources disagree on an action; it never changes the urgency.
     """
-    report = validate_case(case, knowledge)
+    report = pipeline.validate(case.graph, knowledge, case.source)
     require_valid(report)
-    closure = infer_case(case.graph, knowledge)
-    view = _report_rows(closure, knowledge)
+    _closure, view = pipeline.close_and_report(case.graph, knowledge, None)
     urgency = _urgency(view, knowledge)
     possible = urgency
     if report.missing:
-        worst = infer_case(_worst_case_graph(case.graph, report, knowledge), knowledge)
-        possible = _urgency(_report_rows(worst, knowledge, ["report-urgency"]), knowledge)
+        worst = worst_case_graph(case.graph, report, knowledge, pipeline)
+        _worst, worst_view = pipeline.close_and_report(worst, knowledge, ["report-urgency"])
+        possible = _urgency(worst_view, knowledge)
         if urgency is not None and (possible is None or possible.rank < urgency.rank):
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
     classes = _classes(view, knowledge, case.case)
@@ -218,7 +233,9 @@ def stamp(knowledge: Knowledge) -> KnowledgeStamp:
     )
 
 
-def _worst_case_graph(graph: Graph, report: ValidationReport, knowledge: Knowledge) -> Graph:
+def worst_case_graph(
+    graph: Graph, report: ValidationReport, knowledge: Knowledge, pipeline: Pipeline = PRODUCTION
+) -> Graph:
     """The case with every missing item set to its worst case (dx:assume in the shapes)."""
     worst = Graph()
     worst += graph
@@ -232,20 +249,11 @@ def _worst_case_graph(graph: Graph, report: ValidationReport, knowledge: Knowled
                     added = True
         if not added:
             break
-        missing = validate_graph(worst, knowledge, report.source).missing
+        missing = pipeline.validate(worst, knowledge, report.source).missing
     return worst
 
 
 ReportRows = dict[str, list[Any]]
-
-
-def _report_rows(graph: Graph, knowledge: Knowledge, names: list[str] | None = None) -> ReportRows:
-    """Answers of the report queries (all of them, or ``names``) over one inferred case graph."""
-    wanted = names if names is not None else sorted(n for n in knowledge.queries if n.startswith("report-"))
-    if knowledge.reports is None:
-        view = ReadOnlyGraphAggregate([graph, knowledge.ontology])
-        return {name: list(view.query(knowledge.queries[name])) for name in wanted if name in knowledge.queries}
-    return knowledge.reports.run(wanted, graph)
 
 
 def _run(view: ReportRows, knowledge: Knowledge, name: str) -> list[Any]:

@@ -11,7 +11,6 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pyshacl import validate as shacl_validate
 from rdflib import Graph, Node, URIRef
 from rdflib.namespace import SH
 
@@ -122,6 +121,8 @@ _COMPILED: weakref.WeakKeyDictionary[Knowledge, CompiledShapes | str] = weakref.
 
 
 def _pyshacl_results(triples: list[Triple], knowledge: Knowledge) -> tuple[ShapeResult, ...]:
+    from pyshacl import validate as shacl_validate  # the fallback only: pyshacl is slow to import
+
     data = Graph()
     for triple in triples:
         data.add(triple)

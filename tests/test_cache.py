@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reasoner import load_knowledge
-from reasoner.inference import CACHE_ENV, CaseReasoner
+from reasoner.cache import CACHE_ENV
+from reasoner.inference import CaseReasoner
 
 from .conftest import ROOT
 

@@ -116,10 +116,11 @@ def knowledge_at_git_ref(ref: str, repo: Path | None = None) -> Iterator[Path]:
             ["git", "-C", top, "archive", "--format=tar", ref, *KNOWLEDGE_FOLDERS], capture_output=True, check=True
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        detail = (
-            exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
-        )
-        raise UsageError(f"cannot read the knowledge at git ref '{ref}': {detail or exc}") from exc
+        detail = str(exc)
+        if isinstance(exc, subprocess.CalledProcessError) and exc.stderr:
+            stderr = exc.stderr
+            detail = (stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr).strip() or detail
+        raise UsageError(f"cannot read the knowledge at git ref '{ref}': {detail}") from exc
     with tempfile.TemporaryDirectory(prefix="dorsum-base-") as folder:
         with tempfile.TemporaryFile() as stream:
             stream.write(archive)

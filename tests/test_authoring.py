@@ -199,3 +199,12 @@ def test_diff_against_git_head_and_usage_errors() -> None:
     assert both.exit_code == 2 and "exactly one of --against" in both.stderr
     badref = CliRunner().invoke(main, ["diff", case, "--base", "no-such-ref-xyz"])
     assert badref.exit_code == 2 and "cannot read the knowledge at git ref" in badref.stderr
+
+
+def test_diff_base_outside_a_git_checkout_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not inside any git repository
+    case = str(ROOT / "examples" / "small-soft-lump.yaml")
+    result = CliRunner().invoke(main, ["diff", case, "--base", "HEAD", "--kb", str(ROOT)])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "cannot read the knowledge at git ref 'HEAD'" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING
 import owlrl
 import rdflib
 from rdflib import Graph
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.plugins.sparql.sparql import Query
 
 from .cache import cache_file, prune, read_cached, source_hash, write_cached
 from .compiled import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
 from .errors import KnowledgeError
-from .report_queries import REPORT_PREFIX, CaseWorkspace, ReportQueries, Row
+from .footprint import Footprint, footprint
+from .report_queries import REPORT_PREFIX, ReportQueries, Row
 
 if TYPE_CHECKING:
     from .knowledge import Knowledge
@@ -80,10 +83,8 @@ class CaseReasoner:
 
 def infer_case(graph: Graph, knowledge: Knowledge) -> Graph:
     """Run derive rules and OWL 2 RL inference to a fixpoint. Returns a new graph."""
-    with case_queries(knowledge).workspace() as workspace:
-        closure = close_case(workspace, graph, knowledge)
     result = Graph()
-    for triple in closure:
+    for triple in close_case(graph, knowledge):
         result.add(triple)
     return result
 
@@ -93,47 +94,95 @@ def close_and_report(
 ) -> tuple[set[Triple], dict[str, list[Row]]]:
     """The case's closure (derive rules and OWL 2 RL to a fixpoint) and the answers of the report
     queries (all of them, or ``names``) over it, joined with the knowledge."""
+    closure = close_case(graph, knowledge)
     queries = case_queries(knowledge)
     wanted = names if names is not None else sorted(n for n in queries.texts if n.startswith(REPORT_PREFIX))
-    with queries.workspace() as workspace:
-        closure = close_case(workspace, graph, knowledge)
-        return closure, workspace.select(wanted)
+    return closure, queries.run(wanted, closure)
 
 
-def close_case(workspace: CaseWorkspace, graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
-    """Derive and infer to a fixpoint, keeping ``workspace`` (the case's named graph) up to date."""
+@dataclass(frozen=True, eq=False)
+class DeriveRule:
+    """A derive query (``queries/derive-*.rq``), with what it reads of the schema."""
+
+    name: str
+    query: Query
+    footprint: Footprint | None  # None: it may read anything
+    schema_slice: tuple[Triple, ...]  # the schema triples it can read (all of them if unbounded)
+
+    def run(self, current: set[Triple], schema: Graph) -> set[Triple]:
+        """What the rule builds over ``current`` and the schema (rdflib SPARQL, reference semantics)."""
+        data = Graph(bind_namespaces="none")  # a fresh graph would otherwise bind ~30 prefixes per query
+        for triple in self.schema_slice if self.footprint is not None else ():
+            data.add(triple)
+        for triple in self.footprint.select(current) if self.footprint is not None else current:
+            data.add(triple)
+        view = data if self.footprint is not None else ReadOnlyGraphAggregate([data, schema])
+        return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
+
+
+def close_case(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
+    """Derive rules and OWL 2 RL to a fixpoint. Returns a new set.
+
+    Derive rules run with rdflib's SPARQL engine over only the triples they can read (their
+    footprint), and are not run again when nothing they can read has been added since.
+    """
     reasoner = knowledge.reasoner
     if reasoner is None:
         raise KnowledgeError("the knowledge base was not loaded with load_knowledge()")
-    derive = sorted(name for name in workspace.queries.texts if name.startswith(DERIVE_PREFIX))
+    rules = derive_rules(knowledge)
     current = set(graph)
-    workspace.add(current)
+    last_input: dict[str, set[Triple]] = {}
+    last_output: dict[str, set[Triple]] = {}
     closed_already = False
     for _ in range(MAX_ROUNDS):
-        derived = workspace.construct(derive)
+        derived: set[Triple] = set()
+        for rule in rules:
+            seen = last_input.get(rule.name)
+            unchanged = (
+                seen is not None
+                and rule.footprint is not None
+                and not any(rule.footprint.matches(triple) for triple in current - seen)
+            )
+            if not unchanged:
+                last_output[rule.name] = rule.run(current, knowledge.schema)
+                last_input[rule.name] = current
+            derived |= last_output[rule.name]
         if closed_already and derived <= current:
             return current  # closed under OWL 2 RL, and the derive rules add nothing: the fixpoint
         closed = reasoner.infer_triples(current | derived)
         closed_already = True
         if len(closed) == len(current):
             return closed
-        workspace.add(closed - current)
         current = closed
     return current
 
 
+def derive_rules(knowledge: Knowledge) -> tuple[DeriveRule, ...]:
+    """The knowledge's derive rules, in name order (built once per knowledge)."""
+    rules = _RULES.get(knowledge)
+    if rules is None:
+        found = []
+        for name in sorted(knowledge.queries):
+            if not name.startswith(DERIVE_PREFIX):
+                continue
+            query = knowledge.queries[name]
+            bounds = footprint(query.algebra)
+            schema_slice = tuple(bounds.select(knowledge.schema)) if bounds is not None else ()
+            found.append(DeriveRule(name=name, query=query, footprint=bounds, schema_slice=schema_slice))
+        rules = tuple(found)
+        _RULES[knowledge] = rules
+    return rules
+
+
 def case_queries(knowledge: Knowledge) -> ReportQueries:
-    """The knowledge's Oxigraph store with its derive and report queries (built once per knowledge)."""
+    """The knowledge's Oxigraph store with its report queries (built once per knowledge)."""
     queries = _QUERIES.get(knowledge)
     if queries is None:
-        texts = {
-            name: knowledge.queries.text(name)
-            for name in knowledge.queries
-            if name.startswith((DERIVE_PREFIX, REPORT_PREFIX))
-        }
-        queries = ReportQueries.for_ontology(knowledge.ontology, texts, schema=knowledge.schema)
+        texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
+        queries = ReportQueries.for_ontology(knowledge.ontology, texts)
         _QUERIES[knowledge] = queries
     return queries
 
 
+_RULES: weakref.WeakKeyDictionary[Knowledge, tuple[DeriveRule, ...]] = weakref.WeakKeyDictionary()
 _QUERIES: weakref.WeakKeyDictionary[Knowledge, ReportQueries] = weakref.WeakKeyDictionary()

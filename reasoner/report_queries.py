@@ -9,9 +9,8 @@ knowledge, and removed again, so concurrent cases never see each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -20,8 +19,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 KNOWLEDGE_GRAPH = ox.NamedNode("https://w3id.org/dorsum/graph/knowledge")
-SCHEMA_GRAPH = ox.NamedNode("https://w3id.org/dorsum/graph/schema")
 REPORT_PREFIX = "report-"
+STORE_REUSE = 2000
 
 Row = tuple[Node | None, ...]
 Triple = tuple[Node, Node, Node]
@@ -60,12 +59,17 @@ def from_oxigraph(term: Any) -> Node | None:
         return BNode(term.value)
     if isinstance(term, ox.Literal):
         datatype = term.datatype.value if term.datatype is not None else None
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        if datatype == "http://www.w3.org/2001/XMLSchema#string":
-            return Literal(term.value)
-        return Literal(term.value, datatype=_uriref(datatype) if datatype else None)
+        return _literal(term.value, term.language, datatype)
     raise TypeError(f"cannot convert {term!r}")
+
+
+@lru_cache(maxsize=1 << 14)
+def _literal(value: str, language: str | None, datatype: str | None) -> Literal:
+    if language:
+        return Literal(value, lang=language)
+    if datatype == "http://www.w3.org/2001/XMLSchema#string":
+        return Literal(value)
+    return Literal(value, datatype=_uriref(datatype) if datatype else None)
 
 
 def quads(graph: Iterable[Triple], name: Any) -> list[Any]:
@@ -77,65 +81,54 @@ def quads(graph: Iterable[Triple], name: Any) -> list[Any]:
 
 @dataclass(frozen=True, eq=False)
 class ReportQueries:
-    """An in-memory Oxigraph store holding the knowledge, and the derive and report queries."""
+    """An in-memory Oxigraph store holding the knowledge, and the report queries.
 
-    store: Any  # pyoxigraph.Store holding the knowledge
+    Only the report queries run here: they match patterns and compare IRIs. The derive rules do
+    arithmetic, and Oxigraph 0.5 gets some of it wrong (``0 / 365.25`` is unbound, for one), so
+    they run on rdflib (see :func:`reasoner.inference.close_case`); the pipeline equivalence
+    test would catch a report query that Oxigraph answers differently."""
+
+    knowledge_quads: tuple[Any, ...]
     texts: Mapping[str, str]
+    _state: dict[str, Any] = field(default_factory=dict)  # the current store and how often it was used
 
     @classmethod
-    def for_ontology(cls, ontology: Graph, texts: Mapping[str, str], schema: Graph | None = None) -> ReportQueries:
-        store = ox.Store()
-        store.bulk_extend(quads(ontology, KNOWLEDGE_GRAPH))
-        if schema is not None:
-            store.bulk_extend(quads(schema, SCHEMA_GRAPH))
-        return cls(store=store, texts=dict(texts))
+    def for_ontology(cls, ontology: Graph, texts: Mapping[str, str]) -> ReportQueries:
+        return cls(knowledge_quads=tuple(quads(ontology, KNOWLEDGE_GRAPH)), texts=dict(texts))
 
-    @contextmanager
-    def workspace(self) -> Iterator[CaseWorkspace]:
-        """A fresh named graph for one case, removed again on exit."""
-        graph = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
-        try:
-            yield CaseWorkspace(self, graph)
-        finally:
-            self.store.remove_graph(graph)
+    @property
+    def store(self) -> Any:
+        """The pyoxigraph store holding the knowledge.
+
+        Oxigraph's in-memory store never frees the terms of removed graphs (about 25 KB per case),
+        so after ``STORE_REUSE`` cases a fresh store replaces it: memory stays flat in long batches.
+        A case still running on the old store keeps it alive until it finishes.
+        """
+        store = self._state.get("store")
+        uses = self._state.get("uses", 0)
+        if store is None or uses >= STORE_REUSE:
+            store = ox.Store()
+            store.bulk_extend(self.knowledge_quads)
+            self._state["store"] = store
+            uses = 0
+        self._state["uses"] = uses + 1
+        return store
 
     def run(self, names: list[str], case: Iterable[Triple]) -> dict[str, list[Row]]:
         """Run the named queries over ``case`` joined with the knowledge."""
-        with self.workspace() as workspace:
-            workspace.add(case)
-            return workspace.select(names)
-
-
-@dataclass(frozen=True, eq=False)
-class CaseWorkspace:
-    """One case's named graph in the knowledge store."""
-
-    queries: ReportQueries
-    graph: Any
-
-    def add(self, triples: Iterable[Triple]) -> None:
-        self.queries.store.extend(quads(triples, self.graph))
-
-    def construct(self, names: Iterable[str]) -> set[Triple]:
-        """The triples the named CONSTRUCT queries build over the case and the schema."""
-        found: set[Triple] = set()
-        for name in names:
-            solutions = self.queries.store.query(self.queries.texts[name], default_graph=[SCHEMA_GRAPH, self.graph])
-            for triple in solutions:
-                s, p, o = (from_oxigraph(t) for t in (triple.subject, triple.predicate, triple.object))
-                if s is not None and p is not None and o is not None:
-                    found.add((s, p, o))
-        return found
-
-    def select(self, names: list[str]) -> dict[str, list[Row]]:
-        """Answers of the named SELECT queries over the case joined with the whole ontology."""
-        results: dict[str, list[Row]] = {}
-        for name in names:
-            text = self.queries.texts.get(name)
-            if text is None:
-                results[name] = []
-                continue
-            solutions = self.queries.store.query(text, default_graph=[KNOWLEDGE_GRAPH, self.graph])
-            width = len(solutions.variables)
-            results[name] = [tuple(from_oxigraph(row[i]) for i in range(width)) for row in solutions]
-        return results
+        store = self.store
+        graph = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
+        store.extend(quads(case, graph))
+        try:
+            results: dict[str, list[Row]] = {}
+            for name in names:
+                text = self.texts.get(name)
+                if text is None:
+                    results[name] = []
+                    continue
+                solutions = store.query(text, default_graph=[KNOWLEDGE_GRAPH, graph])
+                width = len(solutions.variables)
+                results[name] = [tuple(from_oxigraph(row[i]) for i in range(width)) for row in solutions]
+            return results
+        finally:
+            store.remove_graph(graph)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -471,9 +472,11 @@ def _node_name(node: Node, case: Node, knowledge: Knowledge) -> str:
 
 def _value_text(value: Node, knowledge: Knowledge) -> str:
     if isinstance(value, Literal):
-        python = value.toPython()
+        python = value.toPython()  # by value, not lexical form: "2.0" and "2" read the same
         if isinstance(python, float) and python.is_integer():
             return str(int(python))
+        if isinstance(python, Decimal) and python.is_finite():
+            return format(python.normalize(), "f")
         return str(python)
     return knowledge.label(value)
 

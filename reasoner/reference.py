@@ -1,0 +1,188 @@
+"""The naive reference pipeline, kept to prove that the fast one gives the same answers.
+
+It does each step the slow, obvious way:
+
+- validation: pyshacl over the case merged with the WHOLE ontology (production uses the compiled
+  validator over the case plus only the ontology triples ``sh:class`` needs);
+- derive rules: rdflib SPARQL, each query parsed again at every use (production: Oxigraph);
+- OWL 2 RL: a full owlrl closure of ontology + case (production: rules compiled from the closed
+  ontology, run over the case only);
+- report queries: rdflib SPARQL parsed at every use, or the production Oxigraph runner
+  (``report_engine``), which lets the equivalence test check many cases in CI time.
+
+``ReferencePipeline.prefill`` closes many cases in batched owlrl runs
+(:func:`reasoner.compiled.owlrl_reference_infer_many`, which proves each batch gives the same as
+closing each case alone) so that a thousand-case equivalence test takes minutes, not an hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rdflib import Graph
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.plugins.sparql import prepareQuery
+
+from .compiled import Triple, owlrl_reference_infer, owlrl_reference_infer_many
+from .inference import DERIVE_PREFIX, MAX_ROUNDS, case_queries
+from .knowledge import Knowledge
+from .report_queries import REPORT_PREFIX
+from .triage import Pipeline
+from .validation import ValidationReport, data_triples, report_from_results, shape_results
+
+__all__ = ["ReferencePipeline"]
+
+
+class ReferencePipeline:
+    """The naive pipeline for one knowledge base, as a :class:`reasoner.triage.Pipeline`."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        report_engine: str = "rdflib",
+        validation_data: str = "ontology",
+        parse_each_use: bool = True,
+        memo: bool = False,
+    ) -> None:
+        """``report_engine``: ``"rdflib"`` or ``"oxigraph"`` (the production runner).
+        ``validation_data``: what pyshacl sees besides the case: the whole ``"ontology"``, or the
+        production ``"support"`` triples. ``parse_each_use``: parse each SPARQL query at every use
+        (the naive timing) or once (when only the answers matter). ``memo``: remember each
+        validation and closure, so a test that asks twice about a graph pays once."""
+        if report_engine not in ("rdflib", "oxigraph"):
+            raise ValueError(f"unknown report engine {report_engine!r}")
+        if validation_data not in ("ontology", "support"):
+            raise ValueError(f"unknown validation data {validation_data!r}")
+        self.knowledge = knowledge
+        self.report_engine = report_engine
+        self.validation_data = validation_data
+        self.parse_each_use = parse_each_use
+        self.texts = {name: knowledge.queries.text(name) for name in knowledge.queries}
+        self.ontology_triples: list[Triple] = list(knowledge.ontology)
+        self.closures: dict[frozenset[Triple], frozenset[Triple]] = {}
+        self.owlrl_runs = 0
+        self._prepared: dict[str, Any] = {}
+        self.memo = memo
+        self._validated: dict[tuple[frozenset[Triple], str], ValidationReport] = {}
+        self._closed: dict[frozenset[Triple], frozenset[Triple]] = {}
+
+    def query(self, name: str) -> Any:
+        """The named query, parsed now (``parse_each_use``) or once."""
+        if self.parse_each_use:
+            return prepareQuery(self.texts[name])
+        if name not in self._prepared:
+            self._prepared[name] = prepareQuery(self.texts[name])
+        return self._prepared[name]
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            name=f"reference ({self.report_engine} reports)",
+            validate=self.validate,
+            close_and_report=self.close_and_report,
+        )
+
+    # ------------------------------------------------------------------ steps
+
+    def validate(self, graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
+        key = (frozenset(graph), source)
+        if self.memo and key in self._validated:
+            return self._validated[key]
+        report = self._validate(graph, knowledge, source)
+        if self.memo:
+            self._validated[key] = report
+        return report
+
+    def _validate(self, graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
+        if self.validation_data == "ontology":
+            data = list(graph) + self.ontology_triples
+        else:
+            data = data_triples(graph, knowledge)
+        return report_from_results(shape_results(data, knowledge, engine="pyshacl"), knowledge, source)
+
+    def derive(self, current: Graph) -> Graph:
+        """``current`` plus what the derive rules build over it and the schema (a new graph)."""
+        view = ReadOnlyGraphAggregate([current, self.knowledge.schema])
+        derived = Graph()
+        for name in sorted(self.texts):
+            if name.startswith(DERIVE_PREFIX):
+                for triple in view.query(self.query(name)):
+                    derived.add(triple)  # type: ignore[arg-type]
+        derived += current
+        return derived
+
+    def owl_closure(self, graph: Graph) -> Graph:
+        key = frozenset(graph)
+        known = self.closures.get(key)
+        if known is not None:
+            result = Graph()
+            for triple in known:
+                result.add(triple)
+            return result
+        self.owlrl_runs += 1
+        closed = owlrl_reference_infer(self.knowledge.schema, graph)
+        self.closures[key] = frozenset(closed)
+        return closed
+
+    def close(self, graph: Iterable[Triple]) -> Graph:
+        """Derive rules and a full OWL 2 RL closure, repeated until the derive rules add nothing."""
+        key: frozenset[Triple] = frozenset(graph)
+        if self.memo and key in self._closed:
+            known = Graph()
+            for triple in self._closed[key]:
+                known.add(triple)
+            return known
+        closure = self._close(key)
+        if self.memo:
+            self._closed[key] = frozenset(closure)
+        return closure
+
+    def _close(self, graph: Iterable[Triple]) -> Graph:
+        current = Graph()
+        for triple in graph:
+            current.add(triple)
+        closed: Graph | None = None
+        for _ in range(MAX_ROUNDS):
+            derived = self.derive(current)
+            if closed is not None and len(derived) == len(closed):
+                break  # the graph is closed and the derive rules add nothing: the fixpoint
+            closed = self.owl_closure(derived)
+            current = closed
+        return current
+
+    def close_and_report(
+        self, graph: Graph, knowledge: Knowledge, names: list[str] | None
+    ) -> tuple[set[Triple], dict[str, list[Any]]]:
+        closure = self.close(graph)
+        wanted = names if names is not None else sorted(n for n in self.texts if n.startswith(REPORT_PREFIX))
+        if self.report_engine == "oxigraph":
+            return set(closure), case_queries(knowledge).run(wanted, closure)
+        view = ReadOnlyGraphAggregate([closure, knowledge.ontology])
+        rows = {name: [tuple(row) for row in view.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
+        return set(closure), rows
+
+    # ------------------------------------------------------------------ batching
+
+    def prefill(self, graphs: Iterable[Graph], batch: int = 100) -> None:
+        """Compute the OWL closures :meth:`close` will need for these graphs, many per owlrl run."""
+        pending: list[tuple[Graph, Graph | None]] = [(graph, None) for graph in graphs]
+        for _ in range(MAX_ROUNDS):
+            todo: list[Graph] = []
+            for current, closed in pending:
+                derived = self.derive(current)
+                if closed is not None and len(derived) == len(closed):
+                    continue
+                if frozenset(derived) not in self.closures:
+                    todo.append(derived)
+            if not todo:
+                return
+            unique = list({frozenset(g): g for g in todo}.values())
+            self.owlrl_runs += -(-len(unique) // batch)
+            results = owlrl_reference_infer_many(self.knowledge.schema, unique, batch=batch)
+            next_round: list[tuple[Graph, Graph | None]] = []
+            for derived, closed_graph in zip(unique, results, strict=True):
+                self.closures[frozenset(derived)] = frozenset(closed_graph)
+                next_round.append((closed_graph, closed_graph))
+            pending = next_round

@@ -1,0 +1,172 @@
+"""The fast production pipeline gives exactly the answers of the naive reference pipeline.
+
+Runs every scenario in ``tests/cases/``, every example and 1,000 generated cases through both
+pipelines (``reasoner.triage.PRODUCTION`` and ``reasoner.reference.ReferencePipeline``) and
+asserts, for each case:
+
+- the same inferred A-box: every triple about the case and its lump after derive rules and OWL 2 RL,
+  for the recorded case and for its worst-case completion when items are missing;
+- the same validation report (pyshacl over case + whole ontology against the compiled validator);
+- the same triage result, field for field (or the same error for an invalid case).
+
+The reference closes cases with owlrl in batches of 100 (each batch is proven equivalent to closing
+its cases one by one, see ``owlrl_reference_infer_many``). Its report queries run on rdflib for the
+scenarios and examples, and on the production Oxigraph runner for the generated cases, which keeps
+the test to a few minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reasoner import CaseError, case_from_form, load_knowledge, read_case, triage
+from reasoner.case_input import CaseInput
+from reasoner.generate import form_vocabulary, generate_forms
+from reasoner.inference import infer_case
+from reasoner.knowledge import Knowledge
+from reasoner.reference import ReferencePipeline
+from reasoner.triage import PRODUCTION, TriageResult, worst_case_graph
+from reasoner.validation import validate_graph
+from reasoner.vignettes import find_vignettes, load_vignette, vignette_case
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = 1000
+SEED = 20261122
+
+
+@dataclass(frozen=True)
+class Named:
+    name: str
+    case: CaseInput
+    thorough: bool  # rdflib report queries in the reference (slower)
+
+
+def _cases(knowledge: Knowledge) -> Iterator[Named]:
+    for path in find_vignettes([ROOT / "tests" / "cases"]):
+        try:
+            yield Named(path.name, vignette_case(load_vignette(path), knowledge), True)
+        except CaseError:
+            continue  # unreadable input: no pipeline runs
+    for path in sorted((ROOT / "examples").iterdir()):
+        if path.suffix in (".json", ".yaml", ".ttl", ".jsonld", ".nt") and path.is_file():
+            yield Named(path.name, read_case(path, knowledge), True)
+    for form in generate_forms(GENERATED, SEED, knowledge=knowledge):
+        try:
+            yield Named(str(form["id"]), case_from_form(form, knowledge, name=str(form["id"])), False)
+        except CaseError:
+            continue
+
+
+@dataclass
+class Outcome:
+    production: TriageResult | str
+    reference: TriageResult | str
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    return load_knowledge(ROOT)
+
+
+@pytest.fixture(scope="module")
+def cases(knowledge: Knowledge) -> list[Named]:
+    return list(_cases(knowledge))
+
+
+@pytest.fixture(scope="module")
+def reference(knowledge: Knowledge, cases: list[Named]) -> dict[str, ReferencePipeline]:
+    thorough = ReferencePipeline(knowledge, report_engine="rdflib", parse_each_use=False, memo=True)
+    quick = ReferencePipeline(
+        knowledge, report_engine="oxigraph", validation_data="support", parse_each_use=False, memo=True
+    )
+    graphs = []
+    for named in cases:
+        ref = thorough if named.thorough else quick
+        report = ref.validate(named.case.graph, knowledge, named.case.source)
+        if report.valid:  # an invalid case is rejected before any inference
+            graphs.append(named.case.graph)
+        if report.valid and report.missing:
+            graphs.append(worst_case_graph(named.case.graph, report, knowledge, ref.pipeline))
+    thorough.prefill(graphs, batch=250)
+    quick.closures = thorough.closures  # the OWL closures do not depend on the report engine
+    return {"thorough": thorough, "quick": quick}
+
+
+def _run(case: CaseInput, knowledge: Knowledge, pipeline: object | None) -> TriageResult | str:
+    try:
+        if pipeline is None:
+            return triage(case, knowledge)
+        return triage(case, knowledge, pipeline=pipeline)  # type: ignore[arg-type]
+    except CaseError as exc:
+        return f"CaseError: {exc}"
+
+
+def test_the_sample_is_large_and_covers_every_finding_value(knowledge: Knowledge, cases: list[Named]) -> None:
+    generated = [c for c in cases if not c.thorough]
+    assert len(generated) >= 0.9 * GENERATED, "the generator should give mostly readable cases"
+    assert len(cases) - len(generated) >= 60  # the scenarios and examples
+    vocabulary = form_vocabulary(knowledge)
+    states = [key for key in (vocabulary.present_key, vocabulary.absent_key, vocabulary.unknown_key) if key]
+    seen: dict[str, set[str]] = {}
+    for form in generate_forms(GENERATED, SEED, knowledge=knowledge):
+        for state in states:
+            for key in form.get(state, []) or []:
+                seen.setdefault(str(key), set()).add(state)
+    assert len(states) == 3
+    missing = {key: set(states) - seen.get(key, set()) for key in vocabulary.findings}
+    assert not {key: states for key, states in missing.items() if states}
+
+
+def test_inferred_a_box_is_identical(
+    knowledge: Knowledge, cases: list[Named], reference: dict[str, ReferencePipeline]
+) -> None:
+    differences = []
+    checked = 0
+    for named in cases:
+        ref = reference["thorough" if named.thorough else "quick"]
+        report = validate_graph(named.case.graph, knowledge, named.case.source)
+        if not report.valid:
+            continue  # rejected before any inference
+        graphs = [named.case.graph]
+        if report.missing:
+            graphs.append(worst_case_graph(named.case.graph, report, knowledge, PRODUCTION))
+        for graph in graphs:
+            fast = set(infer_case(graph, knowledge))
+            slow = set(ref.close(graph))
+            checked += 1
+            if fast != slow:
+                differences.append((named.name, sorted(map(str, fast - slow))[:5], sorted(map(str, slow - fast))[:5]))
+    assert checked >= GENERATED
+    assert not differences, differences[:3]
+
+
+def test_validation_reports_are_identical(
+    knowledge: Knowledge, cases: list[Named], reference: dict[str, ReferencePipeline]
+) -> None:
+    differences = [
+        named.name
+        for named in cases
+        if validate_graph(named.case.graph, knowledge, named.case.source)
+        != reference["thorough" if named.thorough else "quick"].validate(named.case.graph, knowledge, named.case.source)
+    ]
+    assert not differences, differences[:5]
+
+
+def test_triage_results_are_identical(
+    knowledge: Knowledge, cases: list[Named], reference: dict[str, ReferencePipeline]
+) -> None:
+    differences = []
+    outcomes = {"complete": 0, "incomplete": 0, "invalid": 0}
+    for named in cases:
+        ref = reference["thorough" if named.thorough else "quick"]
+        fast = _run(named.case, knowledge, None)
+        slow = _run(named.case, knowledge, ref.pipeline)
+        if fast != slow:
+            differences.append((named.name, fast, slow))
+        outcomes["invalid" if isinstance(fast, str) else fast.status] += 1
+    assert not differences, differences[:2]
+    assert all(count > 20 for count in outcomes.values()), outcomes  # every path is exercised

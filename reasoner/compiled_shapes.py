@@ -254,6 +254,21 @@ class _Compiler:
         self.cache: dict[Node, _Shape] = {}
         self.active: set[Node] = set()
 
+    def term(self, node: Node | None) -> str:
+        if isinstance(node, URIRef):
+            return self.graph.namespace_manager.normalizeUri(node)
+        return node.n3() if node is not None else "nothing"
+
+    def describe(self, shape: Node) -> str:
+        """A shape as an author would recognise it: its sh:name, its IRI or its path."""
+        name = self.graph.value(shape, SH.name)
+        if name is not None:
+            return f"the shape for '{name}'"
+        if isinstance(shape, URIRef):
+            return self.term(shape)
+        path = self.graph.value(shape, SH.path)
+        return f"the shape on {self.term(path)}" if path is not None else "a blank node shape"
+
     def deactivated(self, shape: Node) -> bool:
         flag = self.graph.value(shape, SH.deactivated)
         return isinstance(flag, Literal) and flag.value is True
@@ -261,7 +276,7 @@ class _Compiler:
     def one(self, shape: Node, predicate: Node) -> Node | None:
         values = list(self.graph.objects(shape, predicate))
         if len(values) > 1:
-            raise UnsupportedShape(f"{shape.n3()} has {len(values)} values of {predicate.n3()}")
+            raise UnsupportedShape(f"{self.describe(shape)} has {len(values)} values of {self.term(predicate)}")
         return values[0] if values else None
 
     def items(self, head: Node) -> list[Node]:
@@ -271,26 +286,26 @@ class _Compiler:
         if node in self.cache:
             return self.cache[node]
         if node in self.active:
-            raise UnsupportedShape(f"recursive shape {node.n3()}")
+            raise UnsupportedShape(f"recursive shape {self.describe(node)}")
         self.active.add(node)
         g = self.graph
         for predicate in set(g.predicates(node, None)):
             if str(predicate).startswith(str(SH)) and predicate not in _SUPPORTED:
-                raise UnsupportedShape(f"{predicate.n3()} on {node.n3()}")
+                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)}")
         if reports and g.value(node, SH.message) is None and self._can_report(node):
-            raise UnsupportedShape(f"{node.n3()} has no sh:message")
+            raise UnsupportedShape(f"{self.describe(node)} has no sh:message")
         path = self._path(node)
         targets = tuple(
             sorted(((t, o) for t in _TARGETS for o in g.objects(node, t)), key=lambda pair: (pair[0], pair[1].n3()))
         )
         if targets and not top_level:
-            raise UnsupportedShape(f"nested shape {node.n3()} has its own targets")
+            raise UnsupportedShape(f"nested shape {self.describe(node)} has its own targets")
         properties: list[_Shape] = []
         for prop in g.objects(node, SH.property):
             if self.deactivated(prop):
                 continue
             if path is not None:
-                raise UnsupportedShape(f"sh:property on the property shape {node.n3()}")
+                raise UnsupportedShape(f"sh:property on the property shape {self.describe(node)}")
             properties.append(self.shape(prop, reports=reports))
         closed = None
         flag = self.one(node, SH.closed)
@@ -336,7 +351,7 @@ class _Compiler:
                 members = self.items(alternatives)
                 if members and all(isinstance(m, URIRef) for m in members):
                     return ("alternative", tuple(members))
-        raise UnsupportedShape(f"the path of {node.n3()} is not an IRI, an inverse or an alternative of IRIs")
+        raise UnsupportedShape(f"the path of {self.describe(node)} is not an IRI, an inverse or an alternative of IRIs")
 
     def _conformance(self, member: Node) -> Callable[[DataIndex, Node], bool]:
         shape = self.shape(member, reports=False)
@@ -354,7 +369,7 @@ class _Compiler:
     def _check(self, node: Node, predicate: Node, obj: Node) -> Check:
         if predicate in (SH.minCount, SH.maxCount):
             if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{predicate.n3()} on {node.n3()} is not an integer")
+                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
             bound = obj.value
             if predicate == SH.minCount:
                 return lambda data, focus, values: [None] if len(values) < bound else []
@@ -366,7 +381,7 @@ class _Compiler:
         if predicate == SH.nodeKind:
             kinds = _NODE_KINDS.get(obj)
             if kinds is None:
-                raise UnsupportedShape(f"sh:nodeKind {obj.n3()} on {node.n3()}")
+                raise UnsupportedShape(f"sh:nodeKind {self.term(obj)} on {self.describe(node)}")
             return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
         if predicate == SH.hasValue:
             return lambda data, focus, values: [] if obj in values else [None]
@@ -379,12 +394,12 @@ class _Compiler:
             return _equals(obj)
         if predicate in (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive):
             if not isinstance(obj, Literal):
-                raise UnsupportedShape(f"{predicate.n3()} on {node.n3()} is not a literal")
+                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not a literal")
             accept = _RANGE_TESTS[predicate]
             return lambda data, focus, values: [v for v in values if not _in_range(v, obj, accept)]
         if predicate in (SH.minLength, SH.maxLength):
             if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{predicate.n3()} on {node.n3()} is not an integer")
+                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
             limit = obj.value
             longest = predicate == SH.maxLength
             return lambda data, focus, values: [v for v in values if not _length_ok(v, limit, longest)]

@@ -19,6 +19,7 @@ from rdflib.plugins.sparql import prepareQuery
 
 from .knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
 from .profile import rl_profile_violations
+from .validation import compiled_shapes
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
 LEVELS = (ERROR, WARN, INFO)
@@ -79,6 +80,11 @@ def check_knowledge(root: Path | str) -> CheckReport:
     if knowledge.reasoner is not None and knowledge.reasoner.compiled is None:
         findings.append(
             CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {knowledge.reasoner.fallback_reason}")
+        )
+    validator = compiled_shapes(knowledge)
+    if isinstance(validator, str):
+        findings.append(
+            CheckFinding(INFO, "slow-validator", f"pyshacl fallback in use for the case shapes: {validator}", "shapes/")
         )
     order = {level: index for index, level in enumerate(LEVELS)}
     return CheckReport(str(folder), tuple(sorted(findings, key=lambda f: (order[f.level], f.code, f.file, f.message))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -208,3 +209,24 @@ def test_diff_base_outside_a_git_checkout_is_a_clear_error(tmp_path: Path, monke
     assert result.exit_code == 2, result.stdout + result.stderr
     assert "cannot read the knowledge at git ref 'HEAD'" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_shape_beyond_the_compiled_validator_falls_back_to_pyshacl_and_check_says_so(tmp_path: Path) -> None:
+    kb = copy_kb(tmp_path)
+    shapes = kb / "shapes" / "case-wellformed.ttl"
+    shapes.write_text(
+        shapes.read_text(encoding="utf-8").replace(
+            'sh:path dx:note ; sh:name "note" ; sh:datatype xsd:string ;',
+            'sh:path dx:note ; sh:name "note" ; sh:datatype xsd:string ; sh:pattern "^[^<>]*$" ;',
+        ),
+        encoding="utf-8",
+    )
+    report = check_knowledge(kb)
+    assert any(
+        f.code == "slow-validator" and "sh:pattern on the shape for 'note'" in f.message for f in report.findings
+    )
+    bad = tmp_path / "angle.json"
+    bad.write_text(json.dumps({"id": "angle", "note": "<script>", "age_years": 30}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(bad), "--kb", str(kb)])
+    assert result.exit_code == 3, result.stdout + result.stderr  # pyshacl enforces the new pattern
+    assert "note must be text" in result.stdout + result.stderr

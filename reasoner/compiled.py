@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import owlrl
 from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions, OWL_RL_Datatypes
@@ -223,8 +224,7 @@ class CompiledRules:
 
     def infer_triples(self, case: Iterable[Triple]) -> set[Triple]:
         """:meth:`infer` over plain triples: returns a new set, the case's triples and their entailments."""
-        canonical = self._canonical_terms()
-        get = canonical.get
+        get = self.canonical_terms.get
         case_triples: list[Triple] = list(dict.fromkeys((get(s, s), get(p, p), get(o, o)) for s, p, o in case))
         subjects = {s for s, _p, _o in case_triples}
         run = _Run(self)
@@ -252,22 +252,19 @@ class CompiledRules:
                     result.add(triple)
         return result
 
-    def _canonical_terms(self) -> dict[Node, Node]:
+    @cached_property
+    def canonical_terms(self) -> dict[Node, Node]:
         """One object per term of the indexes: mapping a case's terms onto them first lets every
         later dictionary lookup succeed on identity instead of calling rdflib's ``__eq__``."""
-        cached: dict[Node, Node] | None = self.__dict__.get("_canonical")
-        if cached is None:
-            cached = {}
-            for (s, p), objects in self.base_sp.items():
-                for term in (s, p, *objects):
-                    cached.setdefault(term, term)
-            for index in (self.superclasses, self.superproperties, self.domains, self.ranges, self.inverses):
-                for key, values in index.items():
-                    cached.setdefault(key, key)
-                    for value in values:
-                        cached.setdefault(value, value)
-            object.__setattr__(self, "_canonical", cached)
-        return cached
+        canonical: dict[Node, Node] = {}
+        for (s, p), objects in self.base_sp.items():
+            for term in (s, p, *objects):
+                canonical.setdefault(term, term)
+        for index in (self.superclasses, self.superproperties, self.domains, self.ranges, self.inverses):
+            for key, values in index.items():
+                for term in (key, *values):
+                    canonical.setdefault(term, term)
+        return canonical
 
 
 class _Run:

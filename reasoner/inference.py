@@ -8,7 +8,6 @@ ontology uses a construct the compiled rules do not implement, dorsum falls back
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from .cache import cache_file, prune, read_cached, source_hash, write_cached
 from .compiled import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
 from .errors import KnowledgeError
 from .footprint import Footprint, footprint
+from .knowledge import per_knowledge
 from .report_queries import REPORT_PREFIX, ReportQueries, Row
 
 if TYPE_CHECKING:
@@ -112,11 +112,14 @@ class DeriveRule:
     def run(self, current: set[Triple], schema: Graph) -> set[Triple]:
         """What the rule builds over ``current`` and the schema (rdflib SPARQL, reference semantics)."""
         data = Graph(bind_namespaces="none")  # a fresh graph would otherwise bind ~30 prefixes per query
-        for triple in self.schema_slice if self.footprint is not None else ():
-            data.add(triple)
-        for triple in self.footprint.select(current) if self.footprint is not None else current:
-            data.add(triple)
-        view = data if self.footprint is not None else ReadOnlyGraphAggregate([data, schema])
+        if self.footprint is None:
+            for triple in current:
+                data.add(triple)
+            view: Graph = ReadOnlyGraphAggregate([data, schema])
+        else:
+            for triple in (*self.schema_slice, *self.footprint.select(current)):
+                data.add(triple)
+            view = data
         return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
 
 
@@ -157,32 +160,21 @@ def close_case(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
     return current
 
 
+@per_knowledge
 def derive_rules(knowledge: Knowledge) -> tuple[DeriveRule, ...]:
     """The knowledge's derive rules, in name order (built once per knowledge)."""
-    rules = _RULES.get(knowledge)
-    if rules is None:
-        found = []
-        for name in sorted(knowledge.queries):
-            if not name.startswith(DERIVE_PREFIX):
-                continue
+    rules = []
+    for name in sorted(knowledge.queries):
+        if name.startswith(DERIVE_PREFIX):
             query = knowledge.queries[name]
             bounds = footprint(query.algebra)
             schema_slice = tuple(bounds.select(knowledge.schema)) if bounds is not None else ()
-            found.append(DeriveRule(name=name, query=query, footprint=bounds, schema_slice=schema_slice))
-        rules = tuple(found)
-        _RULES[knowledge] = rules
-    return rules
+            rules.append(DeriveRule(name=name, query=query, footprint=bounds, schema_slice=schema_slice))
+    return tuple(rules)
 
 
+@per_knowledge
 def case_queries(knowledge: Knowledge) -> ReportQueries:
     """The knowledge's Oxigraph store with its report queries (built once per knowledge)."""
-    queries = _QUERIES.get(knowledge)
-    if queries is None:
-        texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
-        queries = ReportQueries.for_ontology(knowledge.ontology, texts)
-        _QUERIES[knowledge] = queries
-    return queries
-
-
-_RULES: weakref.WeakKeyDictionary[Knowledge, tuple[DeriveRule, ...]] = weakref.WeakKeyDictionary()
-_QUERIES: weakref.WeakKeyDictionary[Knowledge, ReportQueries] = weakref.WeakKeyDictionary()
+    texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
+    return ReportQueries.for_ontology(knowledge.ontology, texts)

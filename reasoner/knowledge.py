@@ -7,14 +7,16 @@ points dorsum at a working copy instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import rdflib
 from rdflib import Graph, Literal, Namespace
@@ -133,6 +135,24 @@ class Knowledge:
 
     def sources_of(self, node: object) -> tuple[SourceRef, ...]:
         return self.sources.get(str(node), ())
+
+
+_PER_KNOWLEDGE: weakref.WeakKeyDictionary[Knowledge, dict[Callable[..., Any], Any]] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+def per_knowledge(build: Callable[[Knowledge], T]) -> Callable[[Knowledge], T]:
+    """Decorate a function of a loaded knowledge base so that it runs once per knowledge (per
+    process); the result lives as long as the knowledge does."""
+
+    @functools.wraps(build)
+    def cached(knowledge: Knowledge) -> T:
+        values = _PER_KNOWLEDGE.setdefault(knowledge, {})
+        if build not in values:
+            values[build] = build(knowledge)
+        return values[build]  # type: ignore[no-any-return]
+
+    return cached
 
 
 def default_kb_root() -> Path:

@@ -62,7 +62,6 @@ class ReferencePipeline:
         self.texts = {name: knowledge.queries.text(name) for name in knowledge.queries}
         self.ontology_triples: list[Triple] = list(knowledge.ontology)
         self.closures: dict[frozenset[Triple], frozenset[Triple]] = {}
-        self.owlrl_runs = 0
         self._prepared: dict[str, Any] = {}
         self.memo = memo
         self._validated: dict[tuple[frozenset[Triple], str], ValidationReport] = {}
@@ -121,7 +120,6 @@ class ReferencePipeline:
             for triple in known:
                 result.add(triple)
             return result
-        self.owlrl_runs += 1
         closed = owlrl_reference_infer(self.knowledge.schema, graph)
         self.closures[key] = frozenset(closed)
         return closed
@@ -179,7 +177,6 @@ class ReferencePipeline:
             if not todo:
                 return
             unique = list({frozenset(g): g for g in todo}.values())
-            self.owlrl_runs += -(-len(unique) // batch)
             results = owlrl_reference_infer_many(self.knowledge.schema, unique, batch=batch)
             next_round: list[tuple[Graph, Graph | None]] = []
             for derived, closed_graph in zip(unique, results, strict=True):

@@ -7,7 +7,6 @@ triage assumes while the item is missing.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from rdflib.namespace import SH
 from .case_input import CaseInput
 from .compiled_shapes import CompiledShapes, ShapeResult, Triple, UnsupportedShape, compile_shapes
 from .errors import CaseError
-from .knowledge import DX, Knowledge
+from .knowledge import DX, Knowledge, per_knowledge
 
 
 @dataclass(frozen=True)
@@ -105,19 +104,13 @@ def shape_results(triples: list[Triple], knowledge: Knowledge, *, engine: str = 
     return _pyshacl_results(triples, knowledge)
 
 
+@per_knowledge
 def compiled_shapes(knowledge: Knowledge) -> CompiledShapes | str:
     """The knowledge's case shapes compiled (once per loaded knowledge), or why they cannot be."""
-    cached = _COMPILED.get(knowledge)
-    if cached is None:
-        try:
-            cached = compile_shapes(knowledge.shapes)
-        except UnsupportedShape as exc:
-            cached = str(exc)
-        _COMPILED[knowledge] = cached
-    return cached
-
-
-_COMPILED: weakref.WeakKeyDictionary[Knowledge, CompiledShapes | str] = weakref.WeakKeyDictionary()
+    try:
+        return compile_shapes(knowledge.shapes)
+    except UnsupportedShape as exc:
+        return str(exc)
 
 
 def _pyshacl_results(triples: list[Triple], knowledge: Knowledge) -> tuple[ShapeResult, ...]:

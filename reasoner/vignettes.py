@@ -39,11 +39,11 @@ from typing import Any
 
 import yaml
 from rdflib import Graph
-from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
 
 from .case_input import CaseInput, case_from_form, read_case
 from .errors import EXIT_INVALID_CASE, CaseError, DorsumError
+from .inference import derive_rules
 from .knowledge import DX, Knowledge
 from .triage import TriageResult, triage
 
@@ -160,16 +160,14 @@ def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
 
 def _derivations(graph: Graph, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Which derive rules produce facts for this case, and which thresholds it exceeds."""
-    view = ReadOnlyGraphAggregate([graph, knowledge.schema])
     rules: list[str] = []
     thresholds: set[str] = set()
-    for name in sorted(knowledge.queries):
-        if not name.startswith("derive-"):
-            continue  # queries are parsed on first use: leave the others alone
-        triples = list(view.query(knowledge.queries[name]))
+    case = set(graph)
+    for rule in derive_rules(knowledge):
+        triples = rule.run(case, knowledge.schema)
         if triples:
-            rules.append(name)
-        thresholds |= {_local(str(o)) for _s, p, o in triples if p == DX.exceedsThreshold}  # type: ignore[misc]
+            rules.append(rule.name)
+        thresholds |= {_local(str(o)) for _s, p, o in triples if p == DX.exceedsThreshold}
     return tuple(rules), tuple(sorted(thresholds))
 
 

@@ -59,22 +59,13 @@ class CaseReasoner:
         prune(RULES_KIND, RULES_KEEP)
         return cls(schema=knowledge.schema, compiled=compiled)
 
-    def infer(self, case: Graph) -> Graph:
-        """The case's triples plus every OWL 2 RL entailment about the case's nodes (new graph)."""
-        if self.compiled is not None:
-            try:
-                return self.compiled.infer(case)
-            except UnsupportedConstruct:
-                pass  # the case makes schema-level statements: let owlrl handle them in full
-        return owlrl_reference_infer(self.schema, case)
-
     def infer_triples(self, case: set[Triple]) -> set[Triple]:
-        """:meth:`infer` over a set of triples (a new set)."""
+        """The case's triples plus every OWL 2 RL entailment about the case's nodes (a new set)."""
         if self.compiled is not None:
             try:
                 return self.compiled.infer_triples(case)
             except UnsupportedConstruct:
-                pass
+                pass  # the case makes schema-level statements: let owlrl handle them in full
         graph = Graph()
         for triple in case:
             graph.add(triple)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reasoner import CaseError, case_from_form, load_knowledge, triage  # noqa: E402
-from reasoner.generate import generate_forms, write_jsonl  # noqa: E402
+from reasoner.batch.generate import generate_forms, write_jsonl  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "lumbar-mass-back-pain.yaml"
 MIB = 1024 * 1024
@@ -176,7 +176,7 @@ def dorsum_command(subcommand: str) -> list[str]:
         probe = subprocess.run([script, subcommand, "--help"], capture_output=True, check=False)
         if probe.returncode == 0:
             return [script, subcommand]
-    module = "reasoner.cli" if subcommand in ("evaluate", "validate", "query") else "reasoner.cli_batch"
+    module = "reasoner.cli.main" if subcommand in ("evaluate", "validate", "query") else "reasoner.cli.batch"
     return [sys.executable, "-m", module, subcommand]
 
 

@@ -10,10 +10,7 @@ Public API::
     print(render_text(result))
 """
 
-__version__ = "0.1.0"
-
-from .case_input import CaseInput, case_from_form, case_from_graph, case_from_rdf_text, read_case
-from .errors import (
+from reasoner.errors import (
     EXIT_INCOMPLETE,
     EXIT_INVALID_CASE,
     EXIT_TRIAGED,
@@ -23,12 +20,14 @@ from .errors import (
     KnowledgeError,
     UsageError,
 )
-from .inference import infer_case
-from .knowledge import Knowledge, load_knowledge
-from .query import QueryResult, inferred_case_graph, run_query
-from .report import render, render_json, render_text, render_turtle
-from .triage import TriageResult, evaluate_file, triage
-from .validation import ValidationReport, validate_case
+from reasoner.knowledge import Knowledge, load_knowledge
+from reasoner.pipeline.infer import infer_case
+from reasoner.pipeline.query import QueryResult, inferred_case_graph, run_query
+from reasoner.pipeline.read import CaseInput, case_from_form, case_from_graph, case_from_rdf_text, read_case
+from reasoner.pipeline.triage import TriageResult, evaluate_file, triage
+from reasoner.pipeline.validate import ValidationReport, validate_case
+from reasoner.render.report import render, render_json, render_text, render_turtle
+from reasoner.version import __version__
 
 __all__ = [
     "EXIT_INCOMPLETE",

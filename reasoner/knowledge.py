@@ -13,7 +13,7 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,13 +23,11 @@ from rdflib import Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from .cache import cache_file, prune, read_cached, source_hash, write_cached
-from .errors import KnowledgeError, one_line
+from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
+from reasoner.errors import KnowledgeError, one_line
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
-
-    from .inference import CaseReasoner
 
 DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
@@ -117,7 +115,6 @@ class Knowledge:
     content_hash: str
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
-    reasoner: CaseReasoner | None = field(default=None)  # set by load_knowledge
 
     def label(self, node: object) -> str:
         """The label of a knowledge element, or a readable fallback for anything else."""
@@ -207,11 +204,7 @@ def load_knowledge(root: Path | str | None = None) -> Knowledge:
 
 @lru_cache(maxsize=8)
 def _load_cached(root: Path, digest: str) -> Knowledge:
-    from .inference import CaseReasoner  # local: inference imports this module
-
-    knowledge = _read_knowledge(root, digest)
-    object.__setattr__(knowledge, "reasoner", CaseReasoner.for_knowledge(knowledge))
-    return knowledge
+    return _read_knowledge(root, digest)
 
 
 @dataclass(frozen=True)

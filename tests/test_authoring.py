@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reasoner.cli import main
-from reasoner.quality import check_knowledge
+from reasoner.authoring.check import check_knowledge
+from reasoner.cli.main import main
 
 from .conftest import CASES, ROOT
 

@@ -19,9 +19,9 @@ from reasoner import (
     render_json,
     triage,
 )
-from reasoner.batch import BatchSummary, iter_case_inputs, run_batch
-from reasoner.cli_batch import batch, generate
-from reasoner.generate import form_vocabulary, generate_forms
+from reasoner.batch.generate import form_vocabulary, generate_forms
+from reasoner.batch.run import BatchSummary, iter_case_inputs, run_batch
+from reasoner.cli.batch import batch, generate
 
 from .conftest import EXAMPLES
 
@@ -182,7 +182,7 @@ def test_records_do_not_depend_on_the_hash_seed(tmp_path: Path, knowledge: Knowl
     outputs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        command = [sys.executable, "-m", "reasoner.cli_batch", "batch", str(cases), "--jobs", "1"]
+        command = [sys.executable, "-m", "reasoner.cli.batch", "batch", str(cases), "--jobs", "1"]
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=EXAMPLES.parent, check=False)
         outputs.append(done.stdout)
     assert outputs[0] and outputs[0] == outputs[1]

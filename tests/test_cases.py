@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reasoner import Knowledge
-from reasoner.vignettes import load_vignette, run_vignette
+from reasoner.authoring.vignettes import load_vignette, run_vignette
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 

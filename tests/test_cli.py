@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from rdflib import Graph
 
 from reasoner import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, __version__
-from reasoner.cli import main
+from reasoner.cli.main import main
 
 from .conftest import EXAMPLES
 
@@ -154,7 +154,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ttl"
     bad.write_text("this is not turtle")
     proc = subprocess.run(
-        [sys.executable, "-m", "reasoner.cli", "evaluate", str(bad)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "reasoner", "evaluate", str(bad)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == EXIT_INVALID_CASE
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("dorsum: error:")
@@ -166,7 +166,7 @@ def test_json_is_byte_identical_across_processes_with_different_hash_seeds() -> 
     outputs = set()
     for seed in ("1", "2"):
         proc = subprocess.run(
-            [sys.executable, "-m", "reasoner.cli", "evaluate", str(COMPLETE), str(INCOMPLETE), "-f", "json"],
+            [sys.executable, "-m", "reasoner", "evaluate", str(COMPLETE), str(INCOMPLETE), "-f", "json"],
             capture_output=True,
             text=True,
             check=False,

@@ -16,7 +16,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from reasoner.compiled import CompiledRules, UnsupportedConstruct, compile_rules, owlrl_reference_infer
+from reasoner.engines.owl_rl import CompiledRules, UnsupportedConstruct, compile_rules, owlrl_reference_infer
 
 ONTOLOGY = Path(__file__).resolve().parent.parent / "ontology"
 DX = Namespace("https://w3id.org/dorsum/ontology#")

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from reasoner import load_knowledge
-from reasoner.cli import main
+from reasoner.cli.main import main
 
 from .conftest import EXAMPLES, ROOT
 

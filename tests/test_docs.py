@@ -17,7 +17,7 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from reasoner import Knowledge, load_knowledge
-from reasoner.docs import COLUMN_HEADINGS, DOC_FILES, build_docs, render_class_expression
+from reasoner.authoring.docs import COLUMN_HEADINGS, DOC_FILES, build_docs, render_class_expression
 from reasoner.knowledge import DX
 
 from .conftest import ROOT, chromium_command

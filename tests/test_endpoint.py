@@ -28,9 +28,9 @@ pytest.importorskip("pyoxigraph")
 from rdflib import Graph
 
 from reasoner import Knowledge
-from reasoner.cli_store import oxigraph_binary
+from reasoner.cli.store import oxigraph_binary
 from reasoner.errors import UsageError
-from reasoner.store import (
+from reasoner.store.records import (
     AskResult,
     LocalStore,
     RemoteStore,
@@ -113,7 +113,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     def start(store: Path, *extra: str) -> Server:
         port = _free_port()
         log = tmp_path_factory.mktemp("serve") / "server.log"
-        program = "import sys; from reasoner.cli_store import serve; sys.argv[0] = 'dorsum serve'; serve()"
+        program = "import sys; from reasoner.cli.store import serve; sys.argv[0] = 'dorsum serve'; serve()"
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         with log.open("wb") as stream:
             process = subprocess.Popen(
@@ -313,7 +313,7 @@ def test_remote_store_add_list_replace_remove_export(
 def test_cli_against_the_endpoint(read_only_server: Server) -> None:
     from click.testing import CliRunner
 
-    from reasoner.cli_store import sparql, store
+    from reasoner.cli.store import sparql, store
 
     listed = CliRunner().invoke(store, ["list", "--store", read_only_server.url, "--format", "json"])
     assert listed.exit_code == 0, listed.output

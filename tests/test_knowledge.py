@@ -9,8 +9,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from reasoner import Knowledge
+from reasoner.engines.owl_rl_profile import rl_profile_violations
 from reasoner.knowledge import CONTEXT_FILE, DX
-from reasoner.profile import rl_profile_violations
 
 
 def _individuals(knowledge: Knowledge, cls: URIRef) -> list[URIRef]:

@@ -14,8 +14,8 @@ from rdflib.namespace import RDFS
 from reasoner import KnowledgeError, load_knowledge, render_json, triage
 from reasoner import knowledge as knowledge_module
 from reasoner.cache import CACHE_ENV
-from reasoner.case_input import read_case
 from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.read import read_case
 
 from .conftest import EXAMPLES, ROOT
 

@@ -24,14 +24,14 @@ from pathlib import Path
 import pytest
 
 from reasoner import CaseError, case_from_form, load_knowledge, read_case, triage
-from reasoner.case_input import CaseInput
-from reasoner.generate import form_vocabulary, generate_forms
-from reasoner.inference import infer_case
+from reasoner.authoring.vignettes import find_vignettes, load_vignette, vignette_case
+from reasoner.batch.generate import form_vocabulary, generate_forms
 from reasoner.knowledge import Knowledge
-from reasoner.reference import ReferencePipeline
-from reasoner.triage import PRODUCTION, TriageResult, worst_case_graph
-from reasoner.validation import validate_graph
-from reasoner.vignettes import find_vignettes, load_vignette, vignette_case
+from reasoner.pipeline.infer import infer_case
+from reasoner.pipeline.read import CaseInput
+from reasoner.pipeline.triage import PRODUCTION, TriageResult, worst_case_graph
+from reasoner.pipeline.validate import validate_graph
+from tests.reference import ReferencePipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = 1000

@@ -6,7 +6,7 @@ import re
 
 import click
 
-from reasoner.cli import main
+from reasoner.cli.main import main
 
 from .conftest import ROOT
 

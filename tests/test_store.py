@@ -26,10 +26,11 @@ from click.testing import CliRunner
 from rdflib import Graph, Literal, URIRef
 
 from reasoner import Knowledge, TriageResult, case_from_form, read_case, triage
-from reasoner.case_input import CaseInput
-from reasoner.cli_store import serve, sparql, store
+from reasoner.authoring.vignettes import SUFFIXES, load_vignette
+from reasoner.cli.store import serve, sparql, store
 from reasoner.errors import CaseError
-from reasoner.store import (
+from reasoner.pipeline.read import CaseInput
+from reasoner.store.records import (
     CASE_BASE,
     DSTORE,
     AskResult,
@@ -46,7 +47,6 @@ from reasoner.store import (
     render_sparql,
     with_values,
 )
-from reasoner.vignettes import SUFFIXES, load_vignette
 
 from .conftest import CASES, EXAMPLES, ROOT
 
@@ -168,7 +168,7 @@ def test_result_graph_carries_prov_provenance(filled: Filled) -> None:
 
 
 def test_literal_subjects_never_reach_the_store(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reasoner.store as store_module
+    import reasoner.store.records as store_module
 
     case = read_case(EXAMPLES / "growing-firm-lump.yaml", knowledge)
     real = store_module.infer_case
@@ -424,7 +424,7 @@ def _write_forms(folder: Path, count: int) -> list[Path]:
 
 
 def _cli(*args: str) -> list[str]:
-    program = "import sys; from reasoner.cli_store import store; sys.argv[0] = 'dorsum store'; store()"
+    program = "import sys; from reasoner.cli.store import store; sys.argv[0] = 'dorsum store'; store()"
     return [sys.executable, "-c", program, *args]
 
 

@@ -4,15 +4,17 @@ what they claim."""
 from __future__ import annotations
 
 from reasoner import Knowledge
-from reasoner.traceability import local, render_markdown, trace_rows
-from reasoner.vignettes import load_vignette, run_vignette
+from reasoner.authoring.traceability import local, render_markdown, trace_rows
+from reasoner.authoring.vignettes import load_vignette, run_vignette
 
 from .conftest import CASES, ROOT
 
 
 def test_traceability_table_is_current(knowledge: Knowledge) -> None:
     expected = render_markdown(trace_rows(knowledge, CASES.glob("*.yaml")))
-    assert (ROOT / "TRACEABILITY.md").read_text() == expected, "run: python -m reasoner.traceability > TRACEABILITY.md"
+    assert (ROOT / "TRACEABILITY.md").read_text() == expected, (
+        "run: python -m reasoner.authoring.traceability > TRACEABILITY.md"
+    )
 
 
 def test_every_encoded_statement_is_covered_by_a_scenario(knowledge: Knowledge) -> None:

@@ -51,12 +51,12 @@ from rdflib import BNode, Graph, URIRef
 from rdflib import Literal as RdfLiteral
 from rdflib.term import Node
 
-from .case_input import CASE_ID, CaseInput, case_from_form, read_case
-from .errors import DorsumError, UsageError, one_line
-from .inference import infer_case
-from .knowledge import Knowledge, load_knowledge
-from .report import PROV, RESULT, render_turtle
-from .triage import TriageResult, triage
+from reasoner.errors import DorsumError, UsageError, one_line
+from reasoner.knowledge import Knowledge, load_knowledge
+from reasoner.pipeline.infer import infer_case
+from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form, read_case
+from reasoner.pipeline.triage import TriageResult, triage
+from reasoner.render.report import PROV, RESULT, render_turtle
 
 CASE_BASE: Final = "https://w3id.org/dorsum/case/"
 KNOWLEDGE_BASE: Final = "https://w3id.org/dorsum/knowledge/"

@@ -20,8 +20,8 @@ import yaml
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from .errors import CaseError, UsageError, one_line
-from .knowledge import DX, Knowledge
+from reasoner.errors import CaseError, UsageError, one_line
+from reasoner.knowledge import DX, Knowledge
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
 FORM_SUFFIXES = {".json", ".yaml", ".yml"}

@@ -16,8 +16,8 @@ from rdflib import Node
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SKOS
 
-from .errors import UsageError
-from .knowledge import DX, Knowledge
+from reasoner.errors import UsageError
+from reasoner.knowledge import DX, Knowledge
 
 DEFAULT_POLICY = "most cautious wins"
 

@@ -21,8 +21,8 @@ from typing import IO, Any
 from rdflib import Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 
-from .errors import KnowledgeError
-from .knowledge import DX, Knowledge, load_knowledge
+from reasoner.errors import KnowledgeError
+from reasoner.knowledge import DX, Knowledge, load_knowledge
 
 INVALID_SHARE = 0.02
 INCOMPLETE_SHARE = 0.15

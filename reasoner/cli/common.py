@@ -12,8 +12,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError
-from .knowledge import KB_ENV
+from reasoner.errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError
+from reasoner.knowledge import KB_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,5 +1,5 @@
-"""``dorsum batch`` and ``dorsum generate``: thin click commands over :mod:`reasoner.batch` and
-:mod:`reasoner.generate`.
+"""``dorsum batch`` and ``dorsum generate``: thin click commands over :mod:`reasoner.batch.run` and
+:mod:`reasoner.batch.generate`.
 
 Register them on the main group with ``main.add_command(batch)`` and ``main.add_command(generate)``.
 ``python -m reasoner.cli_batch`` runs them standalone.
@@ -16,11 +16,11 @@ from typing import IO, Any
 
 import click
 
-from .batch import EXECUTORS, BatchSummary, count_cases, run_batch
-from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
-from .errors import EXIT_TRIAGED, DorsumError, UsageError
-from .generate import generate_forms, write_jsonl
-from .knowledge import load_knowledge
+from reasoner.batch.generate import generate_forms, write_jsonl
+from reasoner.batch.run import EXECUTORS, BatchSummary, count_cases, run_batch
+from reasoner.cli.common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
+from reasoner.errors import EXIT_TRIAGED, DorsumError, UsageError
+from reasoner.knowledge import load_knowledge
 
 
 @click.command(epilog=EXIT_CODES_HELP)

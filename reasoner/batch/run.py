@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from .case_input import CaseInput, case_from_form, case_from_rdf_text, read_case
-from .errors import (
+from reasoner.errors import (
     EXIT_INCOMPLETE,
     EXIT_INVALID_CASE,
     EXIT_TRIAGED,
@@ -39,9 +38,10 @@ from .errors import (
     UsageError,
     one_line,
 )
-from .knowledge import Knowledge, load_knowledge
-from .report import render_json
-from .triage import triage
+from reasoner.knowledge import Knowledge, load_knowledge
+from reasoner.pipeline.read import CaseInput, case_from_form, case_from_rdf_text, read_case
+from reasoner.pipeline.triage import triage
+from reasoner.render.report import render_json
 
 #: Suffixes of the case files a directory is searched for.
 CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")

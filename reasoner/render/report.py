@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
-from .errors import UsageError
-from .knowledge import DX
-from .triage import Citation, Conflict, Step, TriageResult, as_mapping, chain
+from reasoner.errors import UsageError
+from reasoner.knowledge import DX
+from reasoner.pipeline.triage import Citation, Conflict, Step, TriageResult, as_mapping, chain
 
 PROV = Namespace("http://www.w3.org/ns/prov#")
 RESULT = Namespace("https://w3id.org/dorsum/result#")

@@ -13,11 +13,11 @@ from typing import Any, cast
 from rdflib import Graph, Literal, Node
 from rdflib.graph import ReadOnlyGraphAggregate
 
-from .case_input import CaseInput
-from .errors import UsageError
-from .inference import infer_case
-from .knowledge import DX, Knowledge, prepare_query_file
-from .validation import require_valid, validate_case
+from reasoner.errors import UsageError
+from reasoner.knowledge import DX, Knowledge, prepare_query_file
+from reasoner.pipeline.infer import infer_case
+from reasoner.pipeline.read import CaseInput
+from reasoner.pipeline.validate import require_valid, validate_case
 
 
 @dataclass(frozen=True)

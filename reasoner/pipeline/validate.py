@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from rdflib import Graph, Node, URIRef
 from rdflib.namespace import SH
 
-from .case_input import CaseInput
-from .compiled_shapes import CompiledShapes, ShapeResult, Triple, UnsupportedShape, compile_shapes
-from .errors import CaseError
-from .knowledge import DX, Knowledge, per_knowledge
+from reasoner.engines.shacl_core import CompiledShapes, ShapeResult, Triple, UnsupportedShape
+from reasoner.errors import CaseError
+from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.engine import engine_for
+from reasoner.pipeline.read import CaseInput
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,9 @@ def shape_results(triples: list[Triple], knowledge: Knowledge, *, engine: str = 
     return _pyshacl_results(triples, knowledge)
 
 
-@per_knowledge
 def compiled_shapes(knowledge: Knowledge) -> CompiledShapes | str:
     """The knowledge's case shapes compiled (once per loaded knowledge), or why they cannot be."""
-    try:
-        return compile_shapes(knowledge.shapes)
-    except UnsupportedShape as exc:
-        return str(exc)
+    return engine_for(knowledge).shapes
 
 
 def _pyshacl_results(triples: list[Triple], knowledge: Knowledge) -> tuple[ShapeResult, ...]:

@@ -41,11 +41,11 @@ import yaml
 from rdflib import Graph
 from rdflib.namespace import RDF, RDFS
 
-from .case_input import CaseInput, case_from_form, read_case
-from .errors import EXIT_INVALID_CASE, CaseError, DorsumError
-from .inference import derive_rules
-from .knowledge import DX, Knowledge
-from .triage import TriageResult, triage
+from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError
+from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.engine import engine_for
+from reasoner.pipeline.read import CaseInput, case_from_form, read_case
+from reasoner.pipeline.triage import TriageResult, triage
 
 SUFFIXES = {"ttl": ".ttl", "nt": ".nt", "jsonld": ".jsonld", "json": ".json", "yaml": ".yaml"}
 LIST_CHECKS = {
@@ -163,7 +163,7 @@ def _derivations(graph: Graph, knowledge: Knowledge) -> tuple[tuple[str, ...], t
     rules: list[str] = []
     thresholds: set[str] = set()
     case = set(graph)
-    for rule in derive_rules(knowledge):
+    for rule in engine_for(knowledge).derive_rules:
         triples = rule.run(case, knowledge.schema)
         if triples:
             rules.append(rule.name)

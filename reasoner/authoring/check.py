@@ -17,9 +17,10 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
 
-from .knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
-from .profile import rl_profile_violations
-from .validation import compiled_shapes
+from reasoner.engines.owl_rl_profile import rl_profile_violations
+from reasoner.knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
+from reasoner.pipeline.engine import engine_for
+from reasoner.pipeline.validate import compiled_shapes
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
 LEVELS = (ERROR, WARN, INFO)
@@ -77,10 +78,9 @@ def check_knowledge(root: Path | str) -> CheckReport:
     findings += _consistency(knowledge)
     findings += _qa_shapes(knowledge)
     findings += _qc_queries(knowledge)
-    if knowledge.reasoner is not None and knowledge.reasoner.compiled is None:
-        findings.append(
-            CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {knowledge.reasoner.fallback_reason}")
-        )
+    reasoner = engine_for(knowledge).reasoner
+    if reasoner.compiled is None:
+        findings.append(CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {reasoner.fallback_reason}"))
     validator = compiled_shapes(knowledge)
     if isinstance(validator, str):
         findings.append(

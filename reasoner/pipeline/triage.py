@@ -16,14 +16,14 @@ from typing import Any
 from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF
 
-from . import __version__
-from .case_input import CaseInput, read_case
-from .compiled import Triple
-from .conflicts import Position, Profile, load_profile, policy_name, resolve
-from .errors import EXIT_INCOMPLETE, EXIT_TRIAGED
-from .inference import close_and_report
-from .knowledge import DX, Knowledge, SourceRef, load_knowledge
-from .validation import MissingItem, ValidationReport, require_valid, validate_graph
+from reasoner.engines.owl_rl import Triple
+from reasoner.errors import EXIT_INCOMPLETE, EXIT_TRIAGED
+from reasoner.knowledge import DX, Knowledge, SourceRef, load_knowledge
+from reasoner.pipeline.infer import close_and_report
+from reasoner.pipeline.policy import Position, Profile, load_profile, policy_name, resolve
+from reasoner.pipeline.read import CaseInput, read_case
+from reasoner.pipeline.validate import MissingItem, ValidationReport, require_valid, validate_graph
+from reasoner.version import __version__
 
 MAX_ASSUMPTION_ROUNDS = 5
 MAX_EXPLANATION_DEPTH = 4
@@ -124,8 +124,22 @@ class KnowledgeStamp:
 
 
 @dataclass(frozen=True)
+class CaseTrace:
+    """What triage computed on the way to a result, kept on request (``triage(..., keep_trace=True)``)
+    so that the store writes it instead of reasoning again."""
+
+    facts: frozenset[Triple]  # the case as given
+    closure: frozenset[Triple]  # the case after derive rules and OWL 2 RL, to a fixpoint
+
+    @property
+    def inferred(self) -> frozenset[Triple]:
+        """What reasoning added to the case."""
+        return self.closure - self.facts
+
+
+@dataclass(frozen=True)
 class TriageResult:
-    """The answer for one case. Render it with :mod:`reasoner.report`."""
+    """The answer for one case. Render it with :mod:`reasoner.render.report`."""
 
     case_id: str
     case_iri: str
@@ -142,6 +156,7 @@ class TriageResult:
     knowledge: KnowledgeStamp
     policy: str = "most cautious wins"
     notes: tuple[str, ...] = field(default=())
+    trace: CaseTrace | None = field(default=None, compare=False, repr=False)  # only with keep_trace=True
 
     @property
     def complete(self) -> bool:
@@ -166,7 +181,7 @@ class TriageResult:
 @dataclass(frozen=True)
 class Pipeline:
     """How :func:`triage` validates a case, and closes and queries it. Every pipeline must give
-    the same answers; they differ in speed (see :mod:`reasoner.reference`)."""
+    the same answers; they differ in speed (see :mod:`tests.reference`)."""
 
     name: str
     validate: Callable[[Graph, Knowledge, str], ValidationReport]
@@ -183,16 +198,23 @@ def evaluate_file(path: Path | str, kb: Path | str | None = None, profile: str |
 
 
 def triage(
-    case: CaseInput, knowledge: Knowledge, profile: Profile | None = None, *, pipeline: Pipeline = PRODUCTION
+    case: CaseInput,
+    knowledge: Knowledge,
+    profile: Profile | None = None,
+    *,
+    pipeline: Pipeline = PRODUCTION,
+    keep_trace: bool = False,
 ) -> TriageResult:
     """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``.
+
+    With ``keep_trace`` the result carries the case's closure (:class:`CaseTrace`).
 
     ``profile`` (see :func:`reasoner.conflicts.load_profile`) changes whose answer is followed
     where sources disagree on an action; it never changes the urgency.
     """
     report = pipeline.validate(case.graph, knowledge, case.source)
     require_valid(report)
-    _closure, view = pipeline.close_and_report(case.graph, knowledge, None)
+    closure, view = pipeline.close_and_report(case.graph, knowledge, None)
     urgency = _urgency(view, knowledge)
     possible = urgency
     if report.missing:
@@ -222,6 +244,7 @@ def triage(
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
         notes=tuple(notes),
+        trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
 
 
@@ -504,9 +527,10 @@ def chain(result: TriageResult, step: Step) -> list[tuple[RedFlag, int]]:
 
 def as_mapping(result: TriageResult) -> Mapping[str, Any]:
     """A plain, JSON-ready view of a result (used by the JSON renderer and tests)."""
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
-    data = asdict(result)
+    data = asdict(replace(result, trace=None))
+    del data["trace"]
     data["exit_code"] = result.exit_code
     data["effective_urgency"] = asdict(result.effective_urgency) if result.effective_urgency else None
     return data

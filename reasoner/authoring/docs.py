@@ -21,7 +21,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 from rdflib.term import Node
 
-from .knowledge import DX, Knowledge
+from reasoner.knowledge import DX, Knowledge
 
 __all__ = ["COLUMN_HEADINGS", "DOC_FILES", "build_docs", "render_class_expression"]
 

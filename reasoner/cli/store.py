@@ -1,9 +1,9 @@
 """Click commands for the case store: ``dorsum store add|list|remove|export``, ``dorsum sparql``
-and ``dorsum serve``. Thin wrappers over :mod:`reasoner.store`.
+and ``dorsum serve``. Thin wrappers over :mod:`reasoner.store.records`.
 
 Register them on the main group in ``reasoner/cli.py``::
 
-    from .cli_store import serve, sparql, store
+    from reasoner.cli.store import serve, sparql, store
     main.add_command(store)
     main.add_command(sparql)
     main.add_command(serve)
@@ -26,10 +26,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from .cli_common import kb_option, quiet_libraries
-from .errors import EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError, UsageError, one_line
-from .knowledge import default_kb_root, load_knowledge
-from .store import (
+from reasoner.cli.common import kb_option, quiet_libraries
+from reasoner.errors import EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError, UsageError, one_line
+from reasoner.knowledge import default_kb_root, load_knowledge
+from reasoner.store.records import (
     DEFAULT_STORE,
     EXPORT_FORMATS,
     SPARQL_FORMATS,

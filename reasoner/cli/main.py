@@ -1,7 +1,7 @@
 """The ``dorsum`` command line: thin click commands over the public API.
 
 The query, check, test, diff and docs commands import their modules when they run, and the
-commands of :mod:`reasoner.cli_batch` and :mod:`reasoner.cli_store` are loaded when named, so a
+commands of :mod:`reasoner.cli.batch` and :mod:`reasoner.cli.store` are loaded when named, so a
 triage does not pay for the docs, store, batch or authoring code.
 """
 
@@ -16,26 +16,34 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
-from .case_input import read_case
-from .cli_common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
-from .conflicts import Profile, knowledge_conflicts, load_profile, profiles
-from .errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, CaseError, DorsumError, UsageError
-from .knowledge import Knowledge, default_kb_root, load_knowledge
-from .report import FORMATS, render
-from .triage import triage
-from .validation import validate_case
+from reasoner.cli.common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
+from reasoner.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_INVALID_CASE,
+    EXIT_TRIAGED,
+    EXIT_USAGE,
+    CaseError,
+    DorsumError,
+    UsageError,
+)
+from reasoner.knowledge import Knowledge, default_kb_root, load_knowledge
+from reasoner.pipeline.policy import Profile, knowledge_conflicts, load_profile, profiles
+from reasoner.pipeline.read import read_case
+from reasoner.pipeline.triage import triage
+from reasoner.pipeline.validate import validate_case
+from reasoner.render.report import FORMATS, render
+from reasoner.version import __version__
 
 if TYPE_CHECKING:
-    from .impact import ImpactReport
+    from reasoner.authoring.impact import ImpactReport
 
 #: Commands defined in other modules, imported only when invoked (or listed by --help).
 LAZY_COMMANDS = {
-    "batch": "reasoner.cli_batch:batch",
-    "generate": "reasoner.cli_batch:generate",
-    "store": "reasoner.cli_store:store",
-    "sparql": "reasoner.cli_store:sparql",
-    "serve": "reasoner.cli_store:serve",
+    "batch": "reasoner.cli.batch:batch",
+    "generate": "reasoner.cli.batch:generate",
+    "store": "reasoner.cli.store:store",
+    "sparql": "reasoner.cli.store:sparql",
+    "serve": "reasoner.cli.store:serve",
 }
 
 
@@ -187,7 +195,7 @@ def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
       dorsum query red-flags-by-case examples/lumbar-mass-back-pain.yaml
       dorsum query my-query.rq examples/growing-firm-lump.yaml --format csv
     """
-    from .query import run_query
+    from reasoner.pipeline.query import run_query
 
     with quiet_libraries():
         knowledge = _knowledge(kb)
@@ -218,7 +226,7 @@ def check(fmt: str, kb: Path | None) -> None:
       dorsum check
       dorsum check --kb ./my-working-copy --format json
     """
-    from .quality import check_knowledge
+    from reasoner.authoring.check import check_knowledge
 
     with quiet_libraries():
         try:
@@ -252,7 +260,7 @@ def test_command(paths: tuple[Path, ...], strict: bool, kb: Path | None) -> None
       dorsum test tests/cases/020-deep-lumbar-mass-with-back-pain-immediate-mri.yaml
       dorsum test --strict --kb ./my-working-copy
     """
-    from .vignettes import coverage, find_vignettes, load_vignette, run_vignette
+    from reasoner.authoring.vignettes import coverage, find_vignettes, load_vignette, run_vignette
 
     with quiet_libraries():
         knowledge = _knowledge(kb)
@@ -346,7 +354,7 @@ def diff(
       dorsum diff --base main
       dorsum diff --against ../dorsum-released --kb . tests/cases
     """
-    from .impact import case_files, compare_knowledge, knowledge_at_git_ref
+    from reasoner.authoring.impact import case_files, compare_knowledge, knowledge_at_git_ref
 
     if (against is None) == (base is None):
         fail(UsageError("give exactly one of --against DIR or --base GIT-REF"))
@@ -413,7 +421,7 @@ def docs(out: Path, kb: Path | None) -> None:
       dorsum docs --out site/
       dorsum docs --out /tmp/preview --kb ./my-working-copy
     """
-    from .docs import build_docs
+    from reasoner.authoring.docs import build_docs
 
     with quiet_libraries():
         knowledge = _knowledge(kb)

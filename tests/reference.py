@@ -24,12 +24,13 @@ from rdflib import Graph
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.plugins.sparql import prepareQuery
 
-from .compiled import Triple, owlrl_reference_infer, owlrl_reference_infer_many
-from .inference import DERIVE_PREFIX, MAX_ROUNDS, case_queries
-from .knowledge import Knowledge
-from .report_queries import REPORT_PREFIX
-from .triage import Pipeline
-from .validation import ValidationReport, data_triples, report_from_results, shape_results
+from reasoner.engines.owl_rl import Triple, owlrl_reference_infer, owlrl_reference_infer_many
+from reasoner.engines.sparql_store import REPORT_PREFIX
+from reasoner.knowledge import Knowledge
+from reasoner.pipeline.engine import DERIVE_PREFIX, engine_for
+from reasoner.pipeline.infer import MAX_ROUNDS
+from reasoner.pipeline.triage import Pipeline
+from reasoner.pipeline.validate import ValidationReport, data_triples, report_from_results, shape_results
 
 __all__ = ["ReferencePipeline"]
 
@@ -156,7 +157,7 @@ class ReferencePipeline:
         closure = self.close(graph)
         wanted = names if names is not None else sorted(n for n in self.texts if n.startswith(REPORT_PREFIX))
         if self.report_engine == "oxigraph":
-            return set(closure), case_queries(knowledge).run(wanted, closure)
+            return set(closure), engine_for(knowledge).report_queries.run(wanted, closure)
         view = ReadOnlyGraphAggregate([closure, knowledge.ontology])
         rows = {name: [tuple(row) for row in view.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
         return set(closure), rows

@@ -19,11 +19,11 @@ from pathlib import Path
 from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDFS
 
-from .case_input import CaseInput, read_case
-from .errors import DorsumError, UsageError
-from .knowledge import DX, KNOWLEDGE_FOLDERS, Knowledge
-from .triage import TriageResult, triage
-from .vignettes import is_vignette, load_vignette, vignette_case
+from reasoner.authoring.vignettes import is_vignette, load_vignette, vignette_case
+from reasoner.errors import DorsumError, UsageError
+from reasoner.knowledge import DX, KNOWLEDGE_FOLDERS, Knowledge
+from reasoner.pipeline.read import CaseInput, read_case
+from reasoner.pipeline.triage import TriageResult, triage
 
 CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")
 

@@ -1,0 +1,3 @@
+from reasoner.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Renderers of triage results: text, JSON and Turtle."""

@@ -1,0 +1,1 @@
+"""The case knowledge graph: a persistent store of triaged cases and its SPARQL endpoint."""

@@ -26,7 +26,7 @@ from reasoner.pipeline.query import QueryResult, inferred_case_graph, run_query
 from reasoner.pipeline.read import CaseInput, case_from_form, case_from_graph, case_from_rdf_text, read_case
 from reasoner.pipeline.triage import TriageResult, evaluate_file, triage
 from reasoner.pipeline.validate import ValidationReport, validate_case
-from reasoner.render.report import render, render_json, render_text, render_turtle
+from reasoner.render import render, render_json, render_text, render_turtle
 from reasoner.version import __version__
 
 __all__ = [

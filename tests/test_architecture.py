@@ -19,7 +19,11 @@ def test_the_import_contracts_hold() -> None:
     no upward import (the contracts are in pyproject.toml)."""
     pytest.importorskip("importlinter")
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

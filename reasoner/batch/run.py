@@ -41,7 +41,7 @@ from reasoner.errors import (
 from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.read import CaseInput, case_from_form, case_from_rdf_text, read_case
 from reasoner.pipeline.triage import triage
-from reasoner.render.report import render_json
+from reasoner.render.json import render_json
 
 #: Suffixes of the case files a directory is searched for.
 CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")

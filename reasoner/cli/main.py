@@ -31,7 +31,7 @@ from reasoner.pipeline.policy import Profile, knowledge_conflicts, load_profile,
 from reasoner.pipeline.read import read_case
 from reasoner.pipeline.triage import triage
 from reasoner.pipeline.validate import validate_case
-from reasoner.render.report import FORMATS, render
+from reasoner.render import FORMATS, render
 from reasoner.version import __version__
 
 if TYPE_CHECKING:

@@ -139,7 +139,7 @@ class CaseTrace:
 
 @dataclass(frozen=True)
 class TriageResult:
-    """The answer for one case. Render it with :mod:`reasoner.render.report`."""
+    """The answer for one case. Render it with :mod:`reasoner.render`."""
 
     case_id: str
     case_iri: str

@@ -56,7 +56,7 @@ from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.infer import infer_case
 from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, triage
-from reasoner.render.report import PROV, RESULT, render_turtle
+from reasoner.render.turtle import PROV, RESULT, render_turtle
 
 CASE_BASE: Final = "https://w3id.org/dorsum/case/"
 KNOWLEDGE_BASE: Final = "https://w3id.org/dorsum/knowledge/"

@@ -16,8 +16,9 @@ from functools import cached_property
 
 import owlrl
 import rdflib
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.sparql.sparql import Query
 
 from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
@@ -25,7 +26,7 @@ from reasoner.engines.owl_rl import CompiledRules, Triple, UnsupportedConstruct,
 from reasoner.engines.shacl_core import CompiledShapes, UnsupportedShape, compile_shapes
 from reasoner.engines.sparql_footprint import Footprint, footprint
 from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries
-from reasoner.knowledge import Knowledge, per_knowledge
+from reasoner.knowledge import DX, Knowledge, per_knowledge
 
 RULES_KIND = "rules"
 RULES_KEEP = 32
@@ -116,11 +117,38 @@ class Engine:
         return tuple(rules)
 
     @cached_property
+    def class_tree(self) -> frozenset[Triple]:
+        """The ``rdfs:subClassOf`` links that hold between the situations advice applies to once the
+        OWL 2 RL closure is taken (for example from ``owl:equivalentClass`` intersections), which the
+        ontology files do not state. Found by classifying one prototype individual of each situation
+        with the same rules that classify cases."""
+        ontology = self.knowledge.ontology
+        situations = {
+            o for p in (DX.appliesTo, DX.exceptIn) for o in ontology.objects(None, p) if isinstance(o, URIRef)
+        }
+        links: set[Triple] = set()
+        for index, situation in enumerate(sorted(situations)):
+            prototype = URIRef(f"urn:dorsum:prototype:{index}")
+            for s, p, o in self.reasoner.infer_triples({(prototype, RDF.type, situation)}):
+                if s == prototype and p == RDF.type and isinstance(o, URIRef) and o != situation:
+                    links.add((situation, RDFS.subClassOf, o))
+        return frozenset(links)
+
+    @cached_property
+    def report_view(self) -> Graph:
+        """What report queries read besides the case: the ontology plus :attr:`class_tree`."""
+        view = Graph()
+        view += self.knowledge.ontology
+        for triple in self.class_tree:
+            view.add(triple)
+        return view
+
+    @cached_property
     def report_queries(self) -> ReportQueries:
-        """One Oxigraph store holding the ontology, with the report queries."""
+        """One Oxigraph store holding :attr:`report_view`, with the report queries."""
         knowledge = self.knowledge
         texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
-        return ReportQueries.for_ontology(knowledge.ontology, texts)
+        return ReportQueries.for_ontology(self.report_view, texts)
 
     @cached_property
     def shapes(self) -> CompiledShapes | str:

@@ -8,7 +8,7 @@ them and arranges their answers into a :class:`TriageResult`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,165 +17,52 @@ from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF
 
 from reasoner.engines.owl_rl import Triple
-from reasoner.errors import EXIT_INCOMPLETE, EXIT_TRIAGED
 from reasoner.knowledge import DX, Knowledge, SourceRef, load_knowledge
 from reasoner.pipeline.infer import close_and_report
+from reasoner.pipeline.plan import build_plan
 from reasoner.pipeline.policy import Position, Profile, load_profile, policy_name, resolve
 from reasoner.pipeline.read import CaseInput, read_case
+from reasoner.pipeline.result import (
+    CaseTrace,
+    Citation,
+    Conflict,
+    Fact,
+    KnowledgeStamp,
+    Missing,
+    RedFlag,
+    Step,
+    Tier,
+    TriageResult,
+)
 from reasoner.pipeline.validate import MissingItem, ValidationReport, require_valid, validate_graph
 from reasoner.version import __version__
 
+__all__ = [  # the result classes are defined in reasoner.pipeline.result and importable from here too
+    "CaseTrace",
+    "Citation",
+    "Conflict",
+    "Fact",
+    "KnowledgeStamp",
+    "Missing",
+    "Pipeline",
+    "RedFlag",
+    "Step",
+    "Tier",
+    "TriageResult",
+    "as_mapping",
+    "chain",
+    "evaluate_file",
+    "stamp",
+    "triage",
+    "worst_case_graph",
+]
+
+URGENCY = "report-urgency"
+SUPPRESSED = "report-plan-suppressed"
+PRECAUTIONS = "report-plan-precautions"
+SUPERSEDES = "report-plan-supersedes"
 MAX_ASSUMPTION_ROUNDS = 5
 MAX_EXPLANATION_DEPTH = 4
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A source behind a conclusion."""
-
-    iri: str
-    label: str
-    short: str
-    citation: str
-    date: str
-    relation: str  # "source" or "reference"
-
-
-@dataclass(frozen=True)
-class Tier:
-    iri: str
-    label: str
-    rank: int
-    time_frame: str
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One recorded or derived case fact that satisfied part of a class definition."""
-
-    subject: str  # "case" or "lump" (or another node label)
-    attribute: str
-    value: str
-    property_iri: str
-    value_iri: str
-
-    @property
-    def text(self) -> str:
-        subject = "" if self.subject == "case" else f"{self.subject} "
-        return f"{subject}{self.attribute}: {self.value}"
-
-
-@dataclass(frozen=True)
-class RedFlag:
-    """A red flag or clinical situation the case was classified into, with why."""
-
-    iri: str
-    label: str
-    kind: str  # "red flag" or "clinical situation"
-    definition: str
-    evidence: str
-    facts: tuple[Fact, ...]
-    because_of: tuple[str, ...]  # IRIs of other red flags or situations this one is built from
-    sources: tuple[Citation, ...]
-
-
-@dataclass(frozen=True)
-class Step:
-    """A recommendation or an 'avoid' advice that applies to the case."""
-
-    iri: str
-    label: str
-    kind: str  # "recommendation" or "avoid"
-    action: str
-    action_iri: str
-    tier: Tier | None
-    condition: str  # dx:onlyIf: shown as conditional, does not set the tier
-    except_when: str
-    sequence: int
-    topics: tuple[str, ...]  # the clinical questions it answers (dx:topic)
-    because: tuple[str, ...]  # IRIs of the classes that made it apply
-    evidence: str
-    interpretation: str
-    sources: tuple[Citation, ...]
-
-
-@dataclass(frozen=True)
-class Conflict:
-    kind: str  # "topic", "threshold" or "do-avoid"
-    subject: str
-    positions: tuple[Position, ...]
-    policy: str
-    resolution: str
-
-
-@dataclass(frozen=True)
-class Missing:
-    item: str
-    message: str
-    assumed: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KnowledgeStamp:
-    version: str
-    version_iri: str
-    content_hash: str
-    dorsum_version: str
-
-
-@dataclass(frozen=True)
-class CaseTrace:
-    """What triage computed on the way to a result, kept on request (``triage(..., keep_trace=True)``)
-    so that the store writes it instead of reasoning again."""
-
-    facts: frozenset[Triple]  # the case as given
-    closure: frozenset[Triple]  # the case after derive rules and OWL 2 RL, to a fixpoint
-
-    @property
-    def inferred(self) -> frozenset[Triple]:
-        """What reasoning added to the case."""
-        return self.closure - self.facts
-
-
-@dataclass(frozen=True)
-class TriageResult:
-    """The answer for one case. Render it with :mod:`reasoner.render`."""
-
-    case_id: str
-    case_iri: str
-    source: str
-    status: str  # "complete" or "incomplete"
-    urgency: Tier | None  # from the recorded facts: for an incomplete case, "at least" this
-    possible_urgency: Tier | None  # with every missing item at its worst case
-    next_steps: tuple[Step, ...]
-    avoid: tuple[Step, ...]
-    red_flags: tuple[RedFlag, ...]
-    situations: tuple[RedFlag, ...]
-    conflicts: tuple[Conflict, ...]
-    missing: tuple[Missing, ...]
-    knowledge: KnowledgeStamp
-    policy: str = "most cautious wins"
-    notes: tuple[str, ...] = field(default=())
-    trace: CaseTrace | None = field(default=None, compare=False, repr=False)  # only with keep_trace=True
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "complete"
-
-    @property
-    def effective_urgency(self) -> Tier | None:
-        """The tier to act on: for an incomplete case, the worst case until items are recorded."""
-        return self.possible_urgency if not self.complete else self.urgency
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_TRIAGED if self.complete and self.urgency is not None else EXIT_INCOMPLETE
-
-    def explain(self, iri: str) -> RedFlag | None:
-        for item in self.red_flags + self.situations:
-            if item.iri == iri:
-                return item
-        return None
 
 
 @dataclass(frozen=True)
@@ -217,14 +104,23 @@ def triage(
     closure, view = pipeline.close_and_report(case.graph, knowledge, None)
     urgency = _urgency(view, knowledge)
     possible = urgency
+    precautions = _run(view, knowledge, PRECAUTIONS)
     if report.missing:
         worst = worst_case_graph(case.graph, report, knowledge, pipeline)
-        _worst, worst_view = pipeline.close_and_report(worst, knowledge, ["report-urgency"])
+        _worst, worst_view = pipeline.close_and_report(worst, knowledge, [URGENCY, PRECAUTIONS])
         possible = _urgency(worst_view, knowledge)
+        precautions = _run(worst_view, knowledge, PRECAUTIONS)
         if urgency is not None and (possible is None or possible.rank < urgency.rank):
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
     classes = _classes(view, knowledge, case.case)
     steps = _steps(view, knowledge)
+    plan = build_plan(
+        steps,
+        [*_run(view, knowledge, SUPPRESSED), *precautions],
+        _run(view, knowledge, SUPERSEDES),
+        knowledge,
+        profile,
+    )
     notes: list[str] = []
     if urgency is None and not report.missing:
         notes.append("no recommendation in the knowledge base applies to this case: clinical judgement is needed")
@@ -244,6 +140,7 @@ def triage(
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
         notes=tuple(notes),
+        plan=plan,
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
 
@@ -285,7 +182,7 @@ def _run(view: ReportRows, knowledge: Knowledge, name: str) -> list[Any]:
 
 
 def _urgency(view: ReportRows, knowledge: Knowledge) -> Tier | None:
-    for tier, rank, time_frame in _run(view, knowledge, "report-urgency"):
+    for tier, rank, time_frame in _run(view, knowledge, URGENCY):
         return Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or ""))
     return None
 
@@ -346,12 +243,14 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 "except_when": str(except_when or ""),
                 "sequence": int(sequence) if sequence is not None else 0,
                 "topics": set(),
+                "topic_iris": set(),
                 "because": set(),
             },
         )
         entry["because"].add(str(via))
         if topic is not None:
             entry["topics"].add(knowledge.label(topic))
+            entry["topic_iris"].add(str(topic))
     steps = []
     for iri, entry in rows.items():
         info = knowledge.info(URIRef(iri))
@@ -367,6 +266,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 except_when=entry["except_when"],
                 sequence=entry["sequence"],
                 topics=tuple(sorted(entry["topics"])),
+                topic_iris=tuple(sorted(entry["topic_iris"])),
                 because=tuple(sorted(entry["because"])),
                 evidence=info.evidence,
                 interpretation=info.interpretation,

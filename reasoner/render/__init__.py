@@ -13,9 +13,10 @@ FORMATS = ("text", "json", "turtle")
 __all__ = ["FORMATS", "render", "render_json", "render_text", "render_turtle"]
 
 
-def render(result: TriageResult, fmt: str) -> str:
+def render(result: TriageResult, fmt: str, detail: str = "summary") -> str:
+    """The result in ``fmt`` (one of FORMATS); ``detail`` (brief, summary, full) applies to text."""
     if fmt == "text":
-        return render_text(result)
+        return render_text(result, detail)
     if fmt == "json":
         return render_json(result)
     if fmt == "turtle":

@@ -1,20 +1,185 @@
-"""A triage result as text for a clinician."""
+"""A triage result as text for a clinician.
+
+Three levels of detail: ``brief`` is the summary a clinician can act on (DO NOW, THEN, LATER, DO NOT,
+WHY, RECORD); ``summary`` (the default) adds the plan by topic, the red flags and the disagreements,
+one line each; ``full`` adds every applicable step with its evidence, every avoid item and the
+citations.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
 
+from reasoner.pipeline.result import Alternative, PlanOption, PlanTopic
 from reasoner.pipeline.triage import Citation, Conflict, Step, TriageResult, chain
 
 DISCLAIMER = "Decision support for professionals, not a diagnosis. Check every step against clinical judgement."
+DETAILS = ("brief", "summary", "full")
+MAX_DO_NOT = 4
+MAX_LATER = 2
+MAX_WHY = 5
+LABEL = "{:<9}"
 
 
-def render_text(result: TriageResult) -> str:
-    out: list[str] = []
-    out.append(f"Case {result.case_id}  ({result.source})")
-    out.append(_headline(result))
+def render_text(result: TriageResult, detail: str = "summary") -> str:
+    """The result as text, at a level of ``DETAILS``."""
+    out = [f"Case {result.case_id}  ({result.source})", _headline(result)]
+    out.extend(_summary(result))
+    if detail == "brief":
+        out.append(DISCLAIMER)
+        return "\n".join(out) + "\n"
+    out.append("")
+    out.extend(_plan_lines(result))
+    out.append("")
+    if detail == "full":
+        out.extend(_full(result))
+    else:
+        out.extend(_compact(result))
+    out.append("")
+    stamp = result.knowledge
+    out.append(f"Knowledge {stamp.version} (sha256 {stamp.content_hash[:12]}), dorsum {stamp.dorsum_version}")
+    out.append(DISCLAIMER)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def _summary(result: TriageResult) -> list[str]:
+    chosen = [(entry, option) for entry in result.plan.topics for option in entry.chosen]
+    by_rank: dict[int, list[PlanOption]] = {}
+    for _entry, option in chosen:
+        by_rank.setdefault(option.tier.rank if option.tier else 0, []).append(option)
+    lines: list[str] = []
+    for index, rank in enumerate(sorted(by_rank, reverse=True)):
+        options = list({o.action_iri: o for o in by_rank[rank]}.values())
+        tier = options[0].tier
+        when = f"{tier.label}: " if tier else ""
+        steps = "; ".join(o.action for o in options)
+        sources = ", ".join(dict.fromkeys(s for o in options for s in o.sources))
+        lines.append(_field("DO NOW" if index == 0 else "THEN", f"{when}{steps}   [{sources}]"))
+    if not chosen:
+        lines.append(_field("DO NOW", "no step in the knowledge base applies: clinical judgement is needed"))
+    for entry in result.plan.topics:
+        if not entry.chosen and entry.no_step_text:
+            lines.append(_field("THEN" if chosen else "DO NOW", f"{entry.topic}: {entry.no_step_text}"))
+        if entry.tie:
+            lines.append(_field("CHOOSE", f"{entry.topic}: the sources tie; pick one of the steps above"))
+    lines.extend(_later(result))
+    lines.extend(_do_not(result))
+    why = _decisive_facts(result, {iri for _e, o in chosen for iri in o.steps})
+    if why:
+        lines.append(_field("WHY", "; ".join(why)))
     if result.missing:
+        lines.append(_field("RECORD", ", ".join(item.item for item in result.missing)))
+    for note in result.notes:
+        lines.append(_field("NOTE", note))
+    return lines
+
+
+def _field(name: str, text: str) -> str:
+    return _wrap(text, LABEL.format(name), " " * 9)
+
+
+def _later(result: TriageResult) -> list[str]:
+    conditional = [s for s in result.next_steps if s.condition]
+    seen: dict[str, Step] = {}
+    for step in conditional:
+        seen.setdefault(step.action_iri, step)
+    lines = [_field("LATER", f"if {s.condition}: {s.action}") for s in list(seen.values())[:MAX_LATER]]
+    if len(seen) > MAX_LATER:
+        lines.append(_field("", f"(+{len(seen) - MAX_LATER} more conditional steps: --detail)"))
+    return lines
+
+
+def _do_not(result: TriageResult) -> list[str]:
+    items: dict[str, str] = {}
+    for suppression in result.plan.suppressed:
+        items.setdefault(suppression.action, "not now: " + "; ".join(suppression.because))
+    for step in result.avoid:
+        unless = f" (unless {step.except_when})" if step.except_when else ""
+        items.setdefault(step.action, f"{_sources_short(step.sources)}{unless}")
+    shown = list(items.items())[:MAX_DO_NOT]
+    lines = [_field("DO NOT", f"{action}: {why}") for action, why in shown]
+    if len(items) > MAX_DO_NOT:
+        lines.append(_field("", f"(+{len(items) - MAX_DO_NOT} more to avoid: --detail)"))
+    return lines
+
+
+def _decisive_facts(result: TriageResult, steps: set[str]) -> list[str]:
+    facts: dict[str, None] = {}
+    for step in result.next_steps:
+        if step.iri not in steps:
+            continue
+        for item, _depth in chain(result, step):
+            for fact in item.facts:
+                facts.setdefault(fact.text, None)
+    return list(facts)[:MAX_WHY]
+
+
+# ---------------------------------------------------------------- the plan by topic
+
+
+def _plan_lines(result: TriageResult) -> list[str]:
+    lines = [f"Plan by topic (policy: {result.policy}):"]
+    for entry in result.plan.topics:
+        lines.append(_wrap(f"- {entry.topic}: {_chosen_text(entry)}", "  ", "      "))
+        for alternative in entry.alternatives:
+            lines.append(_wrap(f"instead of {_alternative_text(alternative)}", "      ", "        "))
+    return lines
+
+
+def _chosen_text(entry: PlanTopic) -> str:
+    if not entry.chosen:
+        return entry.no_step_text or "no step applies now"
+    options = " OR ".join(f"{o.action}{_tier_text(o)} [{', '.join(o.sources)}]" for o in entry.chosen)
+    return f"{options}  ({REASONS.get(entry.reason, entry.reason)})"
+
+
+def _alternative_text(alternative: Alternative) -> str:
+    option = alternative.option
+    return f"{option.action} [{', '.join(option.sources)}]: {alternative.detail}"
+
+
+def _tier_text(option: PlanOption) -> str:
+    return f" ({option.tier.label})" if option.tier else ""
+
+
+REASONS = {
+    "only option": "the only step",
+    "superseded": "more specific than the others",
+    "suppressed": "the others are avoided here",
+    "policy": "most cautious of the options",
+    "authority": "most authoritative source",
+    "tie": "a tie between sources",
+}
+
+
+# ---------------------------------------------------------------- compact and full details
+
+
+def _compact(result: TriageResult) -> list[str]:
+    lines: list[str] = []
+    if result.red_flags:
+        flags = "; ".join(f"{flag.label} [{_sources_short(flag.sources)}]" for flag in result.red_flags)
+        lines.append(_wrap(f"Red flags ({len(result.red_flags)}): {flags}", "", "  "))
+    if result.missing:
+        lines.append("To record:")
+        for item in result.missing:
+            lines.append(_wrap(f"- {item.message}", "  ", "    "))
+    if result.conflicts:
+        subjects = "; ".join(conflict.subject for conflict in result.conflicts)
+        lines.append(_wrap(f"Sources disagree on ({len(result.conflicts)}, see --detail): {subjects}", "", "  "))
+    sources = ", ".join(dict.fromkeys(c.short for c in _all_citations(result) if c.relation == "source"))
+    lines.append(f"Sources: {sources}")
+    return lines
+
+
+def _full(result: TriageResult) -> list[str]:
+    out: list[str] = []
+    if result.missing:
+        out.append("")
         out.append("INCOMPLETE: record " + ", ".join(item.item for item in result.missing))
         for item in result.missing:
             out.append(f"  - {item.message}")
@@ -36,7 +201,7 @@ def render_text(result: TriageResult) -> str:
     unconditional = [s for s in result.next_steps if not s.condition]
     conditional = [s for s in result.next_steps if s.condition]
     out.append("")
-    out.append("Next steps (most urgent first):")
+    out.append("Every applicable step (most urgent first):")
     for number, step in enumerate(unconditional, start=1):
         out.extend(_step_lines(result, step, f"{number}."))
     if conditional:
@@ -61,11 +226,7 @@ def render_text(result: TriageResult) -> str:
     for citation in _all_citations(result):
         date = f" ({citation.date})" if citation.date else ""
         out.append(_wrap(f"{citation.short}{date}: {citation.citation}", "  - ", "    "))
-    out.append("")
-    stamp = result.knowledge
-    out.append(f"Knowledge {stamp.version} (sha256 {stamp.content_hash[:12]}), dorsum {stamp.dorsum_version}")
-    out.append(DISCLAIMER)
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _headline(result: TriageResult) -> str:

@@ -1,0 +1,269 @@
+"""The plan stage: one primary step per topic, chosen from the applicable recommendations.
+
+The rules that decide live in the knowledge: which avoid advice suppresses which step
+(``queries/report-plan-suppressed.rq``, and ``report-plan-precautions.rq`` over the worst-case
+completion), which recommendation supersedes which (``report-plan-supersedes.rq``: a more specific
+situation, or ``dx:supersedes``), the topics and their order (``knowledge-plan-topics.rq``) and the
+sources' authority (``knowledge-authority.rq``). This module applies them in a fixed order and keeps
+the reason each losing step lost:
+
+1. suppressed: an applicable avoid advice names its action ("not now, because ...");
+2. superseded: a more specific (or explicitly superseding) recommendation on the topic applies;
+3. policy: the profile's preferred source, else the most cautious tier;
+4. authority: the highest ``dx:authorityRank`` of the step's sources;
+5. what is left with different actions is a tie, shown as one.
+
+Conditional steps (``dx:onlyIf``) wait on a result and never compete. The urgency tier is not
+decided here: it stays the most urgent applicable recommendation, whatever wins a topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rdflib import URIRef
+
+from reasoner.knowledge import Knowledge, per_knowledge
+from reasoner.pipeline.policy import Profile
+from reasoner.pipeline.result import (
+    AUTHORITY,
+    NONE,
+    ONLY,
+    POLICY,
+    SUPERSEDED,
+    SUPPRESSED,
+    TIE,
+    Alternative,
+    Plan,
+    PlanOption,
+    PlanTopic,
+    Step,
+    Suppression,
+)
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    iri: str
+    order: int
+    no_step_text: str
+
+
+@per_knowledge
+def plan_topics(knowledge: Knowledge) -> tuple[TopicInfo, ...]:
+    """The knowledge's topics in plan order (once per knowledge); none for knowledge without a plan model."""
+    if "knowledge-plan-topics" not in knowledge.queries:
+        return ()
+    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-plan-topics"])
+    topics = [
+        TopicInfo(str(topic), int(order) if order is not None else 999, str(no_step or ""))
+        for topic, order, no_step in rows
+    ]
+    return tuple(sorted(topics, key=lambda t: (t.order, knowledge.label(URIRef(t.iri)))))
+
+
+@per_knowledge
+def authority_ranks(knowledge: Knowledge) -> Mapping[str, int]:
+    """Each source's dx:authorityRank, by source short name (once per knowledge)."""
+    ranks: dict[str, int] = {}
+    if "knowledge-authority" not in knowledge.queries:
+        return ranks
+    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-authority"])
+    for source, rank in rows:
+        ranks[knowledge.label(source)] = int(rank)
+        for ref in knowledge.sources_of(source):
+            ranks.setdefault(ref.short, int(rank))
+    return ranks
+
+
+def build_plan(
+    steps: Sequence[Step],
+    suppressed_rows: Iterable[tuple[object, object]],
+    supersedes_rows: Iterable[tuple[object, object, object, object]],
+    knowledge: Knowledge,
+    profile: Profile | None,
+) -> Plan:
+    """Choose one step per topic from the applicable recommendations ``steps``.
+
+    ``suppressed_rows`` are (recommendation, avoid) pairs; ``supersedes_rows`` are (winner, loser,
+    topic, how) rows, both from the plan queries.
+    """
+    by_iri = {step.iri: step for step in steps}
+    avoid_labels = {step.iri: step.label for step in steps}
+    suppressed: dict[str, set[str]] = {}
+    for recommendation, avoid in suppressed_rows:
+        if str(recommendation) in by_iri:
+            suppressed.setdefault(str(recommendation), set()).add(str(avoid))
+    beats: dict[str, dict[str, tuple[str, str]]] = {}  # topic -> loser -> (winner, how)
+    pairs = {(str(w), str(lo), str(t)): str(how) for w, lo, t, how in supersedes_rows}
+    for (winner, loser, topic), how in pairs.items():
+        if (loser, winner, topic) not in pairs:  # mutual: neither is more specific
+            beats.setdefault(topic, {})[loser] = (winner, how)
+    ranks = authority_ranks(knowledge)
+    candidates: dict[str, list[Step]] = {}
+    untopical: dict[str, list[Step]] = {}  # steps an author gave no topic: each stands alone
+    for step in steps:
+        if step.kind == "recommendation" and not step.condition:
+            for topic in step.topic_iris:
+                candidates.setdefault(topic, []).append(step)
+            if not step.topic_iris and step.iri not in suppressed:
+                untopical.setdefault(step.action_iri, []).append(step)
+    entries = []
+    for info in plan_topics(knowledge):
+        topic_steps = candidates.get(info.iri, [])
+        if not topic_steps and not info.no_step_text:
+            continue
+        entries.append(
+            _decide(
+                info, topic_steps, suppressed, beats.get(info.iri, {}), by_iri, avoid_labels, ranks, profile, knowledge
+            )
+        )
+    for group in untopical.values():
+        option = _option(group, ranks)
+        entries.append(PlanTopic(topic_iri="", topic=option.action, chosen=(option,), reason=ONLY, alternatives=()))
+    suppressions = tuple(
+        Suppression(
+            step=iri,
+            action=by_iri[iri].action,
+            avoid=tuple(sorted(avoids)),
+            because=tuple(sorted(avoid_labels.get(a, knowledge.label(URIRef(a))) for a in avoids)),
+        )
+        for iri, avoids in sorted(suppressed.items())
+    )
+    return Plan(topics=tuple(entries), suppressed=suppressions)
+
+
+def _decide(
+    info: TopicInfo,
+    topic_steps: list[Step],
+    suppressed: Mapping[str, set[str]],
+    beats: Mapping[str, tuple[str, str]],
+    by_iri: Mapping[str, Step],
+    avoid_labels: Mapping[str, str],
+    ranks: Mapping[str, int],
+    profile: Profile | None,
+    knowledge: Knowledge,
+) -> PlanTopic:
+    label = knowledge.label(URIRef(info.iri))
+    alternatives: list[Alternative] = []
+    live = [s for s in topic_steps if s.iri not in suppressed]
+    for step in topic_steps:
+        if step.iri in suppressed:
+            avoids = sorted(suppressed[step.iri])
+            because = "; ".join(avoid_labels.get(a, knowledge.label(URIRef(a))) for a in avoids)
+            alternatives.append(
+                Alternative(_option([step], ranks), SUPPRESSED, f"not now, because: {because}", tuple(avoids))
+            )
+    live_iris = {s.iri for s in live}
+    remaining = []
+    for step in live:
+        winner = beats.get(step.iri)
+        if winner is not None and winner[0] in live_iris:
+            who = by_iri[winner[0]].label if winner[0] in by_iri else winner[0]
+            alternatives.append(Alternative(_option([step], ranks), SUPERSEDED, f"{winner[1]}: {who}", (winner[0],)))
+        else:
+            remaining.append(step)
+    options = _options(remaining, ranks)
+    chosen, reason, lost = _select(options, profile)
+    alternatives.extend(lost)
+    if not chosen:
+        reason = SUPPRESSED if alternatives and all(a.reason == SUPPRESSED for a in alternatives) else NONE
+    elif reason == ONLY and any(a.reason == SUPERSEDED for a in alternatives):
+        reason = SUPERSEDED
+    elif reason == ONLY and alternatives:
+        reason = SUPPRESSED
+    chosen_actions = {o.action_iri for o in chosen}
+    alternatives = [a for a in alternatives if a.option.action_iri not in chosen_actions or a.reason == SUPPRESSED]
+    return PlanTopic(
+        topic_iri=info.iri,
+        topic=label,
+        chosen=tuple(chosen),
+        reason=reason,
+        alternatives=tuple(_merge_alternatives(alternatives)),
+        no_step_text=info.no_step_text,
+    )
+
+
+def _options(steps: Sequence[Step], ranks: Mapping[str, int]) -> list[PlanOption]:
+    grouped: dict[str, list[Step]] = {}
+    for step in steps:
+        grouped.setdefault(step.action_iri, []).append(step)
+    return [_option(group, ranks) for group in grouped.values()]
+
+
+def _option(steps: Sequence[Step], ranks: Mapping[str, int]) -> PlanOption:
+    tiers = [s.tier for s in steps if s.tier is not None]
+    tier = max(tiers, key=lambda t: t.rank) if tiers else None
+    sources = tuple(sorted({c.short for s in steps for c in s.sources if c.relation == "source"}))
+    return PlanOption(
+        action=steps[0].action,
+        action_iri=steps[0].action_iri,
+        tier=tier,
+        steps=tuple(sorted(s.iri for s in steps)),
+        sources=sources,
+        authority=max((ranks.get(source, 0) for source in sources), default=0),
+    )
+
+
+def _select(options: list[PlanOption], profile: Profile | None) -> tuple[list[PlanOption], str, list[Alternative]]:
+    if len(options) <= 1:
+        return options, ONLY, []
+    lost: list[Alternative] = []
+    reason = POLICY
+    if profile is not None:
+        preferred = _preferred(options, profile)
+        if preferred is not None:
+            for option in options:
+                if option is not preferred:
+                    lost.append(
+                        Alternative(
+                            option, POLICY, f"profile {profile.name} prefers {preferred.sources}", preferred.steps
+                        )
+                    )
+            return [preferred], POLICY, lost
+    top = max(_rank(o) for o in options)
+    kept = [o for o in options if _rank(o) == top]
+    for option in options:
+        if _rank(option) < top:
+            lost.append(Alternative(option, POLICY, "most cautious wins: a more urgent step applies", ()))
+    if len(kept) > 1:
+        best = max(o.authority for o in kept)
+        for option in kept:
+            if option.authority < best:
+                lost.append(Alternative(option, AUTHORITY, "a more authoritative source gives another step", ()))
+        kept = [o for o in kept if o.authority == best]
+        reason = AUTHORITY if len(kept) == 1 else TIE
+    return sorted(kept, key=lambda o: o.action), reason, lost
+
+
+def _rank(option: PlanOption) -> int:
+    return option.tier.rank if option.tier is not None else 0
+
+
+def _preferred(options: Sequence[PlanOption], profile: Profile) -> PlanOption | None:
+    for source in profile.prefers:
+        for option in options:
+            if source in option.sources:
+                return option
+    return None
+
+
+def _merge_alternatives(alternatives: Sequence[Alternative]) -> list[Alternative]:
+    """One alternative per (action, reason), the strongest reason first."""
+    order = {SUPPRESSED: 0, SUPERSEDED: 1, POLICY: 2, AUTHORITY: 3}
+    merged: dict[tuple[str, str], Alternative] = {}
+    for alt in alternatives:
+        key = (alt.option.action_iri, alt.reason)
+        if key in merged:
+            old = merged[key]
+            steps = tuple(sorted({*old.option.steps, *alt.option.steps}))
+            sources = tuple(sorted({*old.option.sources, *alt.option.sources}))
+            option = PlanOption(
+                old.option.action, old.option.action_iri, old.option.tier, steps, sources, old.option.authority
+            )
+            merged[key] = Alternative(option, old.reason, old.detail, tuple(sorted({*old.by, *alt.by})))
+        else:
+            merged[key] = alt
+    return sorted(merged.values(), key=lambda a: (order.get(a.reason, 9), a.option.action))

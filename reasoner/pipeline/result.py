@@ -1,0 +1,237 @@
+"""What triage answers: the result dataclasses, rendered by :mod:`reasoner.render`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reasoner.engines.owl_rl import Triple
+from reasoner.errors import EXIT_INCOMPLETE, EXIT_TRIAGED
+from reasoner.pipeline.policy import Position
+
+SUPPRESSED = "suppressed"
+SUPERSEDED = "superseded"
+POLICY = "policy"
+AUTHORITY = "authority"
+TIE = "tie"
+ONLY = "only option"
+NONE = "no step applies"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source behind a conclusion."""
+
+    iri: str
+    label: str
+    short: str
+    citation: str
+    date: str
+    relation: str  # "source" or "reference"
+
+
+@dataclass(frozen=True)
+class Tier:
+    iri: str
+    label: str
+    rank: int
+    time_frame: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One recorded or derived case fact that satisfied part of a class definition."""
+
+    subject: str  # "case" or "lump" (or another node label)
+    attribute: str
+    value: str
+    property_iri: str
+    value_iri: str
+
+    @property
+    def text(self) -> str:
+        subject = "" if self.subject == "case" else f"{self.subject} "
+        return f"{subject}{self.attribute}: {self.value}"
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A red flag or clinical situation the case was classified into, with why."""
+
+    iri: str
+    label: str
+    kind: str  # "red flag" or "clinical situation"
+    definition: str
+    evidence: str
+    facts: tuple[Fact, ...]
+    because_of: tuple[str, ...]  # IRIs of other red flags or situations this one is built from
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A recommendation or an 'avoid' advice that applies to the case."""
+
+    iri: str
+    label: str
+    kind: str  # "recommendation" or "avoid"
+    action: str
+    action_iri: str
+    tier: Tier | None
+    condition: str  # dx:onlyIf: shown as conditional, does not set the tier
+    except_when: str
+    sequence: int
+    topics: tuple[str, ...]  # the clinical questions it answers (dx:topic), as labels
+    because: tuple[str, ...]  # IRIs of the classes that made it apply
+    evidence: str
+    interpretation: str
+    sources: tuple[Citation, ...]
+    topic_iris: tuple[str, ...] = ()  # the same topics, as IRIs
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """One answer to a topic: an action and the recommendations that give it."""
+
+    action: str
+    action_iri: str
+    tier: Tier | None
+    steps: tuple[str, ...]  # recommendation IRIs
+    sources: tuple[str, ...]  # short source names
+    authority: int
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """An answer that did not win its topic, and why."""
+
+    option: PlanOption
+    reason: str  # SUPPRESSED, SUPERSEDED, POLICY or AUTHORITY
+    detail: str  # e.g. the avoid advice or the superseding step, in words
+    by: tuple[str, ...]  # IRIs of the advice that beat it
+
+
+@dataclass(frozen=True)
+class PlanTopic:
+    """The decision on one topic."""
+
+    topic_iri: str
+    topic: str
+    chosen: tuple[PlanOption, ...]  # one, or several in a true tie, or none
+    reason: str  # how the choice was made: ONLY, SUPERSEDED, SUPPRESSED, POLICY, AUTHORITY, TIE or NONE
+    alternatives: tuple[Alternative, ...]
+    no_step_text: str = ""
+
+    @property
+    def primary(self) -> PlanOption | None:
+        return self.chosen[0] if len(self.chosen) == 1 else None
+
+    @property
+    def tie(self) -> bool:
+        return len(self.chosen) > 1
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A step an applicable avoid advice forbids now."""
+
+    step: str  # recommendation IRI
+    action: str
+    avoid: tuple[str, ...]  # avoid advice IRIs
+    because: tuple[str, ...]  # their labels
+
+
+@dataclass(frozen=True)
+class Plan:
+    topics: tuple[PlanTopic, ...]
+    suppressed: tuple[Suppression, ...]
+
+    def topic(self, local_name: str) -> PlanTopic | None:
+        for entry in self.topics:
+            if entry.topic_iri.rsplit("#", 1)[-1] == local_name:
+                return entry
+        return None
+
+    @property
+    def primary_steps(self) -> frozenset[str]:
+        """The IRIs of every recommendation behind a chosen step."""
+        return frozenset(iri for entry in self.topics for option in entry.chosen for iri in option.steps)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # "topic", "threshold" or "do-avoid"
+    subject: str
+    positions: tuple[Position, ...]
+    policy: str
+    resolution: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    item: str
+    message: str
+    assumed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KnowledgeStamp:
+    version: str
+    version_iri: str
+    content_hash: str
+    dorsum_version: str
+
+
+@dataclass(frozen=True)
+class CaseTrace:
+    """What triage computed on the way to a result, kept on request (``triage(..., keep_trace=True)``)
+    so that the store writes it instead of reasoning again."""
+
+    facts: frozenset[Triple]  # the case as given
+    closure: frozenset[Triple]  # the case after derive rules and OWL 2 RL, to a fixpoint
+
+    @property
+    def inferred(self) -> frozenset[Triple]:
+        """What reasoning added to the case."""
+        return self.closure - self.facts
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """The answer for one case. Render it with :mod:`reasoner.render`."""
+
+    case_id: str
+    case_iri: str
+    source: str
+    status: str  # "complete" or "incomplete"
+    urgency: Tier | None  # from the recorded facts: for an incomplete case, "at least" this
+    possible_urgency: Tier | None  # with every missing item at its worst case
+    next_steps: tuple[Step, ...]
+    avoid: tuple[Step, ...]
+    red_flags: tuple[RedFlag, ...]
+    situations: tuple[RedFlag, ...]
+    conflicts: tuple[Conflict, ...]
+    missing: tuple[Missing, ...]
+    knowledge: KnowledgeStamp
+    policy: str = "most cautious wins"
+    notes: tuple[str, ...] = field(default=())
+    plan: Plan = field(default_factory=lambda: Plan(topics=(), suppressed=()))
+    trace: CaseTrace | None = field(default=None, compare=False, repr=False)  # only with keep_trace=True
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def effective_urgency(self) -> Tier | None:
+        """The tier to act on: for an incomplete case, the worst case until items are recorded."""
+        return self.possible_urgency if not self.complete else self.urgency
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TRIAGED if self.complete and self.urgency is not None else EXIT_INCOMPLETE
+
+    def explain(self, iri: str) -> RedFlag | None:
+        for item in self.red_flags + self.situations:
+            if item.iri == iri:
+                return item
+        return None

@@ -243,7 +243,29 @@ def _compare(expect: Mapping[str, Any], result: TriageResult | None, error: str,
         for wanted in expect["missing"] or []:
             if wanted not in items:
                 problems.append(f"missing: {wanted} not reported (got {sorted(items)})")
+    return problems + _compare_plan(expect, result)
+
+
+def _compare_plan(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    """``plan``: topic -> the action of its primary step (or ``none``); ``not_plan``: topic -> an
+    action (or a list) that must not be primary."""
+    problems: list[str] = []
+    for topic, wanted in (expect.get("plan") or {}).items():
+        got = _primary_actions(result, str(topic))
+        want = {str(wanted)} if str(wanted) != "none" else set()
+        if got != want:
+            problems.append(f"plan: {topic}: expected {wanted}, got {sorted(got) or 'none'}")
+    for topic, unwanted in (expect.get("not_plan") or {}).items():
+        got = _primary_actions(result, str(topic))
+        for action in unwanted if isinstance(unwanted, list) else [unwanted]:
+            if str(action) in got:
+                problems.append(f"not_plan: {topic}: {action} is the primary step")
     return problems
+
+
+def _primary_actions(result: TriageResult, topic: str) -> set[str]:
+    entry = result.plan.topic(topic)
+    return {_local(option.action_iri) for option in entry.chosen} if entry is not None else set()
 
 
 def _local(iri: str) -> str:

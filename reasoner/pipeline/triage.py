@@ -370,7 +370,7 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
                     Position("avoid", "", 1, tuple(sorted(avoid_advice)), tuple(sorted(avoid_sources)), False),
                 ),
                 policy=policy_name(None),
-                resolution="avoid until the condition of the avoid advice is cleared",
+                resolution="the avoid advice applies to this case, so the step is not offered now",
             )
         )
     return tuple(conflicts)

@@ -49,6 +49,7 @@ def result_graph(result: TriageResult) -> Graph:
         graph.add((node, RESULT.conflict, c))
         graph.add((c, RDFS.label, Literal(conflict.subject)))
         graph.add((c, RESULT.resolution, Literal(f"{conflict.policy}: {conflict.resolution}")))
+    _add_plan(graph, node, result)
     graph.add((node, PROV.wasGeneratedBy, activity))
     graph.add((activity, RDF.type, PROV.Activity))
     graph.add((activity, PROV.used, knowledge))
@@ -58,3 +59,23 @@ def result_graph(result: TriageResult) -> Graph:
     graph.add((activity, RESULT.source, Literal(result.source)))
     graph.add((node, RESULT.exitCode, Literal(result.exit_code, datatype=XSD.integer)))
     return graph
+
+
+def _add_plan(graph: Graph, node: URIRef, result: TriageResult) -> None:
+    """The plan: per topic the primary step(s), how they were chosen, and the steps that lost."""
+    for entry in result.plan.topics:
+        topic = BNode()
+        graph.add((node, RESULT.planTopic, topic))
+        if entry.topic_iri:
+            graph.add((topic, RESULT.topic, URIRef(entry.topic_iri)))
+        graph.add((topic, RDFS.label, Literal(entry.topic)))
+        graph.add((topic, RESULT.decidedBy, Literal(entry.reason)))
+        for option in entry.chosen:
+            graph.add((topic, RESULT.primaryAction, URIRef(option.action_iri)))
+            for step in option.steps:
+                graph.add((topic, RESULT.primaryStep, URIRef(step)))
+        for alternative in entry.alternatives:
+            for step in alternative.option.steps:
+                graph.add((topic, RESULT.alternativeStep, URIRef(step)))
+    for suppression in result.plan.suppressed:
+        graph.add((node, RESULT.suppressedStep, URIRef(suppression.step)))

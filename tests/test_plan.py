@@ -1,0 +1,127 @@
+"""Properties of the plan over every scenario and 1,000 generated cases (issue: one coherent plan).
+
+- No primary step is also suppressed by an applicable avoid item.
+- No observation, reassurance or conservative step is primary when any red flag is present, or
+  would be present once the unrecorded items are completed at their worst case.
+- Every triaged case has exactly one primary first-imaging step, or says explicitly that none is
+  needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rdflib import URIRef
+from rdflib.namespace import RDF
+
+from reasoner import CaseError, Knowledge, case_from_form, load_knowledge, read_case, triage
+from reasoner.authoring.vignettes import load_vignette
+from reasoner.batch.generate import generate_forms
+from reasoner.knowledge import DX
+from reasoner.pipeline.infer import close_case
+from reasoner.pipeline.triage import TriageResult, worst_case_graph
+from reasoner.pipeline.validate import validate_graph
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+GENERATED = 1000
+
+
+@dataclass(frozen=True)
+class Triaged:
+    name: str
+    result: TriageResult
+    red_flag_possible: bool  # present, or present in the worst-case completion
+
+
+def _triaged(knowledge: Knowledge) -> Iterator[Triaged]:
+    for path in CASES:
+        vignette = load_vignette(path)
+        if vignette.expect.get("status") != "invalid" and isinstance(vignette.case, dict):
+            yield _one(path.stem, case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge)
+    for form in generate_forms(GENERATED, seed=11, knowledge=knowledge):
+        try:
+            case = case_from_form(form, knowledge, name=str(form["id"]), source=str(form["id"]))
+            yield _one(str(form["id"]), case, knowledge)
+        except CaseError:
+            continue
+
+
+def _one(name: str, case: object, knowledge: Knowledge) -> Triaged:
+    assert case is not None
+    result = triage(case, knowledge)  # type: ignore[arg-type]
+    if result.red_flags or not result.missing:
+        return Triaged(name, result, bool(result.red_flags))
+    graph = case.graph  # type: ignore[attr-defined]
+    worst = worst_case_graph(graph, validate_graph(graph, knowledge, name), knowledge)
+    closure = close_case(worst, knowledge)
+    return Triaged(name, result, (case.case, RDF.type, DX.RedFlag) in closure)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def triaged(knowledge: Knowledge) -> list[Triaged]:
+    found = list(_triaged(knowledge))
+    assert len(found) > GENERATED // 2
+    return found
+
+
+def _reassuring_actions(knowledge: Knowledge) -> set[str]:
+    rows = knowledge.ontology.query(
+        "PREFIX dx: <https://w3id.org/dorsum/ontology#> "
+        "SELECT ?a WHERE { ?a dx:variantOf* dx:ReassuranceOrObservation . ?a a dx:Action }"
+    )
+    return {str(row[0]) for row in rows}  # type: ignore[index]
+
+
+def test_no_primary_step_is_suppressed(triaged: list[Triaged]) -> None:
+    bad = [
+        (t.name, sorted(t.result.plan.primary_steps & {s.step for s in t.result.plan.suppressed}))
+        for t in triaged
+        if t.result.plan.primary_steps & {s.step for s in t.result.plan.suppressed}
+    ]
+    assert not bad, bad[:5]
+
+
+def test_no_reassurance_when_a_red_flag_is_present_or_unknown(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    reassuring = _reassuring_actions(knowledge)
+    assert URIRef(str(DX.ReassuranceOrObservation)) and len(reassuring) > 1
+    bad = [
+        t.name
+        for t in triaged
+        if t.red_flag_possible
+        and any(option.action_iri in reassuring for entry in t.result.plan.topics for option in entry.chosen)
+    ]
+    assert not bad, bad[:5]
+
+
+def test_reassurance_is_still_offered_when_nothing_is_wrong(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    """The property above must not hold vacuously: observation stays reachable."""
+    reassuring = _reassuring_actions(knowledge)
+    offered = [
+        t.name
+        for t in triaged
+        if any(option.action_iri in reassuring for entry in t.result.plan.topics for option in entry.chosen)
+    ]
+    assert offered
+
+
+def test_exactly_one_first_imaging_step_or_none_needed(triaged: list[Triaged]) -> None:
+    bad = []
+    for t in triaged:
+        entry = t.result.plan.topic("FirstImagingTopic")
+        if entry is None or len(entry.chosen) > 1 or (not entry.chosen and not entry.no_step_text):
+            bad.append((t.name, [o.action for o in entry.chosen] if entry else "no entry"))
+    assert not bad, bad[:5]
+
+
+def test_read_case_examples_have_a_plan(knowledge: Knowledge) -> None:
+    for path in sorted((Path(__file__).parent.parent / "examples").glob("*.yaml")):
+        result = triage(read_case(path, knowledge), knowledge)
+        assert result.plan.topics, path.name

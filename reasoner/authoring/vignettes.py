@@ -41,12 +41,15 @@ import yaml
 from rdflib import Graph
 from rdflib.namespace import RDF, RDFS
 
-from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError
+from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError, UsageError
 from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, triage
 
+#: Where the scenarios ship with the knowledge, relative to its root: ``cases/`` in the wheel
+#: (``reasoner/kb/cases``), ``tests/cases/`` in a checkout.
+SCENARIO_FOLDERS = ("cases", "tests/cases")
 SUFFIXES = {"ttl": ".ttl", "nt": ".nt", "jsonld": ".jsonld", "json": ".json", "yaml": ".yaml"}
 LIST_CHECKS = {
     "red_flags": ("red_flags", True),
@@ -106,6 +109,16 @@ def load_vignette(path: Path | str) -> Vignette:
         case_format=case_format,
         expect=data["expect"] or {},
     )
+
+
+def default_vignette_folder(kb_root: Path) -> Path:
+    """The scenarios that ship with the knowledge at ``kb_root``, so ``dorsum test`` works in any folder."""
+    for relative in SCENARIO_FOLDERS:
+        folder = kb_root / relative
+        if folder.is_dir():
+            return folder
+    looked = " or ".join(f"{relative}/" for relative in SCENARIO_FOLDERS)
+    raise UsageError(f"no scenarios ship with the knowledge at {kb_root} (no {looked}): give PATH")
 
 
 def find_vignettes(paths: Iterable[Path | str]) -> list[Path]:

@@ -214,8 +214,9 @@ def diff(
     if (against is None) == (base is None):
         raise UsageError("give exactly one of --against DIR or --base GIT-REF")
     new = load_knowledge(kb)
-    defaults = [default_vignette_folder(new.root), *(p for p in [Path("examples")] if p.is_dir())]
-    files = case_files(list(paths) or defaults)
+    if not paths:  # the scenarios of the new knowledge, and the examples if run from a checkout
+        paths = (default_vignette_folder(new.root), *(p for p in [Path("examples")] if p.is_dir()))
+    files = case_files(list(paths))
     if not files:
         raise UsageError("no cases to compare: give case files or folders")
     if base is not None:

@@ -214,14 +214,22 @@ def test_test_json_reports_each_vignette_and_the_coverage() -> None:
     assert all(set(item) == {"kind", "covered", "uncovered"} for item in data["coverage"])
 
 
-def test_the_scenarios_are_found_with_the_knowledge(tmp_path: Path) -> None:
+def test_the_scenarios_are_found_with_the_knowledge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from reasoner.authoring.vignettes import default_vignette_folder
 
+    monkeypatch.chdir(tmp_path)
     assert default_vignette_folder(ROOT) == CASES  # a checkout
-    (tmp_path / "cases").mkdir()
-    assert default_vignette_folder(tmp_path) == tmp_path / "cases"  # the wheel's reasoner/kb
+    wheel_kb = tmp_path / "kb"
+    (wheel_kb / "cases").mkdir(parents=True)
+    assert default_vignette_folder(wheel_kb) == wheel_kb / "cases"  # the wheel's reasoner/kb
+    working_copy = tmp_path / "working-copy"
+    assert default_vignette_folder(working_copy) == CASES  # none of its own: the packaged ones
+    (tmp_path / "tests" / "cases").mkdir(parents=True)
+    assert default_vignette_folder(working_copy) == Path("tests", "cases")  # run from a checkout
+    monkeypatch.chdir(wheel_kb)
+    monkeypatch.setenv("DORSUM_KB", str(working_copy))
     with pytest.raises(UsageError, match="no scenarios"):
-        default_vignette_folder(tmp_path / "elsewhere")
+        default_vignette_folder(working_copy)
 
 
 def test_query_by_name_and_file(tmp_path: Path) -> None:

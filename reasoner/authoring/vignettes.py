@@ -31,6 +31,7 @@ Names without a prefix are local names in the dorsum ontology namespace.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,8 +42,8 @@ import yaml
 from rdflib import Graph
 from rdflib.namespace import RDF, RDFS
 
-from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError, UsageError
-from reasoner.knowledge import DX, Knowledge
+from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError, KnowledgeError, UsageError
+from reasoner.knowledge import DX, Knowledge, default_kb_root
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, triage
@@ -112,13 +113,17 @@ def load_vignette(path: Path | str) -> Vignette:
 
 
 def default_vignette_folder(kb_root: Path) -> Path:
-    """The scenarios that ship with the knowledge at ``kb_root``, so ``dorsum test`` works in any folder."""
-    for relative in SCENARIO_FOLDERS:
-        folder = kb_root / relative
+    """The scenarios for the knowledge at ``kb_root``, so that ``dorsum test`` works in any folder:
+    those that ship with it; for a working copy without any, ``tests/cases`` of the current folder
+    (a checkout); else those that ship with the packaged knowledge."""
+    candidates = [kb_root / relative for relative in SCENARIO_FOLDERS]
+    candidates.append(Path("tests", "cases"))
+    with contextlib.suppress(KnowledgeError):
+        candidates.extend(default_kb_root() / relative for relative in SCENARIO_FOLDERS)
+    for folder in candidates:
         if folder.is_dir():
             return folder
-    looked = " or ".join(f"{relative}/" for relative in SCENARIO_FOLDERS)
-    raise UsageError(f"no scenarios ship with the knowledge at {kb_root} (no {looked}): give PATH")
+    raise UsageError(f"no scenarios found for the knowledge at {kb_root} (no cases/ or tests/cases/): give PATH")
 
 
 def find_vignettes(paths: Iterable[Path | str]) -> list[Path]:

@@ -150,7 +150,9 @@ def kb_option(func: F) -> F:
 
 def format_option(*choices: str) -> Callable[[F], F]:
     """``--format/-f``: the same option, and the same meaning of each value, in every command."""
-    described = ", ".join(f"{choice} ({FORMAT_MEANINGS[choice]})" for choice in choices)
+    described = ", ".join(
+        f"{choice} ({FORMAT_MEANINGS[choice]})" if choice in FORMAT_MEANINGS else choice for choice in choices
+    )
     return click.option(
         "--format",
         "-f",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 #: Exit codes, documented in the README.
 EXIT_TRIAGED = 0
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_INVALID_CASE = 3
+#: A bug in dorsum, not in the input (sysexits' EX_SOFTWARE): reported in one line, never a traceback.
+EXIT_INTERNAL = 70
+
+#: Exit-code precedence, mildest first: when many cases (or files) end differently, the command
+#: exits with the worst. Codes not listed here rank between EXIT_USAGE and EXIT_INTERNAL, by value.
+EXIT_PRECEDENCE = (EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE, EXIT_INTERNAL)
 
 
 class DorsumError(Exception):
@@ -39,6 +45,23 @@ class CaseError(DorsumError):
         self.problems = tuple(problems)
         detail = "; ".join(self.problems)
         super().__init__(f"{source}: invalid case: {detail}")
+
+
+def _exit_rank(code: int) -> tuple[int, int]:
+    if code in EXIT_PRECEDENCE:
+        return EXIT_PRECEDENCE.index(code), 0
+    return EXIT_PRECEDENCE.index(EXIT_USAGE), code + 1
+
+
+def worse_exit(current: int, new: int) -> int:
+    """The worse of two exit codes: invalid beats incomplete beats triaged; usage errors beat all
+    of those, and an internal error beats everything."""
+    return max(current, new, key=_exit_rank)
+
+
+def worst_exit(codes: Iterable[int]) -> int:
+    """The worst of many exit codes (EXIT_TRIAGED for none)."""
+    return max(codes, key=_exit_rank, default=EXIT_TRIAGED)
 
 
 def one_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import json
 import os
 import weakref
@@ -153,14 +154,17 @@ def per_knowledge(build: Callable[[Knowledge], T]) -> Callable[[Knowledge], T]:
 
 
 def default_kb_root() -> Path:
-    """Where the knowledge is when neither --kb nor DORSUM_KB says otherwise."""
+    """Where the knowledge is when neither --kb nor DORSUM_KB says otherwise: the package's own
+    ``kb`` folder (found with importlib.resources) in an installed wheel, else the checkout the
+    package sits in."""
     env = os.environ.get(KB_ENV)
     if env:
         return Path(env)
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "kb", package.parent):
-        if (candidate / "ontology").is_dir():
-            return candidate
+    package = importlib.resources.files("reasoner")
+    if isinstance(package, Path):  # not inside a zip file: the knowledge is read as files
+        for candidate in (package / "kb", package.parent):
+            if (candidate / "ontology").is_dir():
+                return candidate
     raise KnowledgeError(f"cannot find the knowledge base next to {package}; pass --kb DIR or set {KB_ENV}")
 
 

@@ -56,7 +56,7 @@ def test_help_imports_no_heavy_library() -> None:
         "from reasoner.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in ('rdflib', 'owlrl', 'pyshacl', 'pyoxigraph') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
+        "print('heavy:' + ','.join(heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "", done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "heavy:", done.stdout

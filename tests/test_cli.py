@@ -7,14 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from rdflib import Graph
 
 from reasoner import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, __version__
-from reasoner.cli.main import main
+from reasoner.cli import common
+from reasoner.cli.main import LAZY_COMMANDS, main
+from reasoner.errors import EXIT_INTERNAL, UsageError, worse_exit, worst_exit
 
-from .conftest import EXAMPLES
+from .conftest import CASES, EXAMPLES, ROOT
 
 COMPLETE = EXAMPLES / "growing-firm-lump.yaml"
 INCOMPLETE = EXAMPLES / "incomplete-lump.json"
@@ -25,12 +28,107 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("command", ["evaluate", "validate", "query"])
-def test_each_command_has_help_with_an_example(command: str) -> None:
+#: The exit codes each command can return (besides 70, an internal error), as its --help must list them.
+OWN_EXIT_CODES = {
+    "evaluate": {0, 1, 2, 3},
+    "validate": {0, 1, 2, 3},
+    "query": {0, 2, 3},
+    "check": {0, 1, 2},
+    "test": {0, 1, 2},
+    "conflicts": {0, 2},
+    "diff": {0, 1, 2},
+    "docs": {0, 2},
+    "batch": {0, 1, 2, 3},
+    "generate": {0, 2},
+}
+
+
+def _listed_exit_codes(help_text: str) -> set[int]:
+    section = help_text.split("Exit codes:", 1)[1]
+    return {int(line.split()[0]) for line in section.splitlines() if line.strip()[:2].strip().isdigit()}
+
+
+@pytest.mark.parametrize("command", sorted(OWN_EXIT_CODES))
+def test_each_command_has_help_with_an_example_and_its_own_exit_codes(command: str) -> None:
     code, out, _ = run(command, "--help")
     assert code == 0
     assert "Example:" in out and f"dorsum {command}" in out
-    assert "Exit codes" in out
+    assert _listed_exit_codes(out) == OWN_EXIT_CODES[command] | {EXIT_INTERNAL}
+
+
+def test_main_help_lists_every_command_with_its_own_summary() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for name, lazy in LAZY_COMMANDS.items():
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.get_short_help_str(10_000) == lazy.summary, name
+        assert f"  {name} " in out
+
+
+def test_format_means_the_same_in_every_command() -> None:
+    with_format = {}
+    for name in OWN_EXIT_CODES:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None
+        for param in command.params:
+            if param.name == "fmt":
+                assert isinstance(param, click.Option) and isinstance(param.type, click.Choice)
+                assert param.opts == ["--format", "-f"] and param.default == "text", name
+                for choice in param.type.choices:
+                    assert f"{choice} ({common.FORMAT_MEANINGS[str(choice)]})" in (param.help or ""), name
+                with_format[name] = set(param.type.choices)
+    assert {"text", "json"} <= with_format["validate"] and {"text", "json"} <= with_format["test"]
+    assert {"evaluate", "query", "check", "conflicts", "diff"} <= set(with_format)
+
+
+def test_the_command_line_names_the_knowledge_variable_as_the_library_does() -> None:
+    from reasoner.knowledge import KB_ENV
+
+    assert common.KB_ENV == KB_ENV
+
+
+def test_exit_code_precedence() -> None:
+    assert worse_exit(EXIT_TRIAGED, EXIT_INCOMPLETE) == EXIT_INCOMPLETE
+    assert worse_exit(EXIT_INVALID_CASE, EXIT_INCOMPLETE) == EXIT_INVALID_CASE
+    assert worse_exit(EXIT_INVALID_CASE, EXIT_USAGE) == EXIT_USAGE  # 2 beats 3 although it is smaller
+    assert worst_exit([EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_USAGE]) == EXIT_INTERNAL
+    assert worst_exit([]) == EXIT_TRIAGED
+
+
+def test_an_internal_error_is_one_line_and_exit_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reasoner.cli.case
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("a bug\nover two lines")
+
+    monkeypatch.setattr(reasoner.cli.case, "triage", broken)
+    code, out, err = run("evaluate", str(COMPLETE))
+    assert code == EXIT_INTERNAL
+    assert err.startswith("dorsum: internal error: KeyError:") and err.count("\n") == 1
+    assert "Traceback" not in out + err
+
+
+def test_an_os_error_is_one_line_and_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reasoner.cli.case
+
+    def unreadable(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", "case.yaml")
+
+    monkeypatch.setattr(reasoner.cli.case, "read_case", unreadable)
+    code, _, err = run("validate", str(COMPLETE))
+    assert code == EXIT_USAGE and err == "dorsum: error: Permission denied: case.yaml\n"
+
+
+def test_the_public_api_is_imported_on_first_use_and_render_stays_the_function() -> None:
+    program = (
+        "import sys, reasoner\n"
+        "print('rdflib' in sys.modules)\n"
+        "import reasoner.render\n"
+        "from reasoner import render, triage\n"
+        "print(callable(render), render.__module__, triage.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "reasoner.render", "reasoner.pipeline.triage"]
 
 
 def test_version() -> None:
@@ -85,6 +183,53 @@ def test_validate_reports_missing_items() -> None:
     code, out, _ = run("validate", str(INCOMPLETE), str(COMPLETE))
     assert code == EXIT_INCOMPLETE
     assert "incomplete: record" in out and "valid and complete" in out
+
+
+def test_validate_json_one_object_per_case_and_an_array_for_several(tmp_path: Path) -> None:
+    code, out, _ = run("validate", str(INCOMPLETE), "--format", "json")
+    assert code == EXIT_INCOMPLETE
+    record = json.loads(out)
+    assert record["status"] == "incomplete" and record["exit_code"] == EXIT_INCOMPLETE
+    assert "saddle_anaesthesia" in {item["item"] for item in record["missing"]} and record["problems"] == []
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"lump": {"size_cm": -2}}')
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"lump": ')
+    code, out, err = run("validate", str(COMPLETE), str(INCOMPLETE), str(bad), str(broken), "-f", "json")
+    assert code == EXIT_INVALID_CASE
+    assert err.startswith(f"dorsum: error: {broken}: invalid case: JSON syntax error") and err.count("\n") == 1
+    records = json.loads(out)  # the unreadable case is reported on stderr only, as by evaluate
+    assert [item["status"] for item in records] == ["complete", "incomplete", "invalid"]
+    assert records[2]["problems"][0]["field"] == "size_cm" and records[2]["exit_code"] == EXIT_INVALID_CASE
+
+
+def test_test_json_reports_each_vignette_and_the_coverage() -> None:
+    vignette = CASES / "001-growing-firm-deep-lump.yaml"
+    code, out, _ = run("test", str(vignette), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["exit_code"] == 0
+    assert data["vignettes"] == [{"path": str(vignette), "passed": True, "mismatches": []}]
+    assert (data["passed"], data["failed"]) == (1, 0)
+    assert {"recommendations", "red flags"} <= {item["kind"] for item in data["coverage"]}
+    assert all(set(item) == {"kind", "covered", "uncovered"} for item in data["coverage"])
+
+
+def test_the_scenarios_are_found_with_the_knowledge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reasoner.authoring.vignettes import default_vignette_folder
+
+    monkeypatch.chdir(tmp_path)
+    assert default_vignette_folder(ROOT) == CASES  # a checkout
+    wheel_kb = tmp_path / "kb"
+    (wheel_kb / "cases").mkdir(parents=True)
+    assert default_vignette_folder(wheel_kb) == wheel_kb / "cases"  # the wheel's reasoner/kb
+    working_copy = tmp_path / "working-copy"
+    assert default_vignette_folder(working_copy) == CASES  # none of its own: the packaged ones
+    (tmp_path / "tests" / "cases").mkdir(parents=True)
+    assert default_vignette_folder(working_copy) == Path("tests", "cases")  # run from a checkout
+    monkeypatch.chdir(wheel_kb)
+    monkeypatch.setenv("DORSUM_KB", str(working_copy))
+    with pytest.raises(UsageError, match="no scenarios"):
+        default_vignette_folder(working_copy)
 
 
 def test_query_by_name_and_file(tmp_path: Path) -> None:

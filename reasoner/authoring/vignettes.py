@@ -31,6 +31,7 @@ Names without a prefix are local names in the dorsum ontology namespace.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,12 +42,15 @@ import yaml
 from rdflib import Graph
 from rdflib.namespace import RDF, RDFS
 
-from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError
-from reasoner.knowledge import DX, Knowledge
+from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError, KnowledgeError, UsageError
+from reasoner.knowledge import DX, Knowledge, default_kb_root
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, triage
 
+#: Where the scenarios ship with the knowledge, relative to its root: ``cases/`` in the wheel
+#: (``reasoner/kb/cases``), ``tests/cases/`` in a checkout.
+SCENARIO_FOLDERS = ("cases", "tests/cases")
 SUFFIXES = {"ttl": ".ttl", "nt": ".nt", "jsonld": ".jsonld", "json": ".json", "yaml": ".yaml"}
 LIST_CHECKS = {
     "red_flags": ("red_flags", True),
@@ -106,6 +110,20 @@ def load_vignette(path: Path | str) -> Vignette:
         case_format=case_format,
         expect=data["expect"] or {},
     )
+
+
+def default_vignette_folder(kb_root: Path) -> Path:
+    """The scenarios for the knowledge at ``kb_root``, so that ``dorsum test`` works in any folder:
+    those that ship with it; for a working copy without any, ``tests/cases`` of the current folder
+    (a checkout); else those that ship with the packaged knowledge."""
+    candidates = [kb_root / relative for relative in SCENARIO_FOLDERS]
+    candidates.append(Path("tests", "cases"))
+    with contextlib.suppress(KnowledgeError):
+        candidates.extend(default_kb_root() / relative for relative in SCENARIO_FOLDERS)
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise UsageError(f"no scenarios found for the knowledge at {kb_root} (no cases/ or tests/cases/): give PATH")
 
 
 def find_vignettes(paths: Iterable[Path | str]) -> list[Path]:

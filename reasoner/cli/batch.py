@@ -1,8 +1,5 @@
 """``dorsum batch`` and ``dorsum generate``: thin click commands over :mod:`reasoner.batch.run` and
-:mod:`reasoner.batch.generate`.
-
-Register them on the main group with ``main.add_command(batch)`` and ``main.add_command(generate)``.
-``python -m reasoner.cli_batch`` runs them standalone.
+:mod:`reasoner.batch.generate`. ``python -m reasoner.cli.batch`` runs them without the main group.
 """
 
 from __future__ import annotations
@@ -18,12 +15,20 @@ import click
 
 from reasoner.batch.generate import generate_forms, write_jsonl
 from reasoner.batch.run import EXECUTORS, BatchSummary, count_cases, run_batch
-from reasoner.cli.common import EXIT_CODES_HELP, fail, kb_option, quiet_libraries
-from reasoner.errors import EXIT_TRIAGED, DorsumError, UsageError
+from reasoner.cli.common import USAGE_ERROR, DorsumCommand, DorsumGroup, exit_codes, kb_option
+from reasoner.errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, UsageError
 from reasoner.knowledge import load_knowledge
 
 
-@click.command(epilog=EXIT_CODES_HELP)
+@click.command(
+    cls=DorsumCommand,
+    epilog=exit_codes(
+        (EXIT_TRIAGED, "every case triaged and complete"),
+        (EXIT_INCOMPLETE, "some case incomplete (the others complete)"),
+        USAGE_ERROR,
+        (EXIT_INVALID_CASE, 'some case invalid (recorded with "ok": false; the others were triaged)'),
+    ),
+)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...", type=click.Path(allow_dash=True))
 @click.option(
     "--out",
@@ -71,18 +76,18 @@ def batch(
       dorsum batch cases.jsonl --executor dask --scheduler tcp://10.0.0.5:8786
     """
     summary = BatchSummary()
-    with quiet_libraries(), ExitStack() as stack:
+    with ExitStack() as stack:
+        records = run_batch(
+            list(inputs), kb, jobs, executor=executor, scheduler=scheduler, summary=summary, stdin=sys.stdin
+        )
+        total = count_cases(list(inputs)) if sys.stderr.isatty() else None
         try:
-            records = run_batch(
-                list(inputs), kb, jobs, executor=executor, scheduler=scheduler, summary=summary, stdin=sys.stdin
-            )
-            total = count_cases(list(inputs)) if sys.stderr.isatty() else None
             stream: IO[str] = stack.enter_context(out.open("w", encoding="utf-8")) if out is not None else sys.stdout
             _write(records, stream, total, show_progress=sys.stderr.isatty())
-        except DorsumError as error:
-            fail(error)
+        except BrokenPipeError:
+            raise
         except OSError as error:
-            fail(UsageError(f"cannot write the results: {error.strerror or error}"))
+            raise UsageError(f"cannot write the results: {error.strerror or error}") from error
     click.echo(summary.to_text(), err=True)
     sys.exit(summary.exit_code)
 
@@ -100,7 +105,7 @@ def _write(records: Iterator[dict[str, Any]], stream: IO[str], total: int | None
             emit(record)
 
 
-@click.command(epilog=EXIT_CODES_HELP)
+@click.command(cls=DorsumCommand, epilog=exit_codes((EXIT_TRIAGED, "done"), USAGE_ERROR))
 @click.option("--count", "-n", type=click.IntRange(min=0), required=True, help="How many case forms to write.")
 @click.option("--seed", "-s", type=int, default=0, show_default=True, help="Random seed: same seed, same forms.")
 @click.option(
@@ -123,23 +128,21 @@ def generate(count: int, seed: int, out: Path | None, kb: Path | None) -> None:
       dorsum generate --count 1000 --seed 1 --out cases.jsonl
       dorsum generate --count 100 | dorsum batch -
     """
-    with quiet_libraries():
-        try:
-            knowledge = load_knowledge(kb)
-            forms = generate_forms(count, seed, knowledge)
-            if out is None:
-                write_jsonl(forms, sys.stdout)
-            else:
-                with out.open("w", encoding="utf-8") as stream:
-                    write_jsonl(forms, stream)
-        except DorsumError as error:
-            fail(error)
-        except OSError as error:
-            fail(UsageError(f"cannot write the forms: {error.strerror or error}"))
+    forms = generate_forms(count, seed, load_knowledge(kb))
+    try:
+        if out is None:
+            write_jsonl(forms, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8") as stream:
+                write_jsonl(forms, stream)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise UsageError(f"cannot write the forms: {error.strerror or error}") from error
     sys.exit(EXIT_TRIAGED)
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DorsumGroup)
 def standalone() -> None:
     """dorsum batch and generate, runnable before they are registered on the main command."""
 

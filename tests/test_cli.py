@@ -140,9 +140,21 @@ def test_evaluate_complete_case_text() -> None:
     code, out, err = run("evaluate", str(COMPLETE))
     assert code == EXIT_TRIAGED, err
     assert "URGENCY: urgent: within 2 weeks" in out
-    assert "Red flags" in out and "because lump growth: increasing in size" in out
-    assert "source: Seed 001" in out
-    assert "not a diagnosis" in out
+    assert out.splitlines()[2].startswith("DO NOW ")
+    flat = " ".join(out.split())
+    assert "Red flags" in out and "WHY" in out and "lump growth: increasing in size" in flat
+    assert len(out.splitlines()) <= 45
+
+
+def test_evaluate_brief_and_detail() -> None:
+    _code, brief, _err = run("evaluate", str(COMPLETE), "--brief")
+    _code, default, _err = run("evaluate", str(COMPLETE))
+    _code, full, _err = run("evaluate", str(COMPLETE), "--detail")
+    assert "DO NOW" in brief and "Plan by topic" not in brief
+    assert len(brief.splitlines()) < len(default.splitlines()) < len(full.splitlines())
+    assert "because lump growth: increasing in size" in full
+    assert "source: Seed 001" in full
+    assert "not a diagnosis" in full
 
 
 def test_evaluate_incomplete_case_says_what_to_record() -> None:

@@ -48,7 +48,7 @@ def test_a_red_flag_and_recommendation_added_in_turtle_change_the_answer(tmp_pat
     assert "URGENCY: urgent: within 2 weeks" in before.stdout
 
     (kb / "ontology" / "local-rules.ttl").write_text(NEW_KNOWLEDGE)
-    after = runner.invoke(main, ["evaluate", case, "--kb", str(kb)])
+    after = runner.invoke(main, ["evaluate", case, "--kb", str(kb), "--detail"])
     assert after.exit_code == 0, after.stderr
     assert "deep lump on the upper back (test rule)" in after.stdout
     assert "because lump depth: deep" in after.stdout

@@ -39,15 +39,24 @@ SEVERAL = "With several CASE files, the worst of their codes (3 beats 1 beats 0;
 @click.option(
     "--profile", default=None, help="Guideline profile (a preference order of sources, see 'dorsum conflicts')."
 )
+@click.option("--brief", "detail", flag_value="brief", help="Text: only the summary (DO NOW, THEN, DO NOT, WHY).")
+@click.option(
+    "--detail",
+    "detail",
+    flag_value="full",
+    help="Text: everything: every applicable step with its evidence, every avoid item, every citation.",
+)
 @kb_option
-def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | None) -> None:
-    """Triage each CASE file: urgency, next steps, red flags, sources, conflicts, missing items.
+def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, detail: str | None, kb: Path | None) -> None:
+    """Triage each CASE file: what to do now, the plan, red flags, sources, missing items.
 
-    CASE is a case form (.json, .yaml) or RDF (.ttl, .jsonld, .nt).
+    CASE is a case form (.json, .yaml) or RDF (.ttl, .jsonld, .nt). The text starts with a summary
+    a clinician can act on; --brief prints only that, --detail prints everything.
 
     \b
     Example:
       dorsum evaluate examples/growing-firm-lump.yaml
+      dorsum evaluate examples/suspected-cauda-equina.json --brief
       dorsum evaluate examples/*.yaml --format json
       dorsum evaluate examples/lumbar-mass-back-pain.yaml --profile spinal-pathway
     """
@@ -62,7 +71,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, kb: Path | 
             report(error)
             worst = worse_exit(worst, error.exit_code)
             continue
-        outputs.append(render(result, fmt))
+        outputs.append(render(result, fmt, detail or "summary"))
         worst = worse_exit(worst, result.exit_code)
     if fmt == "json" and len(cases) > 1:
         click.echo("[\n" + ",\n".join(o.rstrip("\n") for o in outputs) + "\n]")

@@ -33,7 +33,7 @@ class LazyCommand(NamedTuple):
 LAZY_COMMANDS = {
     "evaluate": LazyCommand(
         "reasoner.cli.case:evaluate",
-        "Triage each CASE file: urgency, next steps, red flags, sources, conflicts, missing items.",
+        "Triage each CASE file: what to do now, the plan, red flags, sources, missing items.",
     ),
     "validate": LazyCommand(
         "reasoner.cli.case:validate", "Check each CASE against the SHACL shapes without triaging it."

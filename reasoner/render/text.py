@@ -72,7 +72,7 @@ def _summary(result: TriageResult) -> list[str]:
     if why:
         lines.append(_field("WHY", "; ".join(why)))
     if result.missing:
-        lines.append(_field("RECORD", ", ".join(item.item for item in result.missing)))
+        lines.append(_wrap("INCOMPLETE: record " + ", ".join(item.item for item in result.missing), "", " " * 9))
     for note in result.notes:
         lines.append(_field("NOTE", note))
     return lines

@@ -19,7 +19,7 @@ import reasoner.pipeline.infer as infer_module
 from reasoner import Knowledge, read_case, triage
 from reasoner.batch.run import run_batch
 from reasoner.cli.store import store
-from reasoner.errors import EXIT_INVALID_CASE, EXIT_USAGE
+from reasoner.errors import EXIT_INVALID_CASE, EXIT_USAGE, UsageError
 from reasoner.store import CaseFailure, CaseRecord, case_record, open_store
 
 from .conftest import EXAMPLES
@@ -114,3 +114,5 @@ def test_add_reports_failures_it_is_given(knowledge: Knowledge, tmp_path: Path) 
     assert not report.stored
     assert [f.exit_code for f in report.failed] == [EXIT_INVALID_CASE, EXIT_USAGE]
     assert "keep_trace" in report.failed[0].error
+    with open_store(tmp_path / "db") as case_store, pytest.raises(UsageError, match="run_batch"):
+        case_store.add([EXAMPLES / "small-soft-lump.yaml"], knowledge)  # type: ignore[list-item]

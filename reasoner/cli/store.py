@@ -92,7 +92,7 @@ def store() -> None:
 
 
 @store.command("add", epilog=STORE_EXIT_HELP)
-@click.argument("cases", nargs=-1, required=True)
+@click.argument("cases", nargs=-1, required=True, metavar="CASE...")
 @store_option
 @kb_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")

@@ -119,9 +119,14 @@ class CaseStore(ABC):
                     raise UsageError(f"case {outcome.case_id} was triaged with other knowledge than the one given")
                 item = self.put(outcome)
                 stored.append(item)
-            else:
+            elif isinstance(outcome, CaseFailure | Mapping):
                 item = outcome if isinstance(outcome, CaseFailure) else failure_of(outcome)
                 failed.append(item)
+            else:
+                raise UsageError(
+                    f"CaseStore.add takes triage results, records or failures, not {type(outcome).__name__}: "
+                    "triage case files with run_batch(files, finish=case_record)"
+                )
             if on_case is not None:
                 on_case(item)
         return AddReport(tuple(stored), tuple(failed))

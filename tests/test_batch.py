@@ -15,6 +15,7 @@ from reasoner import (
     EXIT_USAGE,
     CaseError,
     Knowledge,
+    UsageError,
     read_case,
     render_json,
     triage,
@@ -186,3 +187,17 @@ def test_records_do_not_depend_on_the_hash_seed(tmp_path: Path, knowledge: Knowl
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=EXAMPLES.parent, check=False)
         outputs.append(done.stdout)
     assert outputs[0] and outputs[0] == outputs[1]
+
+
+def test_workers_refuse_other_knowledge_than_the_batch_was_started_with() -> None:
+    from reasoner.batch.run import BatchError, WorkItem, evaluate_chunk
+
+    item = WorkItem(name="small-soft-lump", source="x", kind="file", path=str(EXAMPLES / "small-soft-lump.yaml"))
+    assert evaluate_chunk(None, [item])[0]["ok"]
+    with pytest.raises(BatchError, match="other knowledge"):
+        evaluate_chunk(None, [item], None, "0" * 64)
+
+
+def test_a_summary_cannot_count_finished_items() -> None:
+    with pytest.raises(UsageError, match="summary"):
+        run_batch([str(EXAMPLES)], jobs=1, summary=BatchSummary(), finish=repr)  # type: ignore[call-overload]

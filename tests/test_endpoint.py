@@ -28,17 +28,19 @@ pytest.importorskip("pyoxigraph")
 from rdflib import Graph
 
 from reasoner import Knowledge
-from reasoner.cli.store import oxigraph_binary
+from reasoner.batch.run import run_batch
 from reasoner.errors import UsageError
-from reasoner.store.records import (
+from reasoner.store import (
     AskResult,
     LocalStore,
     RemoteStore,
     SelectResult,
     SparqlError,
     StoreBusyError,
+    case_record,
     open_store,
 )
+from reasoner.store.server import oxigraph_binary
 
 from .conftest import EXAMPLES, ROOT, chromium_command
 
@@ -143,7 +145,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def filled_store(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("endpoint") / "db"
     with open_store(path) as case_store:
-        report = case_store.add(sorted(EXAMPLES.iterdir()), knowledge)
+        report = case_store.add(run_batch([str(EXAMPLES)], jobs=1, finish=case_record), knowledge)
     assert len(report.stored) == len(list(EXAMPLES.iterdir()))
     return path
 
@@ -287,10 +289,11 @@ def test_remote_store_add_list_replace_remove_export(
     server: Server = start_server(tmp_path / "remote-db", "--writable")  # type: ignore[operator]
     with open_store(server.url) as remote:
         assert isinstance(remote, RemoteStore)
-        report = remote.add([EXAMPLES / "growing-firm-lump.yaml", EXAMPLES / "lumbar-mass.ttl"], knowledge)
+        files = [str(EXAMPLES / "growing-firm-lump.yaml"), str(EXAMPLES / "lumbar-mass.ttl")]
+        report = remote.add(run_batch(files, jobs=1, finish=case_record), knowledge)
         assert [case.case_id for case in report.stored] == ["growing-firm-lump", "lumbar-mass"]
         assert [case.case_id for case in remote.list_cases()] == ["growing-firm-lump", "lumbar-mass"]
-        remote.add([EXAMPLES / "growing-firm-lump.yaml"], knowledge)  # replace
+        remote.add(run_batch(files[:1], jobs=1, finish=case_record), knowledge)  # replace
         ids = remote.query(CASE_IDS_QUERY)
         assert isinstance(ids, SelectResult) and [r["caseId"] for r in ids.as_dicts()] == [
             "growing-firm-lump",

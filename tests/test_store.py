@@ -23,26 +23,29 @@ pytest.importorskip("pyoxigraph")
 
 import pyoxigraph as ox
 from click.testing import CliRunner
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
 from reasoner import Knowledge, TriageResult, case_from_form, read_case, triage
 from reasoner.authoring.vignettes import SUFFIXES, load_vignette
 from reasoner.cli.store import serve, sparql, store
-from reasoner.errors import CaseError
+from reasoner.errors import CaseError, UsageError
 from reasoner.pipeline.read import CaseInput
-from reasoner.store.records import (
+from reasoner.pipeline.triage import CaseTrace
+from reasoner.store import (
     CASE_BASE,
     DSTORE,
     AskResult,
     CaseNotFoundError,
+    CaseStore,
     GraphResult,
     LocalStore,
     SelectResult,
     SparqlError,
     StoreBusyError,
+    StoredCase,
     StoreNotFoundError,
     case_graph_iri,
-    evaluate_case,
+    case_record,
     open_store,
     render_sparql,
     with_values,
@@ -92,13 +95,24 @@ def filled(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Fi
         case_store.ensure_knowledge(knowledge)
         for case in _all_cases(knowledge, folder):
             try:
-                result = triage(case, knowledge)
+                result = triage(case, knowledge, keep_trace=True)
             except CaseError:
                 continue
-            case_store.put(evaluate_case(case, knowledge, result=result))
+            case_store.put(case_record(result))
             results[result.case_id] = result
             inputs[result.case_id] = case
     return Filled(folder / "db", results, inputs)
+
+
+def _triaged(paths: list[Path], knowledge: Knowledge) -> list[TriageResult]:
+    """Each case file triaged with its trace kept, ready for CaseStore.add."""
+    return [triage(read_case(path, knowledge), knowledge, keep_trace=True) for path in paths]
+
+
+def _add_case(case_store: CaseStore, case: CaseInput, knowledge: Knowledge) -> StoredCase:
+    report = case_store.add([triage(case, knowledge, keep_trace=True)], knowledge)
+    assert not report.failed
+    return report.stored[0]
 
 
 def _query(path: Path, name: str, **params: str) -> SelectResult | AskResult | GraphResult:
@@ -167,19 +181,32 @@ def test_result_graph_carries_prov_provenance(filled: Filled) -> None:
     assert rows[0]["dorsum"] == result.knowledge.dorsum_version
 
 
-def test_literal_subjects_never_reach_the_store(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reasoner.store.records as store_module
+def test_inferred_graph_holds_exactly_what_the_trace_added(filled: Filled) -> None:
+    """The store writes triage's own closure: the inferred graph is the trace's inferred set."""
+    case_id = "growing-firm-lump"
+    trace = filled.results[case_id].trace
+    assert trace is not None and trace.inferred
+    with open_store(filled.path, read_only=True) as case_store:
+        raw: ox.Store = case_store.store  # type: ignore[attr-defined]
+        inferred = list(raw.quads_for_pattern(None, None, None, ox.NamedNode(case_graph_iri(case_id, "inferred"))))
+    assert len(inferred) == len(trace.inferred)
+    typed = {q.object.value for q in inferred if q.predicate.value.endswith("#type")}  # type: ignore[union-attr]
+    assert {flag.iri for flag in filled.results[case_id].red_flags} <= typed
 
+
+def test_a_result_without_its_trace_cannot_be_stored(knowledge: Knowledge) -> None:
+    result = triage(read_case(EXAMPLES / "growing-firm-lump.yaml", knowledge), knowledge)
+    with pytest.raises(UsageError, match="keep_trace"):
+        case_record(result)
+
+
+def test_literal_subjects_never_reach_the_store(knowledge: Knowledge) -> None:
     case = read_case(EXAMPLES / "growing-firm-lump.yaml", knowledge)
-    real = store_module.infer_case
-
-    def with_literal_subject(graph: Graph, kb: Knowledge) -> Graph:
-        closure = real(graph, kb)
-        closure.add((Literal("x"), URIRef(f"{DX}p"), Literal("y")))  # what owlrl can produce
-        return closure
-
-    monkeypatch.setattr(store_module, "infer_case", with_literal_subject)
-    record = evaluate_case(case, knowledge)
+    result = triage(case, knowledge, keep_trace=True)
+    assert result.trace is not None
+    odd = (Literal("x"), URIRef(f"{DX}p"), Literal("y"))  # what owlrl can produce
+    result = dataclasses.replace(result, trace=CaseTrace(result.trace.facts, result.trace.closure | {odd}))
+    record = case_record(result)
     assert not any(line.startswith('"') for line in record.inferred + record.asserted + record.result)
     with tempfile.TemporaryDirectory() as folder, open_store(Path(folder) / "db") as case_store:
         case_store.ensure_knowledge(knowledge)
@@ -192,7 +219,7 @@ def test_a_blank_case_node_is_linked_from_its_result(knowledge: Knowledge, tmp_p
     file = tmp_path / "blank-case.ttl"
     file.write_text(text.replace("<https://w3id.org/dorsum/case/lumbar-mass-rdf>", "[]", 1), encoding="utf-8")
     with open_store(tmp_path / "db") as case_store:
-        stored = case_store.add_case(read_case(file, knowledge), knowledge)
+        stored = _add_case(case_store, read_case(file, knowledge), knowledge)
         ask = case_store.query(
             f"""ASK {{ GRAPH <{case_graph_iri("blank-case", "result")}> {{ ?r <https://w3id.org/dorsum/result#forCase> ?c }}
                      GRAPH <{case_graph_iri("blank-case", "asserted")}> {{ ?c a <{DX}Case> }} }}"""
@@ -307,14 +334,14 @@ def test_cases_under_other_knowledge(knowledge: Knowledge, tmp_path: Path) -> No
     # a real edited copy would compile its rules again, which takes seconds).
     edited = dataclasses.replace(knowledge, content_hash="f" * 64)
     with open_store(tmp_path / "db") as case_store:
-        case_store.add([EXAMPLES / "growing-firm-lump.yaml"], knowledge)
-        case_store.add([EXAMPLES / "small-soft-lump.yaml"], edited)
+        case_store.add(_triaged([EXAMPLES / "growing-firm-lump.yaml"], knowledge), knowledge)
+        case_store.add(_triaged([EXAMPLES / "small-soft-lump.yaml"], edited), edited)
         query = (QUERIES / "cases-under-other-knowledge.rq").read_text(encoding="utf-8")
         rows = _rows(case_store.query(query))
         assert [row["caseId"] for row in rows] == ["growing-firm-lump"]
         assert rows[0]["currentKnowledge"].endswith("f" * 12)
         assert rows[0]["knowledgeGraph"].endswith(knowledge.content_hash[:12])
-        case_store.add([EXAMPLES / "growing-firm-lump.yaml"], edited)
+        case_store.add(_triaged([EXAMPLES / "growing-firm-lump.yaml"], edited), edited)
         assert _rows(case_store.query(query)) == []
 
 
@@ -341,9 +368,9 @@ def test_params_fill_placeholders_or_bind_in_the_outer_where() -> None:
 def test_re_adding_a_case_replaces_all_its_graphs(knowledge: Knowledge, tmp_path: Path) -> None:
     form = {"id": "replace-me", "age_years": 50, "lump": {"size_cm": 2, "region": "lumbar"}}
     with open_store(tmp_path / "db") as case_store:
-        first = case_store.add_case(case_from_form(form, knowledge, name="replace-me"), knowledge)
+        first = _add_case(case_store, case_from_form(form, knowledge, name="replace-me"), knowledge)
         changed = {**form, "lump": {"size_cm": 6, "region": "thoracic"}}
-        second = case_store.add_case(case_from_form(changed, knowledge, name="replace-me"), knowledge)
+        second = _add_case(case_store, case_from_form(changed, knowledge, name="replace-me"), knowledge)
         assert [c.case_id for c in case_store.list_cases()] == ["replace-me"]
         sizes = _rows(
             case_store.query(
@@ -368,7 +395,9 @@ def test_re_adding_a_case_replaces_all_its_graphs(knowledge: Knowledge, tmp_path
 
 def test_remove_drops_every_graph_of_the_case(knowledge: Knowledge, tmp_path: Path) -> None:
     with open_store(tmp_path / "db") as case_store:
-        case_store.add([EXAMPLES / "growing-firm-lump.yaml", EXAMPLES / "small-soft-lump.yaml"], knowledge)
+        case_store.add(
+            _triaged([EXAMPLES / "growing-firm-lump.yaml", EXAMPLES / "small-soft-lump.yaml"], knowledge), knowledge
+        )
         case_store.remove("growing-firm-lump")
         assert [c.case_id for c in case_store.list_cases()] == ["small-soft-lump"]
         assert not case_store.has_case("growing-firm-lump")
@@ -399,7 +428,7 @@ def test_export_round_trips(filled: Filled, tmp_path: Path) -> None:
 
 def test_a_writer_locks_out_other_writers_and_readers(knowledge: Knowledge, tmp_path: Path) -> None:
     with open_store(tmp_path / "db") as writer:
-        writer.add([EXAMPLES / "small-soft-lump.yaml"], knowledge)
+        writer.add(_triaged([EXAMPLES / "small-soft-lump.yaml"], knowledge), knowledge)
         with pytest.raises(StoreBusyError):
             LocalStore(tmp_path / "db")
         with pytest.raises(StoreBusyError):

@@ -6,9 +6,12 @@ chunks is in flight, so memory stays flat however many cases there are. One bad 
 stops the batch: it yields an error record in its place.
 
 Each worker process loads the knowledge once (in the pool initializer) and triages chunks of
-cases with the same :func:`reasoner.triage.triage` as ``dorsum evaluate``, so the records are
-exactly those of a one-by-one run. The optional ``dask`` executor sends the same chunks to a
-dask.distributed cluster; its workers must be able to import ``reasoner`` and read the knowledge.
+cases with the same :func:`reasoner.pipeline.triage.triage` as ``dorsum evaluate``, so the records
+are exactly those of a one-by-one run. Workers hand back objects, never text to parse again: a
+JSON-ready mapping per case, or whatever ``finish`` makes of the triage result (the store's
+:func:`reasoner.store.records.case_record`, for ``dorsum store add``). The optional ``dask``
+executor sends the same chunks to a dask.distributed cluster; its workers must be able to import
+``reasoner`` and read the knowledge.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, TypeVar, overload
 
 from reasoner.errors import (
     EXIT_INCOMPLETE,
@@ -40,8 +43,7 @@ from reasoner.errors import (
 )
 from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.read import CaseInput, case_from_form, case_from_rdf_text, read_case
-from reasoner.pipeline.triage import triage
-from reasoner.render.json import render_json
+from reasoner.pipeline.triage import TriageResult, as_mapping, triage
 
 #: Suffixes of the case files a directory is searched for.
 CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")
@@ -58,6 +60,9 @@ NO_TIER = "no tier"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 Record = dict[str, Any]
+T = TypeVar("T")
+#: Turns a triage result (with its trace) into what a batch yields; runs in the worker process.
+Finish = Callable[[TriageResult], T]
 
 
 class BatchError(DorsumError):
@@ -274,18 +279,38 @@ def iter_case_inputs(
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate_item(item: WorkItem, knowledge: Knowledge) -> Record:
-    """Read and triage one case; never raises for a bad case (it becomes an error record)."""
+def evaluate_item(item: WorkItem, knowledge: Knowledge, finish: Finish[Any] | None = None) -> Any:
+    """Read and triage one case; never raises for a bad case (it becomes an error record).
+
+    Without ``finish``, a triaged case gives its JSON-ready record; with it, ``finish(result)``
+    of the result triaged with ``keep_trace=True``.
+    """
     try:
-        result = triage(load_item(item, knowledge), knowledge)
+        result = triage(load_item(item, knowledge), knowledge, keep_trace=finish is not None)
+        if finish is not None:
+            return finish(result)
     except DorsumError as error:
         return error_record(item.name, str(error), error.exit_code)
     except Exception as error:  # one broken case must not stop a batch of thousands
         return error_record(item.name, f"{item.source}: cannot triage: {one_line(error)}", EXIT_INVALID_CASE)
-    record: Record = json.loads(render_json(result))
-    record["case"] = item.name
+    return result_record(result, item.name)
+
+
+def result_record(result: TriageResult, name: str) -> Record:
+    """A triage result as a batch record: the mapping ``dorsum evaluate --format json`` writes
+    (lists for tuples, as JSON reads back), plus ``"case"`` and ``"ok": true``."""
+    record: Record = _json_ready(as_mapping(result))
+    record["case"] = name
     record["ok"] = True
     return record
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value
 
 
 def error_record(name: str, message: str, exit_code: int = EXIT_INVALID_CASE) -> Record:
@@ -317,10 +342,23 @@ def _init_worker(kb_root: str | None) -> None:
     _worker_knowledge(kb_root)
 
 
-def evaluate_chunk(kb_root: str | None, items: Sequence[WorkItem]) -> list[Record]:
-    """Worker task: triage a chunk of cases with the worker's knowledge (loaded once per process)."""
+def evaluate_chunk(
+    kb_root: str | None,
+    items: Sequence[WorkItem],
+    finish: Finish[Any] | None = None,
+    content_hash: str | None = None,
+) -> list[Any]:
+    """Worker task: triage a chunk of cases with the worker's knowledge (loaded once per process).
+
+    Raises BatchError if that knowledge is not the one whose ``content_hash`` is given.
+    """
     knowledge = _worker_knowledge(kb_root)
-    return [evaluate_item(item, knowledge) for item in items]
+    if content_hash is not None and knowledge.content_hash != content_hash:
+        raise BatchError(
+            f"workers use other knowledge (sha256 {knowledge.content_hash[:12]}, here {content_hash[:12]}): "
+            "point them at the same knowledge base, and do not edit it during a batch"
+        )
+    return [evaluate_item(item, knowledge, finish) for item in items]
 
 
 class _Future(Protocol):
@@ -344,7 +382,7 @@ def _chunks(items: Iterator[WorkItem], largest: int) -> Iterator[list[WorkItem]]
 
 def _ordered(
     submit: Callable[[list[WorkItem]], _Future], chunks: Iterator[list[WorkItem]], window: int
-) -> Iterator[Record]:
+) -> Iterator[Any]:
     """Submit chunks with at most ``window`` in flight; yield their records in submission order."""
     pending: deque[_Future] = deque()
     try:
@@ -359,6 +397,7 @@ def _ordered(
             future.cancel()
 
 
+@overload
 def run_batch(
     inputs: Sequence[str],
     kb_root: Path | str | None = None,
@@ -369,19 +408,54 @@ def run_batch(
     chunksize: int = DEFAULT_CHUNKSIZE,
     summary: BatchSummary | None = None,
     stdin: IO[str] | None = None,
-) -> Iterator[Record]:
-    """Evaluate every case of ``inputs`` and yield one JSON-ready record per case, in input order.
+    finish: None = None,
+) -> Iterator[Record]: ...
 
-    A triaged case gives ``json.loads(render_json(result))`` plus ``"case"`` (its name) and
-    ``"ok": true``; a case that cannot be triaged gives ``{"case", "ok": false, "error",
-    "exit_code"}``. ``jobs`` worker processes (default: one per CPU; 1 runs in this process)
-    share the work; ``executor="dask"`` sends it to the dask.distributed scheduler at
-    ``scheduler`` instead. If ``summary`` is given it is updated as records are yielded.
+
+@overload
+def run_batch(
+    inputs: Sequence[str],
+    kb_root: Path | str | None = None,
+    jobs: int | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    summary: None = None,
+    stdin: IO[str] | None = None,
+    finish: Finish[T],
+) -> Iterator[T | Record]: ...
+
+
+def run_batch(
+    inputs: Sequence[str],
+    kb_root: Path | str | None = None,
+    jobs: int | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    summary: BatchSummary | None = None,
+    stdin: IO[str] | None = None,
+    finish: Finish[Any] | None = None,
+) -> Iterator[Any]:
+    """Evaluate every case of ``inputs`` and yield one item per case, in input order.
+
+    A triaged case gives its JSON-ready record (:func:`result_record`: the JSON of ``render_json``
+    as a mapping, plus ``"case"`` (its name) and ``"ok": true``), or with ``finish``, what
+    ``finish`` makes of its result triaged with ``keep_trace=True`` (run in the worker, so it
+    must be picklable: a module-level function). A case that cannot be triaged gives the error
+    record ``{"case", "ok": false, "error", "exit_code"}``. ``jobs`` worker processes (default:
+    one per CPU; 1 runs in this process) share the work; ``executor="dask"`` sends it to the
+    dask.distributed scheduler at ``scheduler`` instead. If ``summary`` is given (not with
+    ``finish``) it is updated as records are yielded.
 
     Inputs, knowledge and options are checked before this returns (raising UsageError or
     KnowledgeError); evaluation happens as the returned iterator is consumed.
     """
     check_inputs(inputs)
+    if summary is not None and finish is not None:
+        raise UsageError("a batch summary counts JSON records: it cannot be kept with finish")
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor '{executor}' (use one of {', '.join(EXECUTORS)})")
     workers = (os.cpu_count() or 1) if jobs is None else jobs
@@ -393,11 +467,28 @@ def run_batch(
         raise UsageError("the dask executor needs --scheduler tcp://HOST:PORT")
     root = str(Path(kb_root).expanduser().resolve()) if kb_root is not None else None
     knowledge = load_knowledge(root)  # fail fast on a broken knowledge base; forked workers reuse it
-    records = _records(inputs, root, knowledge, workers, executor, scheduler, chunksize, stdin)
-    return _summarised(records, summary)
+    plan = _Plan(root, knowledge, workers, executor, scheduler, chunksize, finish)
+    return _summarised(_records(iter_work(inputs, stdin), plan), summary)
 
 
-def _summarised(records: Iterator[Record], summary: BatchSummary | None) -> Iterator[Record]:
+@dataclass(frozen=True)
+class _Plan:
+    """How a batch runs: which knowledge, where, in what chunks, finished how."""
+
+    root: str | None
+    knowledge: Knowledge
+    workers: int
+    executor: str
+    scheduler: str | None
+    chunksize: int
+    finish: Finish[Any] | None
+
+    def task(self, chunk: list[WorkItem]) -> tuple[Any, ...]:
+        """The arguments of :func:`evaluate_chunk` for one chunk."""
+        return (self.root, chunk, self.finish, self.knowledge.content_hash)
+
+
+def _summarised(records: Iterator[Any], summary: BatchSummary | None) -> Iterator[Any]:
     started = time.perf_counter()
     try:
         for record in records:
@@ -410,65 +501,45 @@ def _summarised(records: Iterator[Record], summary: BatchSummary | None) -> Iter
             summary.elapsed = time.perf_counter() - started
 
 
-def _records(
-    inputs: Sequence[str],
-    root: str | None,
-    knowledge: Knowledge,
-    workers: int,
-    executor: str,
-    scheduler: str | None,
-    chunksize: int,
-    stdin: IO[str] | None,
-) -> Iterator[Record]:
-    items = iter_work(inputs, stdin)
-    if executor == "dask":
-        assert scheduler is not None
-        yield from _dask_records(items, root, knowledge, scheduler, chunksize)
+def _records(items: Iterator[WorkItem], plan: _Plan) -> Iterator[Any]:
+    if plan.executor == "dask":
+        yield from _dask_records(items, plan)
         return
-    if workers == 1:
+    if plan.workers == 1:
         for item in items:
-            yield evaluate_item(item, knowledge)
+            yield evaluate_item(item, plan.knowledge, plan.finish)
         return
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(root,)) as pool:
+    with ProcessPoolExecutor(max_workers=plan.workers, initializer=_init_worker, initargs=(plan.root,)) as pool:
         try:
             yield from _ordered(
-                lambda chunk: pool.submit(evaluate_chunk, root, chunk),
-                _chunks(items, chunksize),
-                workers * WINDOW_PER_WORKER,
+                lambda chunk: pool.submit(evaluate_chunk, *plan.task(chunk)),
+                _chunks(items, plan.chunksize),
+                plan.workers * WINDOW_PER_WORKER,
             )
         except BrokenProcessPool as exc:
             raise BatchError(f"a worker process died: {one_line(exc)}") from exc
 
 
-def _dask_records(
-    items: Iterator[WorkItem], root: str | None, knowledge: Knowledge, scheduler: str, chunksize: int
-) -> Iterator[Record]:
+def _dask_records(items: Iterator[WorkItem], plan: _Plan) -> Iterator[Any]:
     try:
         distributed: Any = importlib.import_module("dask.distributed")  # optional extra, imported lazily
     except ImportError as exc:
         raise UsageError("the dask executor needs dask.distributed: pip install 'dorsum[dask]'") from exc
     try:
-        client = distributed.Client(scheduler, timeout=30, set_as_default=False)
+        client = distributed.Client(plan.scheduler, timeout=30, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise BatchError(f"cannot connect to the dask scheduler at {scheduler}: {one_line(exc)}") from exc
+        raise BatchError(f"cannot connect to the dask scheduler at {plan.scheduler}: {one_line(exc)}") from exc
     with client:
         threads = sum(client.nthreads().values()) or 1
         records = _ordered(
-            lambda chunk: client.submit(evaluate_chunk, root, chunk, pure=False),
-            _chunks(items, chunksize),
+            lambda chunk: client.submit(evaluate_chunk, *plan.task(chunk), pure=False),
+            _chunks(items, plan.chunksize),
             threads * WINDOW_PER_WORKER,
         )
         try:
-            for record in records:
-                stamp = record.get("knowledge")
-                if isinstance(stamp, Mapping) and stamp.get("content_hash") != knowledge.content_hash:
-                    raise BatchError(
-                        f"dask workers use other knowledge (sha256 {str(stamp.get('content_hash'))[:12]}, "
-                        f"here {knowledge.content_hash[:12]}): point them at the same knowledge base"
-                    )
-                yield record
+            yield from records
         except DorsumError:
             raise
         except Exception as exc:  # a task failed on the cluster (e.g. reasoner not importable there)
@@ -486,6 +557,7 @@ __all__ = [
     "EXECUTORS",
     "BatchError",
     "BatchSummary",
+    "Finish",
     "WorkItem",
     "check_inputs",
     "count_cases",
@@ -495,6 +567,7 @@ __all__ = [
     "iter_case_inputs",
     "iter_work",
     "load_item",
+    "result_record",
     "run_batch",
     "worse_exit",
 ]

@@ -1,24 +1,11 @@
 """Click commands for the case store: ``dorsum store add|list|remove|export``, ``dorsum sparql``
-and ``dorsum serve``. Thin wrappers over :mod:`reasoner.store.records`.
-
-Register them on the main group in ``reasoner/cli.py``::
-
-    from reasoner.cli.store import serve, sparql, store
-    main.add_command(store)
-    main.add_command(sparql)
-    main.add_command(serve)
-"""
+and ``dorsum serve``. Thin wrappers over :mod:`reasoner.store` (and, for ``store add``,
+:func:`reasoner.batch.run.run_batch`, which triages; the store only writes)."""
 
 from __future__ import annotations
 
-import ctypes
-import ipaddress
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,23 +13,23 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from reasoner.batch.run import check_inputs, run_batch, worse_exit
 from reasoner.cli.common import kb_option, quiet_libraries
 from reasoner.errors import EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError, UsageError, one_line
-from reasoner.knowledge import default_kb_root, load_knowledge
-from reasoner.store.records import (
+from reasoner.knowledge import load_knowledge
+from reasoner.store import (
     DEFAULT_STORE,
     EXPORT_FORMATS,
     SPARQL_FORMATS,
     STORE_ENV,
     CaseFailure,
     StoredCase,
-    StoreError,
-    StoreNotFoundError,
-    acquire_lock,
-    is_remote,
+    case_record,
     open_store,
     render_sparql,
+    resolve_sparql,
 )
+from reasoner.store.server import DEFAULT_PORT, DEFAULT_TIMEOUT_S, ServeOptions, serve_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,14 +41,6 @@ Exit codes:
   {EXIT_INVALID_CASE}  store add: some cases were invalid and not stored (the others were)
   (store add exits {EXIT_USAGE} if a CASE file is missing or unreadable; the others are stored)
 """
-
-SERVER_ENV = "DORSUM_OXIGRAPH"
-DEFAULT_PORT = 7878
-DEFAULT_TIMEOUT_S = 30
-SERVER_THREAD_STACK = 256 * 1024 * 1024  # bytes of (virtual) stack per server thread
-PR_SET_PDEATHSIG = 1
-QUICK_CRASH_S = 2.0
-MAX_QUICK_CRASHES = 5
 
 
 def store_option(func: F) -> F:
@@ -113,37 +92,47 @@ def store() -> None:
 
 
 @store.command("add", epilog=STORE_EXIT_HELP)
-@click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("cases", nargs=-1, required=True, metavar="CASE...")
 @store_option
 @kb_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
-def add(cases: tuple[Path, ...], location: str, kb: Path | None, jobs: int) -> None:
-    """Triage each CASE file and store it, replacing a stored case with the same id.
+def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int) -> None:
+    """Triage each CASE and store it, replacing a stored case with the same id.
 
-    The id is the case's name (the file name without its extension). Each case is written in
-    one transaction as soon as it is evaluated; invalid cases are reported and skipped.
+    CASE is a case file, a directory (every case file in it), a JSONL file of case forms, or -
+    for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's name
+    (the file name without its extension, or a form's id). Each case is written in one
+    transaction as soon as it is evaluated; invalid cases are reported and skipped.
 
     \b
     Example:
       dorsum store add examples/*.yaml --store ./dorsum-store
-      dorsum store add cases/*.json --jobs 2 --store http://127.0.0.1:7878
+      dorsum store add cases/ --jobs 2 --store http://127.0.0.1:7878
     """
     worst = EXIT_TRIAGED
+
+    def report(item: StoredCase | CaseFailure) -> None:
+        nonlocal worst
+        if isinstance(item, CaseFailure):
+            worst = worse_exit(worst, item.exit_code if item.exit_code == EXIT_USAGE else EXIT_INVALID_CASE)
+            click.echo(f"dorsum: error: {item.error}", err=True)
+        else:
+            tier = item.effective_urgency.rsplit("#", 1)[-1] or "no tier"
+            click.echo(f"stored {item.case_id}  ({item.status}, {tier})")
+            sys.stdout.flush()  # a line is printed only once its case is committed
+
     with _errors():
+        inputs = []
+        for case in cases:
+            try:
+                check_inputs([case])
+                inputs.append(case)
+            except UsageError as error:  # a missing file is reported; the other cases are stored
+                report(CaseFailure(case, one_line(error), error.exit_code))
         knowledge = load_knowledge(kb)
         with open_store(location) as case_store:
-
-            def report(item: StoredCase | CaseFailure) -> None:
-                nonlocal worst
-                if isinstance(item, CaseFailure):
-                    worst = max(worst, item.exit_code if item.exit_code == EXIT_USAGE else EXIT_INVALID_CASE)
-                    click.echo(f"dorsum: error: {item.error}", err=True)
-                else:
-                    tier = item.effective_urgency.rsplit("#", 1)[-1] or "no tier"
-                    click.echo(f"stored {item.case_id}  ({item.status}, {tier})")
-                    sys.stdout.flush()  # a line is printed only once its case is committed
-
-            case_store.add(list(cases), knowledge, jobs=jobs, on_case=report)
+            if inputs:
+                case_store.add(run_batch(inputs, kb, jobs, finish=case_record), knowledge, on_case=report)
     sys.exit(worst)
 
 
@@ -236,28 +225,6 @@ def export(location: str, fmt: str, out: Path | None) -> None:
 # ---------------------------------------------------------------- dorsum sparql
 
 
-def resolve_sparql(query: str, kb: Path | None) -> str:
-    """QUERY as text: a .rq file, the name of a query in queries/examples/, or SPARQL text."""
-    path = Path(query)
-    if path.suffix == ".rq" or (len(query) < 200 and "\n" not in query and path.is_file()):
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            if path.suffix == ".rq" and len(path.parts) > 1:
-                raise UsageError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: cannot read: {one_line(error)}") from error
-    if query.replace("-", "").replace("_", "").replace(".rq", "").isalnum():
-        root = kb if kb is not None else default_kb_root()
-        folder = root / "queries" / "examples"
-        named = folder / f"{path.stem}.rq"
-        if named.is_file():
-            return named.read_text(encoding="utf-8")
-        names = ", ".join(sorted(p.stem for p in folder.glob("*.rq")))
-        raise UsageError(f"no query file or example query named '{query}' (examples: {names})")
-    return query
-
-
 @click.command("sparql", epilog=STORE_EXIT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("query")
 @store_option
@@ -312,29 +279,6 @@ def sparql(
 # ---------------------------------------------------------------- dorsum serve
 
 
-def oxigraph_binary() -> str:
-    """The ``oxigraph`` server from the PyPI package ``oxigraph`` (next to this Python, or on PATH)."""
-    override = os.environ.get(SERVER_ENV)
-    candidates = [override] if override else []
-    candidates.append(str(Path(sys.executable).parent / "oxigraph"))
-    found = shutil.which("oxigraph")
-    if found:
-        candidates.append(found)
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise UsageError("the Oxigraph server is not installed: pip install 'oxigraph>=0.5' (or set $DORSUM_OXIGRAPH)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @click.command("serve", epilog=STORE_EXIT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
@@ -377,101 +321,10 @@ def serve(
       dorsum serve --port 7879 --writable
       curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 5' http://127.0.0.1:7878/query
     """
+    options = ServeOptions(location, host, port, read_only, timeout_s, union_default_graph, cors)
     with _errors():
-        if is_remote(location):
-            raise UsageError("serve needs a store folder, not a URL")
-        folder = Path(location).expanduser()
-        if not _is_loopback(host):
-            if not read_only:
-                raise UsageError(
-                    f"refusing to serve a writable store on {host}: the server has no authentication "
-                    "(use --host 127.0.0.1, or --read-only behind an authenticating proxy)"
-                )
-            click.echo(
-                f"dorsum: warning: serving on {host}: anyone who can reach this address can read every case",
-                err=True,
-            )
-        if read_only and not (folder / "CURRENT").is_file():
-            raise StoreNotFoundError(f"no store at {folder} (fill one with: dorsum store add CASE --store {folder})")
-        if not read_only:
-            folder.mkdir(parents=True, exist_ok=True)
-        binary = oxigraph_binary()
-        lock = acquire_lock(folder, exclusive=not read_only)
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        args = [binary, "serve-read-only" if read_only else "serve", "--location", str(folder), "--bind", bind]
-        args += ["--timeout-s", str(timeout_s)]
-        if union_default_graph:
-            args.append("--union-default-graph")
-        if cors:
-            args.append("--cors")
-        mode = "read-only" if read_only else "writable"
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(
-            f"dorsum: serving {folder} ({mode}) at http://{shown}:{port}/  "
-            "(query page /, SPARQL endpoint /query; Ctrl-C stops)",
-            err=True,
-        )
-        try:
-            code = supervise(args)
-        finally:
-            if lock is not None:
-                lock.close()
-        if code != 0:
-            raise StoreError(f"the Oxigraph server stopped with exit code {code} (is port {port} already in use?)")
+        serve_store(options, notify=lambda line: click.echo(line, err=True))
     sys.exit(EXIT_TRIAGED)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to stop the server if dorsum dies, so no orphan keeps the port and the store."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def supervise(args: list[str]) -> int:
-    """Run the Oxigraph server and restart it if it crashes; return its exit code once it stops.
-
-    The server aborts on a stack overflow when a query is nested very deeply, taking every
-    connection with it. A larger thread stack (RUST_MIN_STACK) makes that need a query nested
-    over about 100,000 levels; a restart covers the rest. SIGINT and SIGTERM stop the server.
-    """
-    env = dict(os.environ)
-    env.setdefault("RUST_MIN_STACK", str(SERVER_THREAD_STACK))
-    stopping = False
-    child: subprocess.Popen[bytes] | None = None
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        if child is not None and child.poll() is None:
-            child.terminate()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    quick_crashes = 0
-    try:
-        while True:
-            started = time.monotonic()
-            child = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
-            code = child.wait()
-            if stopping:
-                return 0
-            if code >= 0:
-                return code
-            quick_crashes = quick_crashes + 1 if time.monotonic() - started < QUICK_CRASH_S else 0
-            if quick_crashes >= MAX_QUICK_CRASHES:
-                return 128 - code
-            click.echo(f"dorsum: warning: the Oxigraph server stopped (signal {-code}); restarting it", err=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-
-__all__ = ["STORE_EXIT_HELP", "oxigraph_binary", "resolve_sparql", "serve", "sparql", "store", "supervise"]
+__all__ = ["STORE_EXIT_HELP", "serve", "sparql", "store"]

@@ -1,0 +1,351 @@
+"""SPARQL text and answers: query answers as dataclasses, parameters bound with VALUES, the W3C
+results formats (JSON, CSV, TSV) and a table, and query names resolved to text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+import pyoxigraph as ox
+
+from reasoner.errors import UsageError, one_line
+from reasoner.knowledge import default_kb_root
+from reasoner.render.turtle import PROV, RESULT
+from reasoner.store.records import CASE_BASE, DSTORE, KNOWLEDGE_BASE, literal_text
+
+PREFIXES: Final = f"""PREFIX dx: <https://w3id.org/dorsum/ontology#>
+PREFIX res: <{RESULT}>
+PREFIX prov: <{PROV}>
+PREFIX dstore: <{DSTORE}>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+"""
+SPARQL_FORMATS: Final = ("table", "csv", "json", "tsv")
+TABLE_CELL: Final = 100  # longer cells are cut in the table format (csv, tsv and json are complete)
+EXAMPLE_QUERIES: Final = ("queries", "examples")
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Term:
+    """One RDF term of a query answer."""
+
+    kind: Literal["uri", "bnode", "literal", "triple"]
+    value: str
+    datatype: str = ""
+    language: str = ""
+
+    @property
+    def n3(self) -> str:
+        """The term in N-Triples / SPARQL syntax."""
+        if self.kind == "uri":
+            return f"<{self.value}>"
+        if self.kind == "bnode":
+            return f"_:{self.value}"
+        if self.kind == "triple":
+            return self.value
+        return str(_ox_literal(self))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """The rows of a SELECT query (``None`` for an unbound variable)."""
+
+    variables: tuple[str, ...]
+    rows: tuple[tuple[Term | None, ...], ...]
+
+    def column(self, name: str) -> list[str]:
+        index = self.variables.index(name)
+        return [row[index].value if row[index] is not None else "" for row in self.rows]  # type: ignore[union-attr]
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [
+            {name: cell.value for name, cell in zip(self.variables, row, strict=True) if cell is not None}
+            for row in self.rows
+        ]
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """The answer of an ASK query."""
+
+    value: bool
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    """The triples of a CONSTRUCT or DESCRIBE query."""
+
+    triples: tuple[tuple[Term, Term, Term], ...]
+
+    def to_ntriples(self) -> str:
+        return "".join(f"{s.n3} {p.n3} {o.n3} .\n" for s, p, o in self.triples)
+
+    def to_turtle(self) -> str:
+        triples = [ox.Triple(_ox_term(s), _ox_term(p), _ox_term(o)) for s, p, o in self.triples]  # type: ignore[arg-type]
+        prefixes = {
+            "dx": "https://w3id.org/dorsum/ontology#",
+            "res": str(RESULT),
+            "prov": str(PROV),
+            "dstore": DSTORE,
+            "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+            "skos": "http://www.w3.org/2004/02/skos/core#",
+        }
+        data = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+        return data.decode("utf-8") if data else ""
+
+
+SparqlResult = SelectResult | AskResult | GraphResult
+
+
+def from_ox_term(term: object) -> Term:
+    if isinstance(term, ox.NamedNode):
+        return Term("uri", term.value)
+    if isinstance(term, ox.BlankNode):
+        return Term("bnode", term.value)
+    if isinstance(term, ox.Literal):
+        return Term("literal", term.value, term.datatype.value, term.language or "")
+    return Term("triple", str(term))
+
+
+def _ox_literal(term: Term) -> ox.Literal:
+    if term.language:
+        return ox.Literal(term.value, language=term.language)
+    if term.datatype:
+        return ox.Literal(term.value, datatype=ox.NamedNode(term.datatype))
+    return ox.Literal(term.value)
+
+
+def _ox_term(term: Term) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if term.kind == "uri":
+        return ox.NamedNode(term.value)
+    if term.kind == "bnode":
+        return ox.BlankNode(term.value)
+    if term.kind == "literal":
+        return _ox_literal(term)
+    raise UsageError("RDF-star triple terms cannot be written as Turtle here")
+
+
+def from_ox_triples(triples: object) -> GraphResult:
+    return GraphResult(
+        tuple(
+            (from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
+            for t in cast("list[ox.Triple]", triples)
+        )
+    )
+
+
+def from_ox_answer(answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> SparqlResult:
+    """A pyoxigraph query answer as a dataclass."""
+    if isinstance(answer, ox.QueryBoolean):
+        return AskResult(bool(answer))
+    if isinstance(answer, ox.QueryTriples):
+        return from_ox_triples(answer)
+    variables = tuple(v.value for v in answer.variables)
+    rows = tuple(
+        tuple(from_ox_term(solution[name]) if solution[name] is not None else None for name in variables)
+        for solution in answer
+    )
+    return SelectResult(variables, rows)
+
+
+_JSON_KINDS: Final = {"uri": "uri", "bnode": "bnode", "literal": "literal", "typed-literal": "literal"}
+
+
+def from_json_results(document: Mapping[str, Any]) -> SparqlResult:
+    """An answer in the W3C SPARQL 1.1 Query Results JSON format as a dataclass."""
+    if "boolean" in document:
+        return AskResult(bool(document["boolean"]))
+    variables = tuple(str(v) for v in document["head"].get("vars", []))
+    rows: list[tuple[Term | None, ...]] = []
+    for binding in document["results"]["bindings"]:
+        rows.append(tuple(_json_term(binding.get(name)) for name in variables))
+    return SelectResult(variables, tuple(rows))
+
+
+def _json_term(cell: Mapping[str, Any] | None) -> Term | None:
+    if cell is None:
+        return None
+    kind = _JSON_KINDS.get(cell["type"], "triple")
+    return Term(
+        cast(Any, kind),
+        str(cell["value"]) if kind != "triple" else json.dumps(cell["value"]),
+        str(cell.get("datatype", "")) if kind == "literal" else "",
+        str(cell.get("xml:lang", "")),
+    )
+
+
+# ---------------------------------------------------------------- query text
+
+
+def resolve_sparql(query: str, kb: Path | None = None) -> str:
+    """QUERY as text: a .rq file, the name of a query in queries/examples/, or SPARQL text."""
+    path = Path(query)
+    if path.suffix == ".rq" or (len(query) < 200 and "\n" not in query and path.is_file()):
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if path.suffix == ".rq" and len(path.parts) > 1:
+                raise UsageError(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"{path}: cannot read: {one_line(error)}") from error
+    if query.replace("-", "").replace("_", "").replace(".rq", "").isalnum():
+        root = kb if kb is not None else default_kb_root()
+        folder = root.joinpath(*EXAMPLE_QUERIES)
+        named = folder / f"{path.stem}.rq"
+        if named.is_file():
+            return named.read_text(encoding="utf-8")
+        names = ", ".join(sorted(p.stem for p in folder.glob("*.rq")))
+        raise UsageError(f"no query file or example query named '{query}' (examples: {names})")
+    return query
+
+
+def with_values(text: str, params: Mapping[str, str]) -> str:
+    """Bind query variables to values (an IRI when written ``<...>``, else a plain literal).
+
+    A query may mark where a variable is bound with the placeholder ``VALUES ?name { UNDEF }``
+    (standard SPARQL for "any value"): every placeholder is filled in, so that each UNION branch
+    is restricted early. Otherwise a VALUES block is put at the start of the outer WHERE group
+    (so it restricts GROUP BY queries too), or at the end of a query without ``WHERE {``.
+    """
+    terms: dict[str, str] = {}
+    for name, value in params.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise UsageError(f"'{name}' is not a SPARQL variable name")
+        if value.startswith("<") and value.endswith(">"):
+            try:
+                terms[name] = str(ox.NamedNode(value[1:-1]))
+            except ValueError as error:
+                raise UsageError(f"parameter {name}: {value} is not a valid IRI") from error
+        else:
+            terms[name] = literal_text(value)
+    rest: dict[str, str] = {}
+    for name, term in terms.items():
+        placeholder = re.compile(r"VALUES\s+[?$]" + name + r"\s*\{\s*UNDEF\s*\}", re.IGNORECASE)
+        filled = f"VALUES ?{name} {{ {term} }}".replace("\\", "\\\\")  # a template for re.subn
+        text, count = placeholder.subn(filled, text)
+        if not count:
+            rest[name] = term
+    if not rest:
+        return text
+    block = f"VALUES ({' '.join('?' + n for n in rest)}) {{ ({' '.join(rest.values())}) }}"
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if not line.lstrip().startswith("#"):
+            found = _WHERE.search(line)
+            if found:
+                at = offset + found.end()
+                return f"{text[:at]}\n  {block}\n{text[at:]}"
+        offset += len(line)
+    return f"{text.rstrip()}\n{block}\n"
+
+
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_sparql(answer: SparqlResult, fmt: str = "table") -> str:
+    """Render a query answer: an aligned table, W3C SPARQL CSV / TSV / JSON results, or for a
+    CONSTRUCT, Turtle (table), N-Triples (tsv), or subject/predicate/object rows (csv, json)."""
+    if fmt not in SPARQL_FORMATS:
+        raise UsageError(f"unknown format '{fmt}' (use one of {', '.join(SPARQL_FORMATS)})")
+    if isinstance(answer, AskResult):
+        if fmt == "json":
+            return json.dumps({"head": {}, "boolean": answer.value}, indent=2) + "\n"
+        return ("true" if answer.value else "false") + "\n"
+    if isinstance(answer, GraphResult):
+        if fmt == "table":
+            return answer.to_turtle()
+        if fmt == "tsv":
+            return answer.to_ntriples()
+        answer = SelectResult(("subject", "predicate", "object"), answer.triples)
+    if fmt == "json":
+        return _results_json(answer) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(answer.variables)
+        writer.writerows([cell.value if cell else "" for cell in row] for row in answer.rows)
+        return out.getvalue()
+    if fmt == "tsv":
+        lines = ["\t".join(f"?{v}" for v in answer.variables)]
+        lines += ["\t".join(cell.n3 if cell else "" for cell in row) for row in answer.rows]
+        return "\n".join(lines) + "\n"
+    return _table(answer) + "\n"
+
+
+def _results_json(answer: SelectResult) -> str:
+    bindings = []
+    for row in answer.rows:
+        binding: dict[str, dict[str, str]] = {}
+        for name, cell in zip(answer.variables, row, strict=True):
+            if cell is None:
+                continue
+            entry = {"type": cell.kind, "value": cell.value}
+            if cell.kind == "literal" and cell.language:
+                entry["xml:lang"] = cell.language
+            elif cell.kind == "literal" and cell.datatype:
+                entry["datatype"] = cell.datatype
+            binding[name] = entry
+        bindings.append(binding)
+    return json.dumps({"head": {"vars": list(answer.variables)}, "results": {"bindings": bindings}}, indent=2)
+
+
+_SHORT_NAMES: Final = (
+    ("https://w3id.org/dorsum/ontology#", "dx:"),
+    (CASE_BASE, "case:"),
+    (KNOWLEDGE_BASE, "knowledge:"),
+)
+
+
+def _cell_text(cell: Term | None) -> str:
+    text = "" if cell is None else cell.value
+    for long, short in _SHORT_NAMES:
+        if cell is not None and cell.kind == "uri" and text.startswith(long):
+            text = short + text[len(long) :]
+    text = " ".join(text.split())
+    return text if len(text) <= TABLE_CELL else text[: TABLE_CELL - 3] + "..."
+
+
+def _table(answer: SelectResult) -> str:
+    if not answer.variables:
+        return "(no columns)"
+    rows = [[_cell_text(cell) for cell in row] for row in answer.rows]
+    widths = [len(v) for v in answer.variables]
+    for cells in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+    header = "  ".join(v.ljust(w) for v, w in zip(answer.variables, widths, strict=True)).rstrip()
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in rows]
+    return "\n".join([header, rule, *body, f"({len(rows)} rows)"])
+
+
+__all__ = [
+    "PREFIXES",
+    "SPARQL_FORMATS",
+    "AskResult",
+    "GraphResult",
+    "SelectResult",
+    "SparqlResult",
+    "Term",
+    "from_json_results",
+    "from_ox_answer",
+    "from_ox_term",
+    "from_ox_triples",
+    "render_sparql",
+    "resolve_sparql",
+    "with_values",
+]

@@ -1,0 +1,118 @@
+"""``store add`` triages once, through the batch runner, and the store writes what triage kept:
+the derive/OWL RL closure runs once per case (twice for an incomplete one: its worst case),
+never again in the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyoxigraph")
+
+import yaml
+from click.testing import CliRunner
+
+import reasoner.pipeline.infer as infer_module
+from reasoner import Knowledge, read_case, triage
+from reasoner.batch.run import run_batch
+from reasoner.cli.store import store
+from reasoner.errors import EXIT_INVALID_CASE, EXIT_USAGE, UsageError
+from reasoner.store import CaseFailure, CaseRecord, case_record, open_store
+
+from .conftest import EXAMPLES
+
+Triple = tuple[object, object, object]
+
+
+def _forms(folder: Path, count: int) -> list[Path]:
+    """``count`` complete cases: the growing firm lump at other ages."""
+    base = yaml.safe_load((EXAMPLES / "growing-firm-lump.yaml").read_text(encoding="utf-8"))
+    paths = []
+    for index in range(count):
+        path = folder / f"counted-{index}.yaml"
+        path.write_text(yaml.safe_dump({**base, "id": f"counted-{index}", "age_years": 30 + index}), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def closures(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts every derive + OWL RL closure (``close_case``), however it is reached."""
+    calls: list[int] = []
+    real = infer_module.close_case
+
+    def counted(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
+        calls.append(1)
+        return real(graph, knowledge)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(infer_module, "close_case", counted)
+    return calls
+
+
+def test_store_add_of_n_cases_reasons_n_times_not_2n(closures: list[int], tmp_path: Path) -> None:
+    paths = _forms(tmp_path, 4)
+    result = CliRunner().invoke(store, ["add", *map(str, paths), "--jobs", "1", "--store", str(tmp_path / "db")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("stored counted-") == 4
+    assert len(closures) == 4
+
+
+def test_store_add_reasons_as_often_as_triage_alone(closures: list[int], knowledge: Knowledge, tmp_path: Path) -> None:
+    """An incomplete case is closed twice by triage (as recorded, and at its worst case): no more."""
+    paths = [*_forms(tmp_path, 2), EXAMPLES / "incomplete-lump.json"]
+    for path in paths:
+        triage(read_case(path, knowledge), knowledge)
+    by_triage = len(closures)
+    assert by_triage == 4
+    closures.clear()
+    with open_store(tmp_path / "db") as case_store:
+        report = case_store.add(run_batch([str(p) for p in paths], jobs=1, finish=case_record), knowledge)
+    assert [case.status for case in report.stored] == ["complete", "complete", "incomplete"]
+    assert len(closures) == by_triage
+
+
+def test_run_batch_with_finish_hands_records_and_error_records_in_order(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"lump": {"size_cm": -1}}', encoding="utf-8")
+    inputs = [str(EXAMPLES / "small-soft-lump.yaml"), str(bad), str(EXAMPLES / "lumbar-mass.ttl")]
+    serial = list(run_batch(inputs, jobs=1, finish=case_record))
+    parallel = list(run_batch(inputs, jobs=2, finish=case_record))
+    for items in (serial, parallel):
+        assert isinstance(items[0], CaseRecord) and items[0].case_id == "small-soft-lump"
+        assert isinstance(items[1], dict) and not items[1]["ok"] and items[1]["exit_code"] == EXIT_INVALID_CASE
+        assert isinstance(items[2], CaseRecord) and items[2].case_id == "lumbar-mass"
+    for one, two in zip(serial[::2], parallel[::2], strict=True):
+        assert isinstance(one, CaseRecord) and isinstance(two, CaseRecord)
+        assert (one.asserted, one.status, one.effective_urgency) == (two.asserted, two.status, two.effective_urgency)
+        assert len(one.inferred) == len(two.inferred) and len(one.result) == len(two.result)
+
+
+def test_store_add_reads_directories_and_jsonl_like_batch(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    _forms(folder, 2)
+    lines = tmp_path / "more.jsonl"
+    lines.write_text(json.dumps({"id": "from-jsonl", "age_years": 40, "lump": {"size_cm": 1}}) + "\n{broken\n")
+    db = str(tmp_path / "db")
+    result = CliRunner().invoke(store, ["add", str(folder), str(lines), str(tmp_path / "missing.yaml"), "--store", db])
+    assert result.exit_code == EXIT_USAGE  # a missing file beats an invalid line; the others are stored
+    assert [line.split()[1] for line in result.stdout.splitlines()] == ["counted-0", "counted-1", "from-jsonl"]
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2 and all(line.startswith("dorsum: error: ") for line in errors)
+    assert "missing.yaml: file not found" in errors[0] and "JSON syntax error" in errors[1]
+    with open_store(db, read_only=True) as case_store:
+        assert [case.case_id for case in case_store.list_cases()] == ["counted-0", "counted-1", "from-jsonl"]
+
+
+def test_add_reports_failures_it_is_given(knowledge: Knowledge, tmp_path: Path) -> None:
+    plain = next(run_batch([str(EXAMPLES / "small-soft-lump.yaml")], jobs=1))  # a JSON record: no trace
+    with open_store(tmp_path / "db") as case_store:
+        report = case_store.add([plain, CaseFailure("x.yaml", "x.yaml: unreadable", EXIT_USAGE)], knowledge)
+    assert not report.stored
+    assert [f.exit_code for f in report.failed] == [EXIT_INVALID_CASE, EXIT_USAGE]
+    assert "keep_trace" in report.failed[0].error
+    with open_store(tmp_path / "db") as case_store, pytest.raises(UsageError, match="run_batch"):
+        case_store.add([EXAMPLES / "small-soft-lump.yaml"], knowledge)  # type: ignore[list-item]

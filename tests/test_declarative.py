@@ -52,7 +52,7 @@ def test_a_red_flag_and_recommendation_added_in_turtle_change_the_answer(tmp_pat
     assert after.exit_code == 0, after.stderr
     assert "deep lump on the upper back (test rule)" in after.stdout
     assert "because lump depth: deep" in after.stdout
-    assert "URGENCY: emergency: within 12 hours" in after.stdout
+    assert "URGENCY: emergency: go to an emergency department now (imaging within 12 hours)" in after.stdout
     assert "Test rule: emergency assessment of a deep upper-back lump" in after.stdout
 
     # The packaged knowledge is untouched, and the edited copy has a different content hash.

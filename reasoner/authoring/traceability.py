@@ -12,7 +12,7 @@ from pathlib import Path
 from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS
 
-from reasoner.authoring.vignettes import load_vignette
+from reasoner.authoring.vignettes import default_vignette_folder, load_vignette
 from reasoner.knowledge import DX, Knowledge, load_knowledge
 
 HEADER = """# Traceability: seed statement -> ontology element -> scenario
@@ -92,9 +92,9 @@ def render_markdown(rows: list[TraceRow]) -> str:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parent.parent
     knowledge = load_knowledge()
-    sys.stdout.write(render_markdown(trace_rows(knowledge, (root / "tests" / "cases").glob("*.yaml"))))
+    folder = default_vignette_folder(knowledge.root)
+    sys.stdout.write(render_markdown(trace_rows(knowledge, folder.glob("*.yaml"))))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
+    COVERED,
     NONE,
     ONLY,
     POLICY,
@@ -76,6 +77,15 @@ def authority_ranks(knowledge: Knowledge) -> Mapping[str, int]:
         for ref in knowledge.sources_of(source):
             ranks.setdefault(ref.short, int(rank))
     return ranks
+
+
+@per_knowledge
+def covered_actions(knowledge: Knowledge) -> frozenset[tuple[str, str]]:
+    """(action, covered action) pairs from dx:covers, at any depth (once per knowledge)."""
+    if "knowledge-covers" not in knowledge.queries:
+        return frozenset()
+    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-covers"])
+    return frozenset((str(action), str(covered)) for action, covered in rows)
 
 
 def build_plan(
@@ -166,7 +176,7 @@ def _decide(
         else:
             remaining.append(step)
     options = _options(remaining, ranks)
-    chosen, reason, lost = _select(options, profile)
+    chosen, reason, lost = _select(options, profile, covered_actions(knowledge))
     alternatives.extend(lost)
     if not chosen:
         reason = SUPPRESSED if alternatives and all(a.reason == SUPPRESSED for a in alternatives) else NONE
@@ -207,7 +217,9 @@ def _option(steps: Sequence[Step], ranks: Mapping[str, int]) -> PlanOption:
     )
 
 
-def _select(options: list[PlanOption], profile: Profile | None) -> tuple[list[PlanOption], str, list[Alternative]]:
+def _select(
+    options: list[PlanOption], profile: Profile | None, covers: frozenset[tuple[str, str]]
+) -> tuple[list[PlanOption], str, list[Alternative]]:
     if len(options) <= 1:
         return options, ONLY, []
     lost: list[Alternative] = []
@@ -229,6 +241,8 @@ def _select(options: list[PlanOption], profile: Profile | None) -> tuple[list[Pl
         if _rank(option) < top:
             lost.append(Alternative(option, POLICY, "most cautious wins: a more urgent step applies", ()))
     if len(kept) > 1:
+        kept, reason = _covering(kept, covers, lost)
+    if len(kept) > 1:
         best = max(o.authority for o in kept)
         for option in kept:
             if option.authority < best:
@@ -236,6 +250,20 @@ def _select(options: list[PlanOption], profile: Profile | None) -> tuple[list[Pl
         kept = [o for o in kept if o.authority == best]
         reason = AUTHORITY if len(kept) == 1 else TIE
     return sorted(kept, key=lambda o: o.action), reason, lost
+
+
+def _covering(
+    kept: list[PlanOption], covers: frozenset[tuple[str, str]], lost: list[Alternative]
+) -> tuple[list[PlanOption], str]:
+    """Drop the options whose action another kept option covers (dx:covers)."""
+    remaining = []
+    for option in kept:
+        by = [o for o in kept if (o.action_iri, option.action_iri) in covers]
+        if by:
+            lost.append(Alternative(option, COVERED, f"{by[0].action} covers it", by[0].steps))
+        else:
+            remaining.append(option)
+    return remaining, (COVERED if len(remaining) < len(kept) else POLICY)
 
 
 def _rank(option: PlanOption) -> int:
@@ -252,7 +280,7 @@ def _preferred(options: Sequence[PlanOption], profile: Profile) -> PlanOption | 
 
 def _merge_alternatives(alternatives: Sequence[Alternative]) -> list[Alternative]:
     """One alternative per (action, reason), the strongest reason first."""
-    order = {SUPPRESSED: 0, SUPERSEDED: 1, POLICY: 2, AUTHORITY: 3}
+    order = {SUPPRESSED: 0, SUPERSEDED: 1, POLICY: 2, COVERED: 3, AUTHORITY: 4}
     merged: dict[tuple[str, str], Alternative] = {}
     for alt in alternatives:
         key = (alt.option.action_iri, alt.reason)

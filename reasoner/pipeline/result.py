@@ -11,6 +11,7 @@ from reasoner.pipeline.policy import Position
 SUPPRESSED = "suppressed"
 SUPERSEDED = "superseded"
 POLICY = "policy"
+COVERED = "covered"
 AUTHORITY = "authority"
 TIE = "tie"
 ONLY = "only option"

@@ -151,6 +151,7 @@ REASONS = {
     "superseded": "more specific than the others",
     "suppressed": "the others are avoided here",
     "policy": "most cautious of the options",
+    "covered": "it covers the others",
     "authority": "most authoritative source",
     "tie": "a tie between sources",
 }

@@ -367,46 +367,70 @@ class _Compiler:
         return checks
 
     def _check(self, node: Node, predicate: Node, obj: Node) -> Check:
-        if predicate in (SH.minCount, SH.maxCount):
-            if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
-            bound = obj.value
-            if predicate == SH.minCount:
-                return lambda data, focus, values: [None] if len(values) < bound else []
-            return lambda data, focus, values: [None] if len(values) > bound else []
-        if predicate == SH.datatype:
-            return lambda data, focus, values: [v for v in values if not _has_datatype(v, obj)]
-        if predicate == SH["class"]:
-            return lambda data, focus, values: [v for v in values if not data.is_instance(v, obj)]
-        if predicate == SH.nodeKind:
-            kinds = _NODE_KINDS.get(obj)
-            if kinds is None:
-                raise UnsupportedShape(f"sh:nodeKind {self.term(obj)} on {self.describe(node)}")
-            return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
-        if predicate == SH.hasValue:
-            return lambda data, focus, values: [] if obj in values else [None]
-        if predicate == SH["in"]:
-            allowed = frozenset(self.items(obj))
-            return lambda data, focus, values: [v for v in values if v not in allowed]
-        if predicate == SH.disjoint:
-            return lambda data, focus, values: [v for v in values if v in data.objects(focus, obj)]
-        if predicate == SH.equals:
-            return _equals(obj)
-        if predicate in (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive):
-            if not isinstance(obj, Literal):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not a literal")
-            accept = _RANGE_TESTS[predicate]
-            return lambda data, focus, values: [v for v in values if not _in_range(v, obj, accept)]
-        if predicate in (SH.minLength, SH.maxLength):
-            if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
-            limit = obj.value
-            longest = predicate == SH.maxLength
-            return lambda data, focus, values: [v for v in values if not _length_ok(v, limit, longest)]
-        if predicate in (SH.node, SH["not"]):
-            test = self._conformance(obj)
-            wanted = predicate == SH.node
-            return lambda data, focus, values: [v for v in values if test(data, v) is not wanted]
+        return _CONSTRAINT_COMPONENTS[predicate](self, node, predicate, obj)
+
+    def _integer(self, node: Node, predicate: Node, obj: Node) -> int:
+        if not isinstance(obj, Literal) or not isinstance(obj.value, int):
+            raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
+        return obj.value
+
+    def _count(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minCount, sh:maxCount."""
+        bound = self._integer(node, predicate, obj)
+        if predicate == SH.minCount:
+            return lambda data, focus, values: [None] if len(values) < bound else []
+        return lambda data, focus, values: [None] if len(values) > bound else []
+
+    def _datatype(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if not _has_datatype(v, obj)]
+
+    def _class(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if not data.is_instance(v, obj)]
+
+    def _node_kind(self, node: Node, predicate: Node, obj: Node) -> Check:
+        kinds = _NODE_KINDS.get(obj)
+        if kinds is None:
+            raise UnsupportedShape(f"sh:nodeKind {self.term(obj)} on {self.describe(node)}")
+        return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
+
+    def _has_value(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [] if obj in values else [None]
+
+    def _in(self, node: Node, predicate: Node, obj: Node) -> Check:
+        allowed = frozenset(self.items(obj))
+        return lambda data, focus, values: [v for v in values if v not in allowed]
+
+    def _disjoint(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if v in data.objects(focus, obj)]
+
+    def _equals(self, node: Node, predicate: Node, obj: Node) -> Check:
+        def check(data: DataIndex, focus: Node, values: list[Node]) -> Sequence[Node | None]:
+            expected = data.objects(focus, obj)
+            return [v for v in values if v not in expected] + [v for v in expected if v not in values]
+
+        return check
+
+    def _range(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minInclusive, sh:maxInclusive, sh:minExclusive, sh:maxExclusive."""
+        if not isinstance(obj, Literal):
+            raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not a literal")
+        accept = _RANGE_TESTS[predicate]
+        return lambda data, focus, values: [v for v in values if not _in_range(v, obj, accept)]
+
+    def _length(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minLength, sh:maxLength."""
+        limit = self._integer(node, predicate, obj)
+        longest = predicate == SH.maxLength
+        return lambda data, focus, values: [v for v in values if not _length_ok(v, limit, longest)]
+
+    def _shape(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:node, sh:not."""
+        test = self._conformance(obj)
+        wanted = predicate == SH.node
+        return lambda data, focus, values: [v for v in values if test(data, v) is not wanted]
+
+    def _logical(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:and, sh:or, sh:xone."""
         members = [self._conformance(member) for member in self.items(obj)]
         if predicate == SH["and"]:
             return lambda data, focus, values: [v for v in values if not all(t(data, v) for t in members)]
@@ -415,6 +439,29 @@ class _Compiler:
         return lambda data, focus, values: [v for v in values if sum(1 for t in members if t(data, v)) != 1]
 
 
+# Each supported constraint component: its parameter -> the compiler method that builds its check.
+_CONSTRAINT_COMPONENTS: Mapping[Node, Callable[[_Compiler, Node, Node, Node], Check]] = {
+    SH.minCount: _Compiler._count,
+    SH.maxCount: _Compiler._count,
+    SH.datatype: _Compiler._datatype,
+    SH["class"]: _Compiler._class,
+    SH.nodeKind: _Compiler._node_kind,
+    SH.hasValue: _Compiler._has_value,
+    SH["in"]: _Compiler._in,
+    SH.disjoint: _Compiler._disjoint,
+    SH.equals: _Compiler._equals,
+    SH.minInclusive: _Compiler._range,
+    SH.maxInclusive: _Compiler._range,
+    SH.minExclusive: _Compiler._range,
+    SH.maxExclusive: _Compiler._range,
+    SH.minLength: _Compiler._length,
+    SH.maxLength: _Compiler._length,
+    SH.node: _Compiler._shape,
+    SH["not"]: _Compiler._shape,
+    SH["and"]: _Compiler._logical,
+    SH["or"]: _Compiler._logical,
+    SH.xone: _Compiler._logical,
+}
 _RANGE_TESTS: Mapping[Node, Callable[[int], bool]] = {
     SH.minInclusive: lambda cmp: cmp >= 0,
     SH.minExclusive: lambda cmp: cmp > 0,
@@ -486,11 +533,3 @@ def _length_ok(value: Node, limit: int, longest: bool) -> bool:
         return False
     size = len(str(value))
     return size <= limit if longest else size >= limit
-
-
-def _equals(other: Node) -> Check:
-    def check(data: DataIndex, focus: Node, values: list[Node]) -> Sequence[Node | None]:
-        expected = data.objects(focus, other)
-        return [v for v in values if v not in expected] + [v for v in expected if v not in values]
-
-    return check

@@ -283,8 +283,13 @@ class _Compiler:
         return list(self.graph.items(head))
 
     def shape(self, node: Node, *, top_level: bool = False, reports: bool = True) -> _Shape:
-        if node in self.cache:
-            return self.cache[node]
+        if reports:  # before the cache: a shape may be compiled first where it cannot report
+            self._require_message(node)
+        cached = self.cache.get(node)
+        if cached is not None:
+            if cached.targets and not top_level:  # whichever of the two uses is compiled first
+                raise UnsupportedShape(f"nested shape {self.describe(node)} has its own targets")
+            return cached
         if node in self.active:
             raise UnsupportedShape(f"recursive shape {self.describe(node)}")
         self.active.add(node)
@@ -292,8 +297,6 @@ class _Compiler:
         for predicate in set(g.predicates(node, None)):
             if str(predicate).startswith(str(SH)) and predicate not in _SUPPORTED:
                 raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)}")
-        if reports and g.value(node, SH.message) is None and self._can_report(node):
-            raise UnsupportedShape(f"{self.describe(node)} has no sh:message")
         path = self._path(node)
         targets = tuple(
             sorted(((t, o) for t in _TARGETS for o in g.objects(node, t)), key=lambda pair: (pair[0], pair[1].n3()))
@@ -307,17 +310,6 @@ class _Compiler:
             if path is not None:
                 raise UnsupportedShape(f"sh:property on the property shape {self.describe(node)}")
             properties.append(self.shape(prop, reports=reports))
-        closed = None
-        flag = self.one(node, SH.closed)
-        if isinstance(flag, Literal) and flag.value is True:
-            allowed: set[Node] = set()
-            for ignored in g.objects(node, SH.ignoredProperties):
-                allowed.update(self.items(ignored))
-            for prop in g.objects(node, SH.property):
-                prop_path = g.value(prop, SH.path)
-                if prop_path is not None:
-                    allowed.add(prop_path)
-            closed = frozenset(allowed)
         severity = self.one(node, SH.severity) or SH.Violation
         shape = _Shape(
             iri=node,
@@ -325,16 +317,34 @@ class _Compiler:
             path=path,
             checks=tuple(self._checks(node)),
             properties=tuple(properties),
-            closed=closed,
+            closed=self._closed(node),
             targets=targets,
         )
         self.active.discard(node)
         self.cache[node] = shape
         return shape
 
-    def _can_report(self, node: Node) -> bool:
+    def _closed(self, node: Node) -> frozenset[Node] | None:
+        """sh:closed: the predicates a closed shape allows (its paths and sh:ignoredProperties), or None."""
+        flag = self.one(node, SH.closed)
+        if not isinstance(flag, Literal) or flag.value is not True:
+            return None
+        allowed: set[Node] = set()
+        for ignored in self.graph.objects(node, SH.ignoredProperties):
+            allowed.update(self.items(ignored))
+        for prop in self.graph.objects(node, SH.property):
+            prop_path = self.graph.value(prop, SH.path)
+            if prop_path is not None:
+                allowed.add(prop_path)
+        return frozenset(allowed)
+
+    def _require_message(self, node: Node) -> None:
+        """Refuse a shape that can report a result but has no authored sh:message."""
+        if self.graph.value(node, SH.message) is not None:
+            return
         predicates = set(self.graph.predicates(node, None))
-        return bool(predicates & _VALUE_CONSTRAINTS) or self.graph.value(node, SH.closed) is not None
+        if predicates & _VALUE_CONSTRAINTS or self.graph.value(node, SH.closed) is not None:
+            raise UnsupportedShape(f"{self.describe(node)} has no sh:message")
 
     def _path(self, node: Node) -> tuple[str, tuple[Node, ...]] | None:
         path = self.one(node, SH.path)

@@ -124,10 +124,15 @@ def test_sh_datatype() -> None:
 
 
 def test_sh_datatype_ill_typed_literal() -> None:
+    """A literal whose lexical form is not in its datatype's lexical space does not have that datatype."""
     shapes = on_p("sh:datatype xsd:date")
     assert results(shapes, 'ex:x a ex:C ; ex:p "2020-02-03"^^xsd:date .') == set()
     ill_typed = Literal("2020-02-30", datatype=XSD.date)
     assert results(shapes, 'ex:x a ex:C ; ex:p "2020-02-30"^^xsd:date .') == {violation(EX.x, ill_typed)}
+    shapes = on_p("sh:datatype xsd:byte")
+    assert results(shapes, 'ex:x a ex:C ; ex:p "100"^^xsd:byte .') == set()
+    out_of_range = Literal("300", datatype=XSD.byte)
+    assert results(shapes, 'ex:x a ex:C ; ex:p "300"^^xsd:byte .') == {violation(EX.x, out_of_range)}
 
 
 def test_sh_datatype_xsd_string_and_rdf_langString() -> None:

@@ -10,12 +10,15 @@ Rules implemented (names from the OWL 2 RL profile, table 4-9): cax-sco (over th
 ``rdfs:subClassOf``, which also covers cax-eqc1/2), cls-int1, cls-int2, cls-uni, cls-svf1, cls-svf2,
 cls-avf, cls-hv1, cls-hv2, prp-dom, prp-rng, prp-spo1 (over the closed ``rdfs:subPropertyOf``, which
 also covers prp-eqp1/2), prp-inv1, prp-inv2, prp-symp, prp-trp, and owlrl's one-time typing of
-literals by their datatype (dt-type2 with owlrl's datatype subsumptions).
+literals by their datatype (dt-type2 with owlrl's datatype subsumptions). The schema rules (scm-*)
+are owlrl's, applied when the schema is closed. tests/test_engine_owl_rl.py has a test per rule.
 
 Anything else that owlrl implements (functional and inverse-functional properties, cardinality,
 keys, property chains, ``owl:sameAs``, ``owl:oneOf``, disjointness and the other consistency checks)
-makes :func:`compile_rules` raise :class:`UnsupportedConstruct`, so that the caller can use owlrl
-itself. The module is generic OWL 2 RL machinery: it holds no facts of any domain.
+makes :func:`compile_rules` raise :class:`UnsupportedConstruct` (see :mod:`owl_rl_scope`), so that
+the caller can use owlrl itself; so does a case, or an inference from it, that makes a statement
+about the schema or reaches a property that is not an IRI (``owl:onProperty [ owl:inverseOf p ]``).
+The module is generic OWL 2 RL machinery: it holds no facts of any domain.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Any other SHACL construct (SPARQL constraints, ``sh:pattern``, qualified shapes,
 implicit class targets, ...) makes :func:`compile_shapes` raise :class:`UnsupportedShape`, and the
 caller validates with pyshacl instead. Every shape that can report a result must carry an authored
 ``sh:message``, because the messages dorsum shows come from the shapes, not from the engine.
-The module is generic SHACL machinery: it holds no facts of any domain.
+tests/test_engine_shacl_core.py has a test per construct. The module is generic SHACL machinery: it
+holds no facts of any domain.
 """
 
 from __future__ import annotations

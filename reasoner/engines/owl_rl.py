@@ -209,23 +209,21 @@ class _Run:
         self.agenda.append(triple)
 
     def saturate(self) -> None:
-        while self.agenda:
-            triple = self.agenda.pop()
+        """Fire the rules on every triple of the agenda until no rule adds a triple."""
+        agenda, class_rules, property_rules = self.agenda, self._class_rules, self._property_rules
+        while agenda:
+            triple = agenda.pop()
             reason = schema_statement(triple, derived=True)
             if reason is not None:
                 raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
-            self._fire(triple)
+            s, p, o = triple
+            if p == _TYPE:
+                class_rules(s, o)
+            property_rules(s, p, o)
 
-    def _fire(self, triple: Triple) -> None:
-        s, p, o = triple
-        if p == _TYPE:
-            self._class_axioms(s, o)
-            self._class_restrictions(s, o)
-        self._property_axioms(s, p, o)
-        self._property_restrictions(s, p, o)
-
-    def _class_axioms(self, s: Node, c: Node) -> None:
-        """cax-sco, cls-int1, cls-int2 and cls-uni, for ``s rdf:type c``."""
+    def _class_rules(self, s: Node, c: Node) -> None:
+        """The rules a triple ``s rdf:type c`` triggers: cax-sco, cls-int1/2, cls-uni, cls-hv1, and
+        cls-svf1 and cls-avf where c is a restriction's filler or the restriction."""
         r, add = self.rules, self.add
         for sup in r.superclasses.get(c, ()):  # cax-sco
             add((s, _TYPE, sup))
@@ -237,10 +235,6 @@ class _Run:
                 add((s, _TYPE, m))
         for union in r.unions_by_member.get(c, ()):  # cls-uni
             add((s, _TYPE, union))
-
-    def _class_restrictions(self, s: Node, c: Node) -> None:
-        """cls-hv1, cls-svf1 and cls-avf, for ``s rdf:type c`` where c is a restriction or its filler."""
-        r, add = self.rules, self.add
         for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
             add((s, prop, value))
         for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
@@ -250,8 +244,9 @@ class _Run:
             for v in list(self.objects(s, prop)):
                 add((v, _TYPE, filler))
 
-    def _property_axioms(self, s: Node, p: Node, o: Node) -> None:
-        """prp-dom, prp-rng, prp-spo1 (and prp-eqp1/2), prp-inv1/2, prp-symp and prp-trp."""
+    def _property_rules(self, s: Node, p: Node, o: Node) -> None:
+        """The rules any triple ``s p o`` triggers: prp-dom, prp-rng, prp-spo1 (and prp-eqp1/2),
+        prp-inv1/2, prp-symp, prp-trp, cls-hv2, and cls-svf1/2 and cls-avf where p is a restriction's."""
         r, add = self.rules, self.add
         for c in r.domains.get(p, ()):  # prp-dom
             add((s, _TYPE, c))
@@ -268,10 +263,6 @@ class _Run:
                 add((s, p, z))
             for w in list(self.subjects(p, s)):
                 add((w, p, o))
-
-    def _property_restrictions(self, s: Node, p: Node, o: Node) -> None:
-        """cls-hv2, cls-svf1/2 and cls-avf, for ``s p o`` where p is a restriction's property."""
-        r, add = self.rules, self.add
         for restriction in r.hv_by_property_value.get((p, o), ()):  # cls-hv2
             add((s, _TYPE, restriction))
         for restriction, filler in r.svf_by_property.get(p, ()):  # cls-svf1/2, s as the subject

@@ -91,6 +91,9 @@ _SCHEMA_PREDICATES: frozenset[Node] = frozenset(
 _INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
 
 
+_TYPE: Node = RDF.type  # schema_statement runs on every triple inferred: no namespace lookup there
+
+
 class UnsupportedConstruct(Exception):
     """The schema (or a case) uses an OWL construct the compiled engine does not implement."""
 
@@ -108,7 +111,7 @@ def schema_statement(triple: Triple, *, derived: bool) -> str | None:
     _s, p, o = triple
     if not isinstance(p, URIRef):
         return f"a predicate that is not an IRI ({p!r})"
-    if p == RDF.type:
+    if p == _TYPE:
         if o in _INSTANCE_TYPES_IN_VOCABULARY:
             return None
         if o in RL_DATATYPES:

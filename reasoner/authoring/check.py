@@ -167,7 +167,7 @@ def _qa_shapes(knowledge: Knowledge) -> list[CheckFinding]:
     )
     assert isinstance(results, Graph)
     findings = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
+    for result in results.objects(None, SH.result):  # not the sh:detail results nested in them
         severity = results.value(result, SH.resultSeverity)
         focus = results.value(result, SH.focusNode)
         message = results.value(result, SH.resultMessage)

@@ -10,12 +10,15 @@ Rules implemented (names from the OWL 2 RL profile, table 4-9): cax-sco (over th
 ``rdfs:subClassOf``, which also covers cax-eqc1/2), cls-int1, cls-int2, cls-uni, cls-svf1, cls-svf2,
 cls-avf, cls-hv1, cls-hv2, prp-dom, prp-rng, prp-spo1 (over the closed ``rdfs:subPropertyOf``, which
 also covers prp-eqp1/2), prp-inv1, prp-inv2, prp-symp, prp-trp, and owlrl's one-time typing of
-literals by their datatype (dt-type2 with owlrl's datatype subsumptions).
+literals by their datatype (dt-type2 with owlrl's datatype subsumptions). The schema rules (scm-*)
+are owlrl's, applied when the schema is closed. tests/test_engine_owl_rl.py has a test per rule.
 
 Anything else that owlrl implements (functional and inverse-functional properties, cardinality,
 keys, property chains, ``owl:sameAs``, ``owl:oneOf``, disjointness and the other consistency checks)
-makes :func:`compile_rules` raise :class:`UnsupportedConstruct`, so that the caller can use owlrl
-itself. The module is generic OWL 2 RL machinery: it holds no facts of any domain.
+makes :func:`compile_rules` raise :class:`UnsupportedConstruct` (see :mod:`owl_rl_scope`), so that
+the caller can use owlrl itself; so does a case, or an inference from it, that makes a statement
+about the schema or reaches a property that is not an IRI (``owl:onProperty [ owl:inverseOf p ]``).
+The module is generic OWL 2 RL machinery: it holds no facts of any domain.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import owlrl
-from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions, OWL_RL_Datatypes
+from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
+
+from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
 
 __all__ = [
     "CompiledRules",
@@ -42,96 +47,16 @@ __all__ = [
 
 Triple = tuple[Node, Node, Node]
 
-_OWL_NS = str(OWL)
-_RDF_NS = str(RDF)
-_RDFS_NS = str(RDFS)
-
-# The literal datatypes owlrl types literals with (rule dt-type2), and the supertypes it adds.
-_RL_DATATYPES: frozenset[Node] = frozenset(OWL_RL_Datatypes)
+# The supertypes owlrl adds to a literal's datatype (rule dt-type2 with its datatype subsumptions).
 _DATATYPE_SUPERTYPES: Mapping[Node, tuple[Node, ...]] = {
     dt: tuple(supers) for dt, supers in OWL_Datatype_Subsumptions.items()
 }
-
-# Predicates of the OWL namespace the engine understands, or that owlrl gives no A-box meaning to.
-_KNOWN_OWL_PREDICATES: frozenset[Node] = frozenset(
-    {
-        OWL.onProperty,
-        OWL.someValuesFrom,
-        OWL.allValuesFrom,
-        OWL.hasValue,
-        OWL.intersectionOf,
-        OWL.unionOf,
-        OWL.equivalentClass,
-        OWL.equivalentProperty,
-        OWL.inverseOf,
-        OWL.sameAs,  # accepted only as the reflexive x owl:sameAs x that owlrl adds to every node
-        OWL.disjointWith,  # accepted only between two datatypes (owlrl adds those itself)
-        OWL.imports,
-        OWL.versionIRI,
-        OWL.versionInfo,
-        OWL.priorVersion,
-        OWL.backwardCompatibleWith,
-        OWL.incompatibleWith,
-        OWL.deprecated,
-    }
-)
-
-# Classes of the OWL namespace that may appear as the object of rdf:type in the closed schema.
-_KNOWN_OWL_TYPES: frozenset[Node] = frozenset(
-    {
-        OWL.Class,
-        OWL.Restriction,
-        OWL.ObjectProperty,
-        OWL.DatatypeProperty,
-        OWL.AnnotationProperty,
-        OWL.OntologyProperty,
-        OWL.NamedIndividual,
-        OWL.Ontology,
-        OWL.Thing,
-        OWL.TransitiveProperty,
-        OWL.SymmetricProperty,
-        OWL.DeprecatedClass,
-        OWL.DeprecatedProperty,
-    }
-)
-
-# Annotation properties that owlrl declares itself (rule prp-ap); they carry no A-box meaning.
-_ANNOTATION_PREDICATES: frozenset[Node] = frozenset(
-    {
-        RDFS.label,
-        RDFS.comment,
-        RDFS.seeAlso,
-        RDFS.isDefinedBy,
-        OWL.deprecated,
-        OWL.versionInfo,
-        OWL.priorVersion,
-        OWL.backwardCompatibleWith,
-        OWL.incompatibleWith,
-    }
-)
-
-# Predicates outside the OWL namespace that make a triple part of the schema.
-_SCHEMA_PREDICATES: frozenset[Node] = frozenset(
-    {RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range, RDF.first, RDF.rest}
-)
-
-# rdf:type objects a case node may have without the triple being a schema statement.
-_INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
-
 
 # Hot-loop constants (a namespace attribute lookup costs a function call each time).
 _TYPE: Node = RDF.type
 _THING: Node = OWL.Thing
 _SAME_AS: Node = OWL.sameAs
 _TRIVIAL_TYPES: frozenset[Node] = frozenset({OWL.Thing, RDFS.Resource})
-
-
-class UnsupportedConstruct(Exception):
-    """The schema (or a case) uses an OWL construct the compiled engine does not implement."""
-
-
-def _in_namespace(node: Node, namespace: str) -> bool:
-    return isinstance(node, URIRef) and str(node).startswith(namespace)
 
 
 def _is_trivial(triple: Triple) -> bool:
@@ -141,30 +66,6 @@ def _is_trivial(triple: Triple) -> bool:
     if p == _TYPE and o in _TRIVIAL_TYPES:
         return True
     return p == _SAME_AS and s == o
-
-
-def _schema_statement(triple: Triple, *, derived: bool) -> str | None:
-    """Why a case triple (or a triple derived from the case) would change the schema, or None if it does not.
-
-    A case may not type a node with a datatype (owlrl's one-time datatype rules would treat it specially);
-    a derived triple may, because owlrl does not re-run those rules.
-    """
-    _s, p, o = triple
-    if not isinstance(p, URIRef):
-        return f"a predicate that is not an IRI ({p!r})"
-    if p == _TYPE:
-        if o in _INSTANCE_TYPES_IN_VOCABULARY:
-            return None
-        if o in _RL_DATATYPES:
-            return None if derived else f"rdf:type {o.n3()}"
-        if o == RDF.Property or any(_in_namespace(o, ns) for ns in (_OWL_NS, _RDFS_NS)):
-            return f"rdf:type {o.n3()}"
-        return None
-    if p in _SCHEMA_PREDICATES:
-        return p.n3()
-    if _in_namespace(p, _OWL_NS) and p not in _ANNOTATION_PREDICATES:
-        return p.n3()
-    return None
 
 
 def _frozen(index: Mapping[Node, set[Node]]) -> dict[Node, frozenset[Node]]:
@@ -229,13 +130,13 @@ class CompiledRules:
         subjects = {s for s, _p, _o in case_triples}
         run = _Run(self)
         for triple in case_triples:
-            reason = _schema_statement(triple, derived=False)
+            reason = schema_statement(triple, derived=False)
             if reason is not None:
                 raise UnsupportedConstruct(f"case triple uses {reason} on {triple[0].n3()}")
             run.add(triple)
         # owlrl's one-time rule dt-type2: literals are typed with their datatype and its supertypes
         for _s, _p, o in case_triples:
-            if isinstance(o, Literal) and o.datatype in _RL_DATATYPES:
+            if isinstance(o, Literal) and o.datatype in RL_DATATYPES:
                 datatype = URIRef(o.datatype)
                 run.add((o, RDF.type, datatype))
                 for supertype in _DATATYPE_SUPERTYPES.get(datatype, ()):
@@ -308,37 +209,45 @@ class _Run:
         self.agenda.append(triple)
 
     def saturate(self) -> None:
-        while self.agenda:
-            triple = self.agenda.pop()
-            reason = _schema_statement(triple, derived=True)
+        """Fire the rules on every triple of the agenda until no rule adds a triple."""
+        agenda, class_rules, property_rules = self.agenda, self._class_rules, self._property_rules
+        while agenda:
+            triple = agenda.pop()
+            reason = schema_statement(triple, derived=True)
             if reason is not None:
                 raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
-            self._fire(triple)
+            s, p, o = triple
+            if p == _TYPE:
+                class_rules(s, o)
+            property_rules(s, p, o)
 
-    def _fire(self, triple: Triple) -> None:
-        r = self.rules
-        s, p, o = triple
-        add = self.add
-        if p == _TYPE:
-            c = o
-            for sup in r.superclasses.get(c, ()):  # cax-sco
-                add((s, _TYPE, sup))
-            for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
-                if all(self.has(s, _TYPE, m) for m in members):
-                    add((s, _TYPE, inter))
-            for members in r.intersection_members.get(c, ()):  # cls-int2
-                for m in members:
-                    add((s, _TYPE, m))
-            for union in r.unions_by_member.get(c, ()):  # cls-uni
-                add((s, _TYPE, union))
-            for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
-                add((s, prop, value))
-            for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
-                for u in list(self.subjects(prop, s)):
-                    add((u, _TYPE, restriction))
-            for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
-                for v in list(self.objects(s, prop)):
-                    add((v, _TYPE, filler))
+    def _class_rules(self, s: Node, c: Node) -> None:
+        """The rules a triple ``s rdf:type c`` triggers: cax-sco, cls-int1/2, cls-uni, cls-hv1, and
+        cls-svf1 and cls-avf where c is a restriction's filler or the restriction."""
+        r, add = self.rules, self.add
+        for sup in r.superclasses.get(c, ()):  # cax-sco
+            add((s, _TYPE, sup))
+        for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
+            if all(self.has(s, _TYPE, m) for m in members):
+                add((s, _TYPE, inter))
+        for members in r.intersection_members.get(c, ()):  # cls-int2
+            for m in members:
+                add((s, _TYPE, m))
+        for union in r.unions_by_member.get(c, ()):  # cls-uni
+            add((s, _TYPE, union))
+        for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
+            add((s, prop, value))
+        for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
+            for u in list(self.subjects(prop, s)):
+                add((u, _TYPE, restriction))
+        for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
+            for v in list(self.objects(s, prop)):
+                add((v, _TYPE, filler))
+
+    def _property_rules(self, s: Node, p: Node, o: Node) -> None:
+        """The rules any triple ``s p o`` triggers: prp-dom, prp-rng, prp-spo1 (and prp-eqp1/2),
+        prp-inv1/2, prp-symp, prp-trp, cls-hv2, and cls-svf1/2 and cls-avf where p is a restriction's."""
+        r, add = self.rules, self.add
         for c in r.domains.get(p, ()):  # prp-dom
             add((s, _TYPE, c))
         for c in r.ranges.get(p, ()):  # prp-rng
@@ -368,82 +277,67 @@ def _closure(graph: Graph) -> None:
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
 
 
-def _check_supported(closed: Graph) -> None:
-    for s, p, o in closed:
-        if p == RDF.type:
-            if _in_namespace(o, _OWL_NS) and o not in _KNOWN_OWL_TYPES:
-                raise UnsupportedConstruct(f"{o.n3()} (on {s.n3()}) is not implemented by the compiled rules")
-            continue
-        if not _in_namespace(p, _OWL_NS) or p in _ANNOTATION_PREDICATES:
-            continue
-        if p not in _KNOWN_OWL_PREDICATES:
-            raise UnsupportedConstruct(f"{p.n3()} (on {s.n3()}) is not implemented by the compiled rules")
-        if p == OWL.sameAs and s != o:
-            raise UnsupportedConstruct(f"owl:sameAs (on {s.n3()}) is not implemented by the compiled rules")
-        if p == OWL.disjointWith and not (s in _RL_DATATYPES and o in _RL_DATATYPES):
-            raise UnsupportedConstruct(f"owl:disjointWith (on {s.n3()}) is not implemented by the compiled rules")
-
-
 def _add_to(index: dict[Node, list[tuple[Node, Node]]], key: Node, value: tuple[Node, Node]) -> None:
     index.setdefault(key, []).append(value)
 
 
-def compile_rules(schema: Graph) -> CompiledRules:
-    """Close a copy of ``schema`` with owlrl (OWL 2 RL, no axiomatic or datatype axiom triples) and build
-    the indexes of the A-box rules that can fire on a case graph.
+def _tuples(index: Mapping[Node, list[tuple[Node, Node]]]) -> dict[Node, tuple[tuple[Node, Node], ...]]:
+    return {k: tuple(v) for k, v in index.items()}
 
-    Raises :class:`UnsupportedConstruct`, naming the construct and its subject, if the closed schema
-    uses anything the compiled rules do not implement.
-    """
+
+# Schema axioms indexed for the A-box rules: predicate -> (index, whether it also holds reversed).
+_AXIOM_INDEXES: Mapping[Node, tuple[str, bool]] = {
+    RDFS.subClassOf: ("superclasses", False),  # cax-sco
+    OWL.equivalentClass: ("superclasses", True),  # cax-eqc1/2
+    RDFS.subPropertyOf: ("superproperties", False),  # prp-spo1
+    OWL.equivalentProperty: ("superproperties", True),  # prp-eqp1/2
+    RDFS.domain: ("domains", False),  # prp-dom
+    RDFS.range: ("ranges", False),  # prp-rng
+    OWL.inverseOf: ("inverses", True),  # prp-inv1/2
+}
+# The axioms owlrl's closure makes reflexive (scm-cls, scm-op, scm-dp): no rule needs ``x sub x``.
+_REFLEXIVE_AXIOMS: frozenset[Node] = frozenset(
+    {RDFS.subClassOf, OWL.equivalentClass, RDFS.subPropertyOf, OWL.equivalentProperty}
+)
+# prp-symp and prp-trp: property characteristic -> index of the properties that have it.
+_CHARACTERISTICS: Mapping[Node, str] = {OWL.SymmetricProperty: "symmetric", OWL.TransitiveProperty: "transitive"}
+
+
+def _closed_schema(schema: Graph) -> Graph:
+    """The owlrl closure of a copy of ``schema``, with one object per term (so the indexes and their
+    pickle share them). Raises :class:`UnsupportedConstruct` as :func:`compile_rules` documents."""
     raw = Graph()
     raw += schema
     _closure(raw)
-    _check_supported(raw)
-    # Rebuild the closed graph with one object per term, so the indexes (and their pickle) share them.
+    check_supported(raw)
     canonical: dict[Node, Node] = {}
     closed = Graph()
     for triple in raw:
         closed.add(tuple(canonical.setdefault(term, term) for term in triple))  # type: ignore[arg-type]
+    return closed
 
-    sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
-    po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
-    by_subject: defaultdict[Node, list[Triple]] = defaultdict(list)
-    superclasses: defaultdict[Node, set[Node]] = defaultdict(set)
-    superproperties: defaultdict[Node, set[Node]] = defaultdict(set)
-    domains: defaultdict[Node, set[Node]] = defaultdict(set)
-    ranges: defaultdict[Node, set[Node]] = defaultdict(set)
-    inverses: defaultdict[Node, set[Node]] = defaultdict(set)
-    symmetric: set[Node] = set()
-    transitive: set[Node] = set()
-    for triple in closed:
-        s, p, o = triple
-        sp[(s, p)].add(o)
-        po[(p, o)].add(s)
-        by_subject[s].append(triple)
-        if s == o and p in (RDFS.subClassOf, OWL.equivalentClass, RDFS.subPropertyOf, OWL.equivalentProperty):
-            continue
-        if p == RDFS.subClassOf:
-            superclasses[s].add(o)
-        elif p == OWL.equivalentClass:
-            superclasses[s].add(o)
-            superclasses[o].add(s)
-        elif p == RDFS.subPropertyOf:
-            superproperties[s].add(o)
-        elif p == OWL.equivalentProperty:
-            superproperties[s].add(o)
-            superproperties[o].add(s)
-        elif p == RDFS.domain:
-            domains[s].add(o)
-        elif p == RDFS.range:
-            ranges[s].add(o)
-        elif p == OWL.inverseOf:
-            inverses[s].add(o)
-            inverses[o].add(s)
-        elif p == RDF.type and o == OWL.SymmetricProperty:
-            symmetric.add(s)
-        elif p == RDF.type and o == OWL.TransitiveProperty:
-            transitive.add(s)
 
+def _axiom_indexes(closed: Graph) -> tuple[dict[str, dict[Node, frozenset[Node]]], dict[str, frozenset[Node]]]:
+    """The indexes of :data:`_AXIOM_INDEXES` by name, and the properties of each characteristic."""
+    indexes: dict[str, defaultdict[Node, set[Node]]] = {name: defaultdict(set) for name, _ in _AXIOM_INDEXES.values()}
+    characteristic: dict[str, set[Node]] = {name: set() for name in _CHARACTERISTICS.values()}
+    for s, p, o in closed:
+        axiom = _AXIOM_INDEXES.get(p)
+        if axiom is not None and not (s == o and p in _REFLEXIVE_AXIOMS):
+            name, reversed_too = axiom
+            indexes[name][s].add(o)
+            if reversed_too:
+                indexes[name][o].add(s)
+        elif p == _TYPE and o in _CHARACTERISTICS:
+            characteristic[_CHARACTERISTICS[o]].add(s)
+    frozen = {name: _frozen(index) for name, index in indexes.items()}
+    return frozen, {name: frozenset(members) for name, members in characteristic.items()}
+
+
+def _intersection_indexes(
+    closed: Graph,
+) -> tuple[dict[Node, tuple[tuple[Node, ...], ...]], dict[Node, tuple[tuple[Node, tuple[Node, ...]], ...]]]:
+    """cls-int1/2: intersection class -> member lists; member class -> (intersection, members)."""
     intersection_members: dict[Node, list[tuple[Node, ...]]] = {}
     intersections_by_member: dict[Node, list[tuple[Node, tuple[Node, ...]]]] = {}
     for inter, head in closed.subject_objects(OWL.intersectionOf):
@@ -453,51 +347,87 @@ def compile_rules(schema: Graph) -> CompiledRules:
         intersection_members.setdefault(inter, []).append(members)
         for m in set(members):
             intersections_by_member.setdefault(m, []).append((inter, members))
+    return (
+        {k: tuple(v) for k, v in intersection_members.items()},
+        {k: tuple(v) for k, v in intersections_by_member.items()},
+    )
 
+
+def _union_index(closed: Graph) -> dict[Node, frozenset[Node]]:
+    """cls-uni: member class -> union classes."""
     unions_by_member: defaultdict[Node, set[Node]] = defaultdict(set)
     for union, head in closed.subject_objects(OWL.unionOf):
         for m in closed.items(head):
             unions_by_member[m].add(union)
+    return _frozen(unions_by_member)
 
-    svf_by_property: dict[Node, list[tuple[Node, Node]]] = {}
-    svf_by_filler: dict[Node, list[tuple[Node, Node]]] = {}
-    avf_by_restriction: dict[Node, list[tuple[Node, Node]]] = {}
-    avf_by_property: dict[Node, list[tuple[Node, Node]]] = {}
-    hv_by_restriction: dict[Node, list[tuple[Node, Node]]] = {}
-    hv_by_property_value: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+
+_RESTRICTION_INDEXES = (
+    "svf_by_property",
+    "svf_by_filler",
+    "avf_by_restriction",
+    "avf_by_property",
+    "hv_by_restriction",
+)
+
+
+def _restriction_indexes(closed: Graph) -> dict[str, dict[Node, tuple[tuple[Node, Node], ...]]]:
+    """The cls-svf1/2, cls-avf and cls-hv1 indexes, by their field names in :class:`CompiledRules`."""
+    index: dict[str, dict[Node, list[tuple[Node, Node]]]] = {name: {} for name in _RESTRICTION_INDEXES}
     for restriction, prop in closed.subject_objects(OWL.onProperty):
         for filler in closed.objects(restriction, OWL.someValuesFrom):
-            _add_to(svf_by_property, prop, (restriction, filler))
-            _add_to(svf_by_filler, filler, (prop, restriction))
+            _add_to(index["svf_by_property"], prop, (restriction, filler))
+            _add_to(index["svf_by_filler"], filler, (prop, restriction))
         for filler in closed.objects(restriction, OWL.allValuesFrom):
-            _add_to(avf_by_restriction, restriction, (prop, filler))
-            _add_to(avf_by_property, prop, (restriction, filler))
+            _add_to(index["avf_by_restriction"], restriction, (prop, filler))
+            _add_to(index["avf_by_property"], prop, (restriction, filler))
         for value in closed.objects(restriction, OWL.hasValue):
-            _add_to(hv_by_restriction, restriction, (prop, value))
+            _add_to(index["hv_by_restriction"], restriction, (prop, value))
+    return {name: _tuples(pairs) for name, pairs in index.items()}
+
+
+def compile_rules(schema: Graph) -> CompiledRules:
+    """Close a copy of ``schema`` with owlrl (OWL 2 RL, no axiomatic or datatype axiom triples) and build
+    the indexes of the A-box rules that can fire on a case graph.
+
+    Raises :class:`UnsupportedConstruct`, naming the construct and its subject, if the closed schema
+    uses anything the compiled rules do not implement.
+    """
+    closed = _closed_schema(schema)
+    sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    by_subject: defaultdict[Node, list[Triple]] = defaultdict(list)
+    for triple in closed:
+        s, p, o = triple
+        sp[(s, p)].add(o)
+        po[(p, o)].add(s)
+        by_subject[s].append(triple)
+    axioms, characteristic = _axiom_indexes(closed)
+    intersection_members, intersections_by_member = _intersection_indexes(closed)
+    restrictions = _restriction_indexes(closed)
+    hv_by_property_value: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
+    for restriction, pairs in restrictions["hv_by_restriction"].items():  # cls-hv2
+        for prop, value in pairs:
             hv_by_property_value[(prop, value)].add(restriction)
-
-    def tuples(index: Mapping[Node, list[tuple[Node, Node]]]) -> dict[Node, tuple[tuple[Node, Node], ...]]:
-        return {k: tuple(v) for k, v in index.items()}
-
     return CompiledRules(
         base_sp={k: frozenset(v) for k, v in sp.items()},
         base_po={k: frozenset(v) for k, v in po.items()},
         base_by_subject={k: tuple(v) for k, v in by_subject.items()},
-        superclasses=_frozen(superclasses),
-        superproperties=_frozen(superproperties),
-        domains=_frozen(domains),
-        ranges=_frozen(ranges),
-        inverses=_frozen(inverses),
-        symmetric=frozenset(symmetric),
-        transitive=frozenset(transitive),
-        intersection_members={k: tuple(v) for k, v in intersection_members.items()},
-        intersections_by_member={k: tuple(v) for k, v in intersections_by_member.items()},
-        unions_by_member=_frozen(unions_by_member),
-        svf_by_property=tuples(svf_by_property),
-        svf_by_filler=tuples(svf_by_filler),
-        avf_by_restriction=tuples(avf_by_restriction),
-        avf_by_property=tuples(avf_by_property),
-        hv_by_restriction=tuples(hv_by_restriction),
+        superclasses=axioms["superclasses"],
+        superproperties=axioms["superproperties"],
+        domains=axioms["domains"],
+        ranges=axioms["ranges"],
+        inverses=axioms["inverses"],
+        symmetric=characteristic["symmetric"],
+        transitive=characteristic["transitive"],
+        intersection_members=intersection_members,
+        intersections_by_member=intersections_by_member,
+        unions_by_member=_union_index(closed),
+        svf_by_property=restrictions["svf_by_property"],
+        svf_by_filler=restrictions["svf_by_filler"],
+        avf_by_restriction=restrictions["avf_by_restriction"],
+        avf_by_property=restrictions["avf_by_property"],
+        hv_by_restriction=restrictions["hv_by_restriction"],
         hv_by_property_value={k: frozenset(v) for k, v in hv_by_property_value.items()},
     )
 
@@ -573,7 +503,7 @@ def _close_together(schema: Graph, schema_closed: Graph, cases: list[Graph]) -> 
             grouped[owner[s]].append(triple)
         elif not (
             isinstance(s, Literal)
-            or s in _RL_DATATYPES
+            or s in RL_DATATYPES
             or (isinstance(s, BNode) and s not in schema_nodes)  # owlrl's error records (rules make no nodes)
             or _is_trivial(triple)
             or triple in schema_closed

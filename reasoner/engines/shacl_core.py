@@ -18,7 +18,8 @@ Any other SHACL construct (SPARQL constraints, ``sh:pattern``, qualified shapes,
 implicit class targets, ...) makes :func:`compile_shapes` raise :class:`UnsupportedShape`, and the
 caller validates with pyshacl instead. Every shape that can report a result must carry an authored
 ``sh:message``, because the messages dorsum shows come from the shapes, not from the engine.
-The module is generic SHACL machinery: it holds no facts of any domain.
+tests/test_engine_shacl_core.py has a test per construct. The module is generic SHACL machinery: it
+holds no facts of any domain.
 """
 
 from __future__ import annotations
@@ -283,8 +284,13 @@ class _Compiler:
         return list(self.graph.items(head))
 
     def shape(self, node: Node, *, top_level: bool = False, reports: bool = True) -> _Shape:
-        if node in self.cache:
-            return self.cache[node]
+        if reports:  # before the cache: a shape may be compiled first where it cannot report
+            self._require_message(node)
+        cached = self.cache.get(node)
+        if cached is not None:
+            if cached.targets and not top_level:  # whichever of the two uses is compiled first
+                raise UnsupportedShape(f"nested shape {self.describe(node)} has its own targets")
+            return cached
         if node in self.active:
             raise UnsupportedShape(f"recursive shape {self.describe(node)}")
         self.active.add(node)
@@ -292,8 +298,6 @@ class _Compiler:
         for predicate in set(g.predicates(node, None)):
             if str(predicate).startswith(str(SH)) and predicate not in _SUPPORTED:
                 raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)}")
-        if reports and g.value(node, SH.message) is None and self._can_report(node):
-            raise UnsupportedShape(f"{self.describe(node)} has no sh:message")
         path = self._path(node)
         targets = tuple(
             sorted(((t, o) for t in _TARGETS for o in g.objects(node, t)), key=lambda pair: (pair[0], pair[1].n3()))
@@ -307,17 +311,6 @@ class _Compiler:
             if path is not None:
                 raise UnsupportedShape(f"sh:property on the property shape {self.describe(node)}")
             properties.append(self.shape(prop, reports=reports))
-        closed = None
-        flag = self.one(node, SH.closed)
-        if isinstance(flag, Literal) and flag.value is True:
-            allowed: set[Node] = set()
-            for ignored in g.objects(node, SH.ignoredProperties):
-                allowed.update(self.items(ignored))
-            for prop in g.objects(node, SH.property):
-                prop_path = g.value(prop, SH.path)
-                if prop_path is not None:
-                    allowed.add(prop_path)
-            closed = frozenset(allowed)
         severity = self.one(node, SH.severity) or SH.Violation
         shape = _Shape(
             iri=node,
@@ -325,16 +318,34 @@ class _Compiler:
             path=path,
             checks=tuple(self._checks(node)),
             properties=tuple(properties),
-            closed=closed,
+            closed=self._closed(node),
             targets=targets,
         )
         self.active.discard(node)
         self.cache[node] = shape
         return shape
 
-    def _can_report(self, node: Node) -> bool:
+    def _closed(self, node: Node) -> frozenset[Node] | None:
+        """sh:closed: the predicates a closed shape allows (its paths and sh:ignoredProperties), or None."""
+        flag = self.one(node, SH.closed)
+        if not isinstance(flag, Literal) or flag.value is not True:
+            return None
+        allowed: set[Node] = set()
+        for ignored in self.graph.objects(node, SH.ignoredProperties):
+            allowed.update(self.items(ignored))
+        for prop in self.graph.objects(node, SH.property):
+            prop_path = self.graph.value(prop, SH.path)
+            if prop_path is not None:
+                allowed.add(prop_path)
+        return frozenset(allowed)
+
+    def _require_message(self, node: Node) -> None:
+        """Refuse a shape that can report a result but has no authored sh:message."""
+        if self.graph.value(node, SH.message) is not None:
+            return
         predicates = set(self.graph.predicates(node, None))
-        return bool(predicates & _VALUE_CONSTRAINTS) or self.graph.value(node, SH.closed) is not None
+        if predicates & _VALUE_CONSTRAINTS or self.graph.value(node, SH.closed) is not None:
+            raise UnsupportedShape(f"{self.describe(node)} has no sh:message")
 
     def _path(self, node: Node) -> tuple[str, tuple[Node, ...]] | None:
         path = self.one(node, SH.path)
@@ -367,46 +378,70 @@ class _Compiler:
         return checks
 
     def _check(self, node: Node, predicate: Node, obj: Node) -> Check:
-        if predicate in (SH.minCount, SH.maxCount):
-            if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
-            bound = obj.value
-            if predicate == SH.minCount:
-                return lambda data, focus, values: [None] if len(values) < bound else []
-            return lambda data, focus, values: [None] if len(values) > bound else []
-        if predicate == SH.datatype:
-            return lambda data, focus, values: [v for v in values if not _has_datatype(v, obj)]
-        if predicate == SH["class"]:
-            return lambda data, focus, values: [v for v in values if not data.is_instance(v, obj)]
-        if predicate == SH.nodeKind:
-            kinds = _NODE_KINDS.get(obj)
-            if kinds is None:
-                raise UnsupportedShape(f"sh:nodeKind {self.term(obj)} on {self.describe(node)}")
-            return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
-        if predicate == SH.hasValue:
-            return lambda data, focus, values: [] if obj in values else [None]
-        if predicate == SH["in"]:
-            allowed = frozenset(self.items(obj))
-            return lambda data, focus, values: [v for v in values if v not in allowed]
-        if predicate == SH.disjoint:
-            return lambda data, focus, values: [v for v in values if v in data.objects(focus, obj)]
-        if predicate == SH.equals:
-            return _equals(obj)
-        if predicate in (SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive):
-            if not isinstance(obj, Literal):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not a literal")
-            accept = _RANGE_TESTS[predicate]
-            return lambda data, focus, values: [v for v in values if not _in_range(v, obj, accept)]
-        if predicate in (SH.minLength, SH.maxLength):
-            if not isinstance(obj, Literal) or not isinstance(obj.value, int):
-                raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
-            limit = obj.value
-            longest = predicate == SH.maxLength
-            return lambda data, focus, values: [v for v in values if not _length_ok(v, limit, longest)]
-        if predicate in (SH.node, SH["not"]):
-            test = self._conformance(obj)
-            wanted = predicate == SH.node
-            return lambda data, focus, values: [v for v in values if test(data, v) is not wanted]
+        return _CONSTRAINT_COMPONENTS[predicate](self, node, predicate, obj)
+
+    def _integer(self, node: Node, predicate: Node, obj: Node) -> int:
+        if not isinstance(obj, Literal) or not isinstance(obj.value, int):
+            raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not an integer")
+        return obj.value
+
+    def _count(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minCount, sh:maxCount."""
+        bound = self._integer(node, predicate, obj)
+        if predicate == SH.minCount:
+            return lambda data, focus, values: [None] if len(values) < bound else []
+        return lambda data, focus, values: [None] if len(values) > bound else []
+
+    def _datatype(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if not _has_datatype(v, obj)]
+
+    def _class(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if not data.is_instance(v, obj)]
+
+    def _node_kind(self, node: Node, predicate: Node, obj: Node) -> Check:
+        kinds = _NODE_KINDS.get(obj)
+        if kinds is None:
+            raise UnsupportedShape(f"sh:nodeKind {self.term(obj)} on {self.describe(node)}")
+        return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
+
+    def _has_value(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [] if obj in values else [None]
+
+    def _in(self, node: Node, predicate: Node, obj: Node) -> Check:
+        allowed = frozenset(self.items(obj))
+        return lambda data, focus, values: [v for v in values if v not in allowed]
+
+    def _disjoint(self, node: Node, predicate: Node, obj: Node) -> Check:
+        return lambda data, focus, values: [v for v in values if v in data.objects(focus, obj)]
+
+    def _equals(self, node: Node, predicate: Node, obj: Node) -> Check:
+        def check(data: DataIndex, focus: Node, values: list[Node]) -> Sequence[Node | None]:
+            expected = data.objects(focus, obj)
+            return [v for v in values if v not in expected] + [v for v in expected if v not in values]
+
+        return check
+
+    def _range(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minInclusive, sh:maxInclusive, sh:minExclusive, sh:maxExclusive."""
+        if not isinstance(obj, Literal):
+            raise UnsupportedShape(f"{self.term(predicate)} on {self.describe(node)} is not a literal")
+        accept = _RANGE_TESTS[predicate]
+        return lambda data, focus, values: [v for v in values if not _in_range(v, obj, accept)]
+
+    def _length(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:minLength, sh:maxLength."""
+        limit = self._integer(node, predicate, obj)
+        longest = predicate == SH.maxLength
+        return lambda data, focus, values: [v for v in values if not _length_ok(v, limit, longest)]
+
+    def _shape(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:node, sh:not."""
+        test = self._conformance(obj)
+        wanted = predicate == SH.node
+        return lambda data, focus, values: [v for v in values if test(data, v) is not wanted]
+
+    def _logical(self, node: Node, predicate: Node, obj: Node) -> Check:
+        """sh:and, sh:or, sh:xone."""
         members = [self._conformance(member) for member in self.items(obj)]
         if predicate == SH["and"]:
             return lambda data, focus, values: [v for v in values if not all(t(data, v) for t in members)]
@@ -415,6 +450,29 @@ class _Compiler:
         return lambda data, focus, values: [v for v in values if sum(1 for t in members if t(data, v)) != 1]
 
 
+# Each supported constraint component: its parameter -> the compiler method that builds its check.
+_CONSTRAINT_COMPONENTS: Mapping[Node, Callable[[_Compiler, Node, Node, Node], Check]] = {
+    SH.minCount: _Compiler._count,
+    SH.maxCount: _Compiler._count,
+    SH.datatype: _Compiler._datatype,
+    SH["class"]: _Compiler._class,
+    SH.nodeKind: _Compiler._node_kind,
+    SH.hasValue: _Compiler._has_value,
+    SH["in"]: _Compiler._in,
+    SH.disjoint: _Compiler._disjoint,
+    SH.equals: _Compiler._equals,
+    SH.minInclusive: _Compiler._range,
+    SH.maxInclusive: _Compiler._range,
+    SH.minExclusive: _Compiler._range,
+    SH.maxExclusive: _Compiler._range,
+    SH.minLength: _Compiler._length,
+    SH.maxLength: _Compiler._length,
+    SH.node: _Compiler._shape,
+    SH["not"]: _Compiler._shape,
+    SH["and"]: _Compiler._logical,
+    SH["or"]: _Compiler._logical,
+    SH.xone: _Compiler._logical,
+}
 _RANGE_TESTS: Mapping[Node, Callable[[int], bool]] = {
     SH.minInclusive: lambda cmp: cmp >= 0,
     SH.minExclusive: lambda cmp: cmp > 0,
@@ -486,11 +544,3 @@ def _length_ok(value: Node, limit: int, longest: bool) -> bool:
         return False
     size = len(str(value))
     return size <= limit if longest else size >= limit
-
-
-def _equals(other: Node) -> Check:
-    def check(data: DataIndex, focus: Node, values: list[Node]) -> Sequence[Node | None]:
-        expected = data.objects(focus, other)
-        return [v for v in values if v not in expected] + [v for v in expected if v not in values]
-
-    return check

@@ -16,7 +16,7 @@ from typing import Any
 
 from rdflib import URIRef
 from rdflib.namespace import RDF
-from rdflib.paths import AlternativePath, InvPath, MulPath, NegatedPath, Path, SequencePath
+from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.term import Node
 
 __all__ = ["Footprint", "footprint"]
@@ -47,65 +47,70 @@ class _Unbounded(Exception):
 
 def footprint(algebra: Any) -> Footprint | None:
     """The footprint of a parsed query (``prepareQuery(...).algebra``), or None if unbounded."""
-    predicates: set[Node] = set()
-    types: set[Node] = set()
-    any_type = False
+    reads = _Reads()
+    try:
+        reads.walk(algebra)
+    except _Unbounded:
+        return None
+    return Footprint(predicates=frozenset(reads.predicates), types=None if reads.any_type else frozenset(reads.types))
 
-    def add_predicate(predicate: Any, obj: Any) -> None:
-        nonlocal any_type
-        if isinstance(predicate, URIRef):
-            if predicate == RDF.type:
-                if isinstance(obj, URIRef):
-                    types.add(obj)
-                else:
-                    any_type = True
-            else:
-                predicates.add(predicate)
-        elif isinstance(predicate, Path):
-            add_path(predicate)
-        else:
-            raise _Unbounded  # a variable predicate reads every triple
 
-    def add_path(path: Path) -> None:
-        nonlocal any_type
-        if isinstance(path, NegatedPath):
-            raise _Unbounded
-        if isinstance(path, (SequencePath, AlternativePath)):
-            for step in path.args:
-                add_path(step) if isinstance(step, Path) else add_step(step)
-        elif isinstance(path, (InvPath, MulPath)):
-            step = path.arg if isinstance(path, InvPath) else path.path
-            add_path(step) if isinstance(step, Path) else add_step(step)
-        else:
-            raise _Unbounded
+class _Reads:
+    """What the triple patterns and property paths met so far read; raises :class:`_Unbounded`."""
 
-    def add_step(step: Any) -> None:
-        nonlocal any_type
-        if not isinstance(step, URIRef):
-            raise _Unbounded
-        if step == RDF.type:
-            any_type = True  # a path step reads rdf:type with any object
-        else:
-            predicates.add(step)
+    def __init__(self) -> None:
+        self.predicates: set[Node] = set()
+        self.types: set[Node] = set()
+        self.any_type = False
 
-    def walk(node: Any) -> None:
-        name = getattr(node, "name", None)
-        if name in ("Graph", "ServiceGraphPattern", "GraphGraphPattern"):
+    def walk(self, node: Any) -> None:
+        """Visit every triple pattern of an algebra node (a CompValue is a dict), except a template's."""
+        if getattr(node, "name", None) in ("Graph", "ServiceGraphPattern", "GraphGraphPattern"):
             raise _Unbounded
         if isinstance(node, dict):
             for key, value in node.items():
                 if key == "triples" and isinstance(value, list):
-                    for triple in value:
-                        if isinstance(triple, tuple) and len(triple) == 3:
-                            add_predicate(triple[1], triple[2])
+                    self.patterns(value)
                 elif key != "template":
-                    walk(value)
+                    self.walk(value)
         elif isinstance(node, (list, tuple)):
             for item in node:
-                walk(item)
+                self.walk(item)
 
-    try:
-        walk(algebra)
-    except _Unbounded:
-        return None
-    return Footprint(predicates=frozenset(predicates), types=None if any_type else frozenset(types))
+    def patterns(self, triples: list[Any]) -> None:
+        for triple in triples:
+            if isinstance(triple, tuple) and len(triple) == 3:
+                self.pattern(triple[1], triple[2])
+
+    def pattern(self, predicate: Any, obj: Any) -> None:
+        """A triple pattern's predicate (and, for ``rdf:type``, its object)."""
+        if isinstance(predicate, Path):
+            self.path(predicate)
+        elif not isinstance(predicate, URIRef):
+            raise _Unbounded  # a variable predicate reads every triple
+        elif predicate != RDF.type:
+            self.predicates.add(predicate)
+        elif isinstance(obj, URIRef):
+            self.types.add(obj)
+        else:
+            self.any_type = True
+
+    def path(self, path: Path) -> None:
+        if isinstance(path, (SequencePath, AlternativePath)):
+            steps = list(path.args)
+        elif isinstance(path, InvPath):
+            steps = [path.arg]
+        elif isinstance(path, MulPath):
+            steps = [path.path]
+        else:
+            raise _Unbounded  # a negated property set (or a path rdflib adds later)
+        for step in steps:
+            self.path(step) if isinstance(step, Path) else self.step(step)
+
+    def step(self, step: Any) -> None:
+        if not isinstance(step, URIRef):
+            raise _Unbounded
+        if step == RDF.type:
+            self.any_type = True  # a path step reads rdf:type with any object
+        else:
+            self.predicates.add(step)

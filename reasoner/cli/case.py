@@ -66,7 +66,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, detail: str
     outputs: list[str] = []
     for path in cases:
         try:
-            result = triage(read_case(path, knowledge), knowledge, chosen)
+            result = triage(read_case(path, knowledge), knowledge, chosen, explain_missing=True)
         except CaseError as error:
             report(error)
             worst = worse_exit(worst, error.exit_code)

@@ -169,9 +169,13 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Missing:
+    """An item the case does not record, what triage assumed for it, and whether it matters."""
+
     item: str
     message: str
     assumed: tuple[str, ...]
+    needed: bool = True  # False: no value of it could change the tier or a primary step
+    would_change: str = ""  # with explain_missing: what recording it at its worst would change
 
 
 @dataclass(frozen=True)

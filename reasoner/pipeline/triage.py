@@ -8,7 +8,7 @@ them and arranges their answers into a :class:`TriageResult`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from reasoner.pipeline.result import (
     Fact,
     KnowledgeStamp,
     Missing,
+    Plan,
     RedFlag,
     Step,
     Tier,
@@ -61,6 +62,7 @@ URGENCY = "report-urgency"
 SUPPRESSED = "report-plan-suppressed"
 PRECAUTIONS = "report-plan-precautions"
 SUPERSEDES = "report-plan-supersedes"
+PLAN_QUERIES = [URGENCY, "report-advice", SUPPRESSED, PRECAUTIONS, SUPERSEDES]
 MAX_ASSUMPTION_ROUNDS = 5
 MAX_EXPLANATION_DEPTH = 4
 
@@ -91,44 +93,51 @@ def triage(
     *,
     pipeline: Pipeline = PRODUCTION,
     keep_trace: bool = False,
+    explain_missing: bool = False,
 ) -> TriageResult:
     """Triage one case. Raises CaseError if it is malformed. Does not modify ``case.graph``.
 
-    With ``keep_trace`` the result carries the case's closure (:class:`CaseTrace`).
+    With ``keep_trace`` the result carries the case's closure (:class:`CaseTrace`). With
+    ``explain_missing`` each missing item says what recording it at its worst would change (one
+    more reasoning run per item).
 
-    ``profile`` (see :func:`reasoner.conflicts.load_profile`) changes whose answer is followed
+    ``profile`` (see :func:`reasoner.pipeline.policy.load_profile`) changes whose answer is followed
     where sources disagree on an action; it never changes the urgency.
+
+    A case with unrecorded items is "incomplete" only while they could still change the tier or a
+    primary step of the plan (its worst-case completion is compared with it); otherwise the items
+    are listed as not needed for this decision.
     """
     report = pipeline.validate(case.graph, knowledge, case.source)
     require_valid(report)
     closure, view = pipeline.close_and_report(case.graph, knowledge, None)
     urgency = _urgency(view, knowledge)
+    steps = _steps(view, knowledge)
+    worst = _worst_case(case.graph, report, knowledge, profile, pipeline) if report.missing else None
+    precautions = worst.precautions if worst is not None else _run(view, knowledge, PRECAUTIONS)
+    plan = _plan(view, steps, precautions, knowledge, profile)
     possible = urgency
-    precautions = _run(view, knowledge, PRECAUTIONS)
-    if report.missing:
-        worst = worst_case_graph(case.graph, report, knowledge, pipeline)
-        _worst, worst_view = pipeline.close_and_report(worst, knowledge, [URGENCY, PRECAUTIONS])
-        possible = _urgency(worst_view, knowledge)
-        precautions = _run(worst_view, knowledge, PRECAUTIONS)
+    decisive = False
+    if worst is not None:
+        possible = worst.urgency
         if urgency is not None and (possible is None or possible.rank < urgency.rank):
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
+        decisive = _rank(possible) > _rank(urgency) or _primaries(worst.plan) != _primaries(plan)
+    missing = tuple(_missing(item, knowledge, needed=decisive) for item in report.missing)
+    if decisive and explain_missing:
+        missing = tuple(
+            replace(entry, would_change=_item_change(case.graph, item, urgency, plan, knowledge, profile, pipeline))
+            for entry, item in zip(missing, report.missing, strict=True)
+        )
     classes = _classes(view, knowledge, case.case)
-    steps = _steps(view, knowledge)
-    plan = build_plan(
-        steps,
-        [*_run(view, knowledge, SUPPRESSED), *precautions],
-        _run(view, knowledge, SUPERSEDES),
-        knowledge,
-        profile,
-    )
     notes: list[str] = []
-    if urgency is None and not report.missing:
+    if urgency is None and not decisive:
         notes.append("no recommendation in the knowledge base applies to this case: clinical judgement is needed")
     return TriageResult(
         case_id=case.name,
         case_iri=str(case.case),
         source=case.source,
-        status="incomplete" if report.missing else "complete",
+        status="incomplete" if decisive else "complete",
         urgency=urgency,
         possible_urgency=possible,
         next_steps=tuple(step for step in steps if step.kind == "recommendation"),
@@ -136,13 +145,75 @@ def triage(
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
         conflicts=_conflicts(view, knowledge, profile),
-        missing=tuple(_missing(item, knowledge) for item in report.missing),
+        missing=missing,
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
         notes=tuple(notes),
         plan=plan,
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
+
+
+@dataclass(frozen=True)
+class _WorstCase:
+    urgency: Tier | None
+    precautions: list[Any]
+    plan: Plan
+
+
+def _worst_case(
+    graph: Graph, report: ValidationReport, knowledge: Knowledge, profile: Profile | None, pipeline: Pipeline
+) -> _WorstCase:
+    """The case with every missing item at its worst: its tier, precautions and plan."""
+    worst = worst_case_graph(graph, report, knowledge, pipeline)
+    _closure, view = pipeline.close_and_report(worst, knowledge, PLAN_QUERIES)
+    precautions = _run(view, knowledge, PRECAUTIONS)
+    plan = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
+    return _WorstCase(_urgency(view, knowledge), precautions, plan)
+
+
+def _plan(
+    view: ReportRows, steps: list[Step], precautions: list[Any], knowledge: Knowledge, profile: Profile | None
+) -> Plan:
+    suppressed = [*_run(view, knowledge, SUPPRESSED), *precautions]
+    return build_plan(steps, suppressed, _run(view, knowledge, SUPERSEDES), knowledge, profile)
+
+
+def _primaries(plan: Plan) -> dict[str, frozenset[str]]:
+    return {entry.topic_iri or entry.topic: frozenset(o.action_iri for o in entry.chosen) for entry in plan.topics}
+
+
+def _rank(tier: Tier | None) -> int:
+    return tier.rank if tier is not None else -1
+
+
+def _item_change(
+    graph: Graph,
+    item: MissingItem,
+    urgency: Tier | None,
+    plan: Plan,
+    knowledge: Knowledge,
+    profile: Profile | None,
+    pipeline: Pipeline,
+) -> str:
+    """What recording this one item at its worst would change, in words ("" if nothing)."""
+    completed = Graph()
+    completed += graph
+    for prop, value in item.assumptions:
+        completed.add((item.focus, prop, value))
+    _closure, view = pipeline.close_and_report(completed, knowledge, PLAN_QUERIES)
+    precautions = _run(view, knowledge, PRECAUTIONS)
+    tier = _urgency(view, knowledge)
+    if _rank(tier) > _rank(urgency) and tier is not None:
+        return f"raises the tier to {tier.label}"
+    changes = []
+    before = {entry.topic_iri or entry.topic: entry for entry in plan.topics}
+    for entry in _plan(view, _steps(view, knowledge), precautions, knowledge, profile).topics:
+        old = before.get(entry.topic_iri or entry.topic)
+        actions = frozenset(o.action_iri for o in entry.chosen)
+        if entry.chosen and (old is None or actions != frozenset(o.action_iri for o in old.chosen)):
+            changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}")
+    return f"changes {changes[0]}" if changes else ""
 
 
 def stamp(knowledge: Knowledge) -> KnowledgeStamp:
@@ -380,9 +451,9 @@ def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:
     return tuple(sorted({ref.short for ref in knowledge.sources_of(node) if ref.relation == "source"}))
 
 
-def _missing(item: MissingItem, knowledge: Knowledge) -> Missing:
+def _missing(item: MissingItem, knowledge: Knowledge, *, needed: bool) -> Missing:
     assumed = tuple(f"{knowledge.label(prop)}: {_value_text(value, knowledge)}" for prop, value in item.assumptions)
-    return Missing(item=item.item, message=item.message, assumed=assumed)
+    return Missing(item=item.item, message=item.message, assumed=assumed, needed=needed)
 
 
 def _node_name(node: Node, case: Node, knowledge: Knowledge) -> str:

@@ -16,7 +16,8 @@ from reasoner.pipeline.triage import Citation, Conflict, Step, TriageResult, cha
 
 DISCLAIMER = "Decision support for professionals, not a diagnosis. Check every step against clinical judgement."
 DETAILS = ("brief", "summary", "full")
-MAX_DO_NOT = 4
+MAX_DO_NOT = 3
+GENERIC = {"https://w3id.org/dorsum/ontology#Case"}  # the situation of advice that holds for every case
 MAX_LATER = 2
 MAX_WHY = 5
 LABEL = "{:<9}"
@@ -24,23 +25,28 @@ LABEL = "{:<9}"
 
 def render_text(result: TriageResult, detail: str = "summary") -> str:
     """The result as text, at a level of ``DETAILS``."""
-    out = [f"Case {result.case_id}  ({result.source})", _headline(result)]
+    out = [f"Case {result.case_id}  ({result.source})", _wrap(_headline(result), "", " " * 9)]
     out.extend(_summary(result))
     if detail == "brief":
         out.append(DISCLAIMER)
         return "\n".join(out) + "\n"
     out.append("")
-    out.extend(_plan_lines(result))
+    out.extend(_plan_lines(result, full=detail == "full"))
     out.append("")
     if detail == "full":
         out.extend(_full(result))
+        out.append("")
     else:
         out.extend(_compact(result))
-    out.append("")
-    stamp = result.knowledge
-    out.append(f"Knowledge {stamp.version} (sha256 {stamp.content_hash[:12]}), dorsum {stamp.dorsum_version}")
+    if detail == "full":
+        out.append(_stamp(result))
     out.append(DISCLAIMER)
     return "\n".join(out) + "\n"
+
+
+def _stamp(result: TriageResult) -> str:
+    stamp = result.knowledge
+    return f"Knowledge {stamp.version} (sha256 {stamp.content_hash[:12]}), dorsum {stamp.dorsum_version}"
 
 
 # ---------------------------------------------------------------- the summary
@@ -55,24 +61,36 @@ def _summary(result: TriageResult) -> list[str]:
     for index, rank in enumerate(sorted(by_rank, reverse=True)):
         options = list({o.action_iri: o for o in by_rank[rank]}.values())
         tier = options[0].tier
-        when = f"{tier.label}: " if tier else ""
+        headline = result.urgency.iri if result.urgency else ""
+        when = f"{tier.label}: " if tier and tier.iri != headline else ""
         steps = "; ".join(o.action for o in options)
         sources = ", ".join(dict.fromkeys(s for o in options for s in o.sources))
         lines.append(_field("DO NOW" if index == 0 else "THEN", f"{when}{steps}   [{sources}]"))
     if not chosen:
         lines.append(_field("DO NOW", "no step in the knowledge base applies: clinical judgement is needed"))
     for entry in result.plan.topics:
-        if not entry.chosen and entry.no_step_text:
-            lines.append(_field("THEN" if chosen else "DO NOW", f"{entry.topic}: {entry.no_step_text}"))
+        if not chosen and not entry.chosen and entry.no_step_text:
+            lines.append(_field("DO NOW", f"{entry.topic}: {entry.no_step_text}"))
         if entry.tie:
             lines.append(_field("CHOOSE", f"{entry.topic}: the sources tie; pick one of the steps above"))
-    lines.extend(_later(result))
-    lines.extend(_do_not(result))
+    later = _later(result)
+    do_not = _do_not(result)
+    lines.extend(later + do_not + _hidden(result, len(later), len(do_not)))
     why = _decisive_facts(result, {iri for _e, o in chosen for iri in o.steps})
     if why:
         lines.append(_field("WHY", "; ".join(why)))
-    if result.missing:
-        lines.append(_wrap("INCOMPLETE: record " + ", ".join(item.item for item in result.missing), "", " " * 9))
+    needed = [item.item for item in result.missing if item.needed]
+    decisive = [item.item for item in result.missing if item.needed and item.would_change]
+    if decisive:
+        rest = len(needed) - len(decisive)
+        more = f", and {rest} more that change nothing on their own" if rest else ""
+        text = f"INCOMPLETE: record the {len(decisive)} items that could change this answer{more} (below)"
+        lines.append(_wrap(text, "", " " * 9))
+    elif needed:
+        lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))
+    unneeded = [item.item for item in result.missing if not item.needed]
+    if unneeded:
+        lines.append(_wrap("Not recorded, not needed for this decision: " + ", ".join(unneeded), "", " " * 9))
     for note in result.notes:
         lines.append(_field("NOTE", note))
     return lines
@@ -83,14 +101,19 @@ def _field(name: str, text: str) -> str:
 
 
 def _later(result: TriageResult) -> list[str]:
-    conditional = [s for s in result.next_steps if s.condition]
+    conditional = [s for s in result.next_steps if s.condition and not set(s.because) <= GENERIC]
     seen: dict[str, Step] = {}
     for step in conditional:
         seen.setdefault(step.action_iri, step)
-    lines = [_field("LATER", f"if {s.condition}: {s.action}") for s in list(seen.values())[:MAX_LATER]]
-    if len(seen) > MAX_LATER:
-        lines.append(_field("", f"(+{len(seen) - MAX_LATER} more conditional steps: --detail)"))
-    return lines
+    return [_field("LATER", f"if {s.condition}: {s.action}") for s in list(seen.values())[:MAX_LATER]]
+
+
+def _hidden(result: TriageResult, shown_later: int, shown_avoid: int) -> list[str]:
+    """One line saying what the summary left out, if anything."""
+    later = len({s.action_iri for s in result.next_steps if s.condition}) - shown_later
+    avoid = len({s.action for s in result.avoid} | {s.action for s in result.plan.suppressed}) - shown_avoid
+    parts = [f"{later} more conditional steps"] * (later > 0) + [f"{avoid} more to avoid"] * (avoid > 0)
+    return [_field("", f"(+{', +'.join(parts)}: --detail)")] if parts else []
 
 
 def _do_not(result: TriageResult) -> list[str]:
@@ -98,42 +121,73 @@ def _do_not(result: TriageResult) -> list[str]:
     for suppression in result.plan.suppressed:
         items.setdefault(suppression.action, "not now: " + "; ".join(suppression.because))
     for step in result.avoid:
+        if set(step.because) <= GENERIC:
+            continue  # advice for every case (no antibiotics, no open biopsy ...): shown with --detail
         unless = f" (unless {step.except_when})" if step.except_when else ""
         items.setdefault(step.action, f"{_sources_short(step.sources)}{unless}")
     shown = list(items.items())[:MAX_DO_NOT]
-    lines = [_field("DO NOT", f"{action}: {why}") for action, why in shown]
-    if len(items) > MAX_DO_NOT:
-        lines.append(_field("", f"(+{len(items) - MAX_DO_NOT} more to avoid: --detail)"))
-    return lines
+    return [_field("DO NOT", f"{action}: {why}") for action, why in shown]
 
 
 def _decisive_facts(result: TriageResult, steps: set[str]) -> list[str]:
-    facts: dict[str, None] = {}
+    facts: dict[str, bool] = {}
     for step in result.next_steps:
         if step.iri not in steps:
             continue
         for item, _depth in chain(result, step):
             for fact in item.facts:
-                facts.setdefault(fact.text, None)
-    return list(facts)[:MAX_WHY]
+                facts.setdefault(fact.text, fact.property_iri.endswith("#hasAbsentFinding"))
+    present = [text for text, absent in facts.items() if not absent]
+    absent = [text for text, absent in facts.items() if absent]
+    if absent:  # what is recorded absent matters too, but it is summed up rather than listed
+        present.append(f"{len(absent)} red-flag findings recorded absent")
+    return present[:MAX_WHY]
 
 
 # ---------------------------------------------------------------- the plan by topic
 
 
-def _plan_lines(result: TriageResult) -> list[str]:
+def _plan_lines(result: TriageResult, full: bool) -> list[str]:
     lines = [f"Plan by topic (policy: {result.policy}):"]
+    headline = result.urgency.iri if result.urgency else ""
+    idle = [entry.topic for entry in result.plan.topics if not entry.chosen and not entry.alternatives]
     for entry in result.plan.topics:
-        lines.append(_wrap(f"- {entry.topic}: {_chosen_text(entry)}", "  ", "      "))
-        for alternative in entry.alternatives:
-            lines.append(_wrap(f"instead of {_alternative_text(alternative)}", "      ", "        "))
+        if not full and entry.topic in idle:
+            continue
+        lines.append(_wrap(f"- {entry.topic}: {_chosen_text(entry, headline)}", "  ", "      "))
+        if full:
+            for alternative in entry.alternatives:
+                lines.append(_wrap(f"instead of {_alternative_text(alternative)}", "      ", "        "))
+        elif entry.alternatives:
+            others = "; ".join(f"{a.option.action} ({_short_reason(a)})" for a in entry.alternatives)
+            lines.append(_wrap(f"instead of: {others}", "      ", "        "))
+    if idle and not full:
+        lines.append(_wrap(f"- no step now on: {'; '.join(idle)} (why: --detail)", "  ", "      "))
     return lines
 
 
-def _chosen_text(entry: PlanTopic) -> str:
+def _short_reason(alternative: Alternative) -> str:
+    if alternative.reason == "policy" and alternative.detail.startswith("profile"):
+        return alternative.detail
+    return SHORT.get(alternative.reason, alternative.reason)
+
+
+SHORT = {
+    "suppressed": "avoided here",
+    "superseded": "superseded",
+    "policy": "less urgent",
+    "covered": "covered by it",
+    "authority": "less authoritative source",
+}
+
+
+def _chosen_text(entry: PlanTopic, headline: str) -> str:
     if not entry.chosen:
         return entry.no_step_text or "no step applies now"
-    options = " OR ".join(f"{o.action}{_tier_text(o)} [{', '.join(o.sources)}]" for o in entry.chosen)
+    options = " OR ".join(
+        f"{o.action}{_tier_text(o) if o.tier and o.tier.iri != headline else ''} [{', '.join(o.sources)}]"
+        for o in entry.chosen
+    )
     return f"{options}  ({REASONS.get(entry.reason, entry.reason)})"
 
 
@@ -163,17 +217,25 @@ REASONS = {
 def _compact(result: TriageResult) -> list[str]:
     lines: list[str] = []
     if result.red_flags:
-        flags = "; ".join(f"{flag.label} [{_sources_short(flag.sources)}]" for flag in result.red_flags)
+        flags = "; ".join(flag.label for flag in result.red_flags)
         lines.append(_wrap(f"Red flags ({len(result.red_flags)}): {flags}", "", "  "))
-    if result.missing:
-        lines.append("To record:")
+    explained = any(item.would_change for item in result.missing)
+    if explained:
+        lines.append("To record, by what each item would change at its worst (messages: --detail):")
+        groups: dict[str, list[str]] = {}
         for item in result.missing:
-            lines.append(_wrap(f"- {item.message}", "  ", "    "))
+            if item.needed:
+                groups.setdefault(item.would_change or "would change nothing on its own", []).append(item.item)
+        for change, items in sorted(groups.items(), key=lambda group: group[0].startswith("would change nothing")):
+            lines.append(_wrap(f"- {change}: {', '.join(items)}", "  ", "    "))
+    elif any(item.needed for item in result.missing):
+        lines.append("To record:")
+        lines.extend(_wrap(f"- {item.message}", "  ", "    ") for item in result.missing if item.needed)
     if result.conflicts:
         subjects = "; ".join(conflict.subject for conflict in result.conflicts)
         lines.append(_wrap(f"Sources disagree on ({len(result.conflicts)}, see --detail): {subjects}", "", "  "))
     sources = ", ".join(dict.fromkeys(c.short for c in _all_citations(result) if c.relation == "source"))
-    lines.append(f"Sources: {sources}")
+    lines.append(_wrap(f"Sources: {sources}. {_stamp(result)}", "", "  "))
     return lines
 
 
@@ -181,9 +243,11 @@ def _full(result: TriageResult) -> list[str]:
     out: list[str] = []
     if result.missing:
         out.append("")
-        out.append("INCOMPLETE: record " + ", ".join(item.item for item in result.missing))
+        out.append("INCOMPLETE: record " + ", ".join(item.item for item in result.missing if item.needed))
         for item in result.missing:
-            out.append(f"  - {item.message}")
+            change = f" ({item.would_change})" if item.would_change else ""
+            needed = "" if item.needed else " (not needed for this decision)"
+            out.append(_wrap(f"- {item.message}{change}{needed}", "  ", "    "))
     for note in result.notes:
         out.append(f"NOTE: {note}")
 
@@ -238,7 +302,7 @@ def _headline(result: TriageResult) -> str:
             return "URGENCY: undetermined (no recommendation applies)"
         return f"URGENCY: {tier.label} ({tier.time_frame})"
     floor = (
-        f"at least {tier.label} ({tier.time_frame}) from the recorded facts"
+        f"at least {tier.label} ({tier.time_frame})"
         if tier
         else ("no tier can be set from the recorded facts alone")
     )

@@ -18,15 +18,17 @@ closing each case alone) so that a thousand-case equivalence test takes minutes,
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.sparql import prepareQuery
 
 from reasoner.engines.owl_rl import Triple, owlrl_reference_infer, owlrl_reference_infer_many
 from reasoner.engines.sparql_store import REPORT_PREFIX
-from reasoner.knowledge import Knowledge
+from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.engine import DERIVE_PREFIX, engine_for
 from reasoner.pipeline.infer import MAX_ROUNDS
 from reasoner.pipeline.triage import Pipeline
@@ -67,6 +69,29 @@ class ReferencePipeline:
         self.memo = memo
         self._validated: dict[tuple[frozenset[Triple], str], ValidationReport] = {}
         self._closed: dict[frozenset[Triple], frozenset[Triple]] = {}
+
+    @cached_property
+    def class_tree(self) -> Graph:
+        """The subclass links between the situations advice applies to, by a full owlrl closure of
+        one prototype individual per situation (production classifies them with the compiled rules)."""
+        prototypes = Graph()
+        situations = sorted(
+            {
+                o
+                for p in (DX.appliesTo, DX.exceptIn)
+                for o in self.knowledge.ontology.objects(None, p)
+                if isinstance(o, URIRef)
+            }
+        )
+        for index, situation in enumerate(situations):
+            prototypes.add((URIRef(f"urn:dorsum:prototype:{index}"), RDF.type, situation))
+        closed = owlrl_reference_infer(self.knowledge.schema, prototypes)
+        tree = Graph()
+        for index, situation in enumerate(situations):
+            for cls in closed.objects(URIRef(f"urn:dorsum:prototype:{index}"), RDF.type):
+                if isinstance(cls, URIRef) and cls != situation:
+                    tree.add((situation, RDFS.subClassOf, cls))
+        return tree
 
     def query(self, name: str) -> Any:
         """The named query, parsed now (``parse_each_use``) or once."""
@@ -158,7 +183,7 @@ class ReferencePipeline:
         wanted = names if names is not None else sorted(n for n in self.texts if n.startswith(REPORT_PREFIX))
         if self.report_engine == "oxigraph":
             return set(closure), engine_for(knowledge).report_queries.run(wanted, closure)
-        view = ReadOnlyGraphAggregate([closure, knowledge.ontology])
+        view = ReadOnlyGraphAggregate([closure, knowledge.ontology, self.class_tree])
         rows = {name: [tuple(row) for row in view.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
         return set(closure), rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -42,17 +43,18 @@ def test_a_red_flag_and_recommendation_added_in_turtle_change_the_answer(tmp_pat
     case = str(EXAMPLES / "growing-firm-lump.yaml")
     runner = CliRunner()
 
+    # 0 (complete) or 1 (incomplete: the example predates the findings added for issue 11).
     before = runner.invoke(main, ["evaluate", case, "--kb", str(kb)])
-    assert before.exit_code == 0, before.stderr
+    assert before.exit_code in (0, 1), before.stderr
     assert "deep lump on the upper back (test rule)" not in before.stdout
-    assert "URGENCY: urgent: within 2 weeks" in before.stdout
+    assert re.search(r"URGENCY: (at least )?urgent: within 2 weeks", before.stdout)
 
     (kb / "ontology" / "local-rules.ttl").write_text(NEW_KNOWLEDGE)
     after = runner.invoke(main, ["evaluate", case, "--kb", str(kb), "--detail"])
-    assert after.exit_code == 0, after.stderr
+    assert after.exit_code in (0, 1), after.stderr
     assert "deep lump on the upper back (test rule)" in after.stdout
     assert "because lump depth: deep" in after.stdout
-    assert "URGENCY: emergency: go to an emergency department now (imaging within 12 hours)" in after.stdout
+    assert re.search(r"URGENCY: (at least )?emergency: go to an emergency department now \(imaging within 12 hours\)", after.stdout)
     assert "Test rule: emergency assessment of a deep upper-back lump" in after.stdout
 
     # The packaged knowledge is untouched, and the edited copy has a different content hash.

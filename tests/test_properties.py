@@ -36,6 +36,8 @@ FINDINGS = sorted(
         "stable",
         "decreasing",
         "lumbar",
+        "thoracolumbar",
+        "lumbosacral",
         "thoracic",
         "sacral",
         "midline",
@@ -49,8 +51,11 @@ LUMP_VALUES: dict[str, list[Any]] = {
     "consistency": ["soft", "firm", "cystic"],
     "mobility": ["mobile", "fixed"],
     "growth": ["increasing", "stable", "decreasing"],
-    "region": ["lumbar", "thoracic", "sacral"],
+    "region": ["lumbar", "thoracolumbar", "lumbosacral", "thoracic", "sacral"],
 }
+# A worsening deficit and weakness of both legs are neurological deficits: recording either present
+# while neurological_deficit is absent is a contradiction the well-formedness shapes reject.
+IMPLY_DEFICIT = {"progressive_neurological_deficit", "bilateral_leg_weakness"}
 AGES = [{"age_days": 10}, {"age_months": 2}, {"age_years": 8}, {"age_years": 30}, {"age_years": 65}, {}]
 
 
@@ -62,6 +67,8 @@ def case_forms(draw: st.DrawFn) -> dict[str, Any]:
     states = {finding: draw(st.sampled_from(["present", "absent", "absent", "omitted"])) for finding in FINDINGS}
     form["present"] = [f for f, s in states.items() if s == "present"]
     form["absent"] = [f for f, s in states.items() if s == "absent"]
+    if IMPLY_DEFICIT & set(form["present"]):
+        form["absent"] = [f for f in form["absent"] if f != "neurological_deficit"]
     return form
 
 
@@ -81,7 +88,7 @@ def test_marking_a_finding_present_never_lowers_urgency(form: dict[str, Any], da
     more = {
         **form,
         "present": sorted({*form["present"], finding}),
-        "absent": [f for f in form["absent"] if f != finding],
+        "absent": [f for f in form["absent"] if f != finding and not (finding in IMPLY_DEFICIT and f == "neurological_deficit")],
     }
     assert effective_rank(more) >= effective_rank(form)
 

@@ -37,6 +37,7 @@ KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
 CASE_SHAPES_PREFIX = "case-"  # shapes/case-*.ttl check cases; other shape files check the knowledge
 REQUIRED_QUERIES = ("report-advice", "report-urgency", "report-red-flags", "report-triggers")
 CACHE_KIND = "knowledge"
+PACKS_FOLDER = "guidelines"  # ontology/guidelines/*.ttl: one guideline pack a file
 CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
 CACHE_KEEP = 32  # knowledge caches kept on disk (about 1 MB each)
 
@@ -168,22 +169,40 @@ def default_kb_root() -> Path:
     raise KnowledgeError(f"cannot find the knowledge base next to {package}; pass --kb DIR or set {KB_ENV}")
 
 
-def _knowledge_files(root: Path) -> list[Path]:
+def _knowledge_files(root: Path, packs: frozenset[str] | None = None) -> list[Path]:
     if not root.is_dir():
         raise KnowledgeError(f"knowledge directory not found: {root}")
     missing = [name for name in KNOWLEDGE_FOLDERS if not (root / name).is_dir()]
     if missing:
         raise KnowledgeError(f"{root} is not a dorsum knowledge base: missing {', '.join(missing)}/")
-    files = sorted((root / "ontology").glob("*.ttl")) + sorted((root / "shapes").glob("*.ttl"))
+    files = sorted((root / "ontology").glob("*.ttl")) + _pack_files(root, packs)
+    files += sorted((root / "shapes").glob("*.ttl")) + _pack_shapes(root, packs)
     files += sorted((root / "queries").glob("**/*.rq"))
     files.append(root / "ontology" / CONTEXT_FILE)
     return files
 
 
-def content_hash(root: Path) -> str:
+def _pack_shapes(root: Path, packs: frozenset[str] | None) -> list[Path]:
+    """The case shapes of the loaded packs (``shapes/guidelines/<pack>.ttl``, where a pack has any)."""
+    stems = {path.stem for path in _pack_files(root, packs)}
+    return [path for path in sorted((root / "shapes" / PACKS_FOLDER).glob("*.ttl")) if path.stem in stems]
+
+
+def _pack_files(root: Path, packs: frozenset[str] | None) -> list[Path]:
+    """The guideline packs (``ontology/guidelines/*.ttl``) to load: all, or those named."""
+    found = sorted((root / "ontology" / PACKS_FOLDER).glob("*.ttl"))
+    if packs is None:
+        return found
+    unknown = packs - {path.stem for path in found}
+    if unknown:
+        raise KnowledgeError(f"unknown guideline pack(s): {', '.join(sorted(unknown))}")
+    return [path for path in found if path.stem in packs]
+
+
+def content_hash(root: Path, packs: frozenset[str] | None = None) -> str:
     """SHA-256 over the names and bytes of every knowledge file that is loaded."""
     digest = hashlib.sha256()
-    for path in _knowledge_files(root):
+    for path in _knowledge_files(root, packs):
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -195,20 +214,22 @@ def content_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def load_knowledge(root: Path | str | None = None) -> Knowledge:
-    """Load (or return the cached) knowledge base at ``root``.
+def load_knowledge(root: Path | str | None = None, *, packs: Iterable[str] | None = None) -> Knowledge:
+    """Load (or return the cached) knowledge base at ``root``, with every guideline pack in
+    ``ontology/guidelines/`` or only the ``packs`` named (file stems; none for the seeds alone).
 
     The caches (in this process, and on disk: see :mod:`reasoner.cache`) are keyed by the content
     hash of the files, so an edited file is always re-read.
     """
     resolved = Path(root) if root is not None else default_kb_root()
     resolved = resolved.expanduser().resolve()
-    return _load_cached(resolved, content_hash(resolved))
+    selected = frozenset(packs) if packs is not None else None
+    return _load_cached(resolved, content_hash(resolved, selected), selected)
 
 
 @lru_cache(maxsize=8)
-def _load_cached(root: Path, digest: str) -> Knowledge:
-    return _read_knowledge(root, digest)
+def _load_cached(root: Path, digest: str, packs: frozenset[str] | None = None) -> Knowledge:
+    return _read_knowledge(root, digest, packs)
 
 
 @dataclass(frozen=True)
@@ -229,7 +250,7 @@ class _Parsed:
     sources: dict[str, tuple[SourceRef, ...]]
 
 
-def _read_knowledge(root: Path, digest: str) -> Knowledge:
+def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None) -> Knowledge:
     """The knowledge at ``root`` (whose files hash to ``digest``) from the disk cache, or parsed
     and then cached."""
     source = source_hash(CACHE_SOURCES, (rdflib.__version__,))
@@ -237,8 +258,8 @@ def _read_knowledge(root: Path, digest: str) -> Knowledge:
     key = f"{digest} {source}"
     parsed = read_cached(path, key, _Parsed)
     if parsed is None or parsed.content_hash != digest:
-        parsed, queries = _parse_knowledge(root, digest)
-        if path is not None and content_hash(root) == digest:  # never cache a mix of old and new files
+        parsed, queries = _parse_knowledge(root, digest, packs)
+        if path is not None and content_hash(root, packs) == digest:  # never cache a mix of old and new files
             write_cached(path, key, parsed)
             prune(CACHE_KIND, CACHE_KEEP)
     else:
@@ -260,9 +281,12 @@ def _read_knowledge(root: Path, digest: str) -> Knowledge:
     )
 
 
-def _parse_knowledge(root: Path, digest: str) -> tuple[_Parsed, PreparedQueries]:
+def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, PreparedQueries]:
     ontology = _parse_turtle_folder(root / "ontology")
-    shapes = _parse_turtle_files(sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")), root / "shapes")
+    for path in _pack_files(root, packs):
+        ontology += _parse_turtle_files([path], path.parent)
+    shape_files = sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")) + _pack_shapes(root, packs)
+    shapes = _parse_turtle_files(shape_files, root / "shapes")
     queries = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
     version, version_iri = _version(ontology)

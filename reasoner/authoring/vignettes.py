@@ -45,6 +45,7 @@ from rdflib.namespace import RDF, RDFS
 from reasoner.errors import EXIT_INVALID_CASE, CaseError, DorsumError, KnowledgeError, UsageError
 from reasoner.knowledge import DX, Knowledge, default_kb_root
 from reasoner.pipeline.engine import engine_for
+from reasoner.pipeline.policy import load_profile
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, triage
 
@@ -73,6 +74,7 @@ class Vignette:
     case_text: str | None
     case_format: str
     expect: Mapping[str, Any]
+    profile: str | None = None  # the guideline profile to triage under ("seeds": the seed articles alone)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def load_vignette(path: Path | str) -> Vignette:
         case_text=data.get("case_text"),
         case_format=case_format,
         expect=data["expect"] or {},
+        profile=str(data["profile"]) if data.get("profile") else None,
     )
 
 
@@ -165,7 +168,7 @@ def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
     error = ""
     try:
         case = vignette_case(vignette, knowledge)
-        result = triage(case, knowledge)
+        result = triage(case, knowledge, load_profile(knowledge, vignette.profile))
         exit_code = result.exit_code
         rules, thresholds = _derivations(case.graph, knowledge)
     except CaseError as exc:

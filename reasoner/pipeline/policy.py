@@ -17,18 +17,20 @@ from rdflib.collection import Collection
 from rdflib.namespace import RDF, SKOS
 
 from reasoner.errors import UsageError
-from reasoner.knowledge import DX, Knowledge
+from reasoner.knowledge import DX, Knowledge, load_knowledge
 
 DEFAULT_POLICY = "most cautious wins"
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A named preference order of sources (most preferred first), by source short name."""
+    """A named preference order of sources (most preferred first), by source short name, and the
+    guideline packs it uses (``None``: every pack)."""
 
     name: str
     label: str
     prefers: tuple[str, ...]
+    packs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,27 @@ def profiles(knowledge: Knowledge) -> dict[str, Profile]:
     found: dict[str, Profile] = {}
     for node in graph.subjects(RDF.type, DX.GuidelineProfile):
         name = graph.value(node, DX.profileName)
-        head = graph.value(node, DX.prefers)
-        if name is None or head is None:
+        if name is None:
             continue
-        order = tuple(str(graph.value(source, SKOS.altLabel) or source) for source in Collection(graph, head))
-        found[str(name)] = Profile(str(name), knowledge.label(node), order)
+        head = graph.value(node, DX.prefers)
+        order = tuple(
+            str(graph.value(source, SKOS.altLabel) or source) for source in (Collection(graph, head) if head else ())
+        )
+        packs_head = graph.value(node, DX.usesPacks)
+        packs = (
+            tuple(sorted(str(graph.value(pack, DX.packFile) or pack) for pack in Collection(graph, packs_head)))
+            if packs_head is not None
+            else None
+        )
+        found[str(name)] = Profile(str(name), knowledge.label(node), order, packs)
     return found
+
+
+def knowledge_for(knowledge: Knowledge, profile: Profile | None) -> Knowledge:
+    """The knowledge a profile reasons with: the same, or reloaded with only the profile's packs."""
+    if profile is None or profile.packs is None:
+        return knowledge
+    return load_knowledge(knowledge.root, packs=profile.packs)
 
 
 def load_profile(knowledge: Knowledge, name: str | None) -> Profile | None:

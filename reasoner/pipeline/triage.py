@@ -20,7 +20,7 @@ from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, SourceRef, load_knowledge
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plan import build_plan
-from reasoner.pipeline.policy import Position, Profile, load_profile, policy_name, resolve
+from reasoner.pipeline.policy import Position, Profile, knowledge_for, load_profile, policy_name, resolve
 from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.result import (
     CaseTrace,
@@ -108,6 +108,7 @@ def triage(
     primary step of the plan (its worst-case completion is compared with it); otherwise the items
     are listed as not needed for this decision.
     """
+    knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
     report = pipeline.validate(case.graph, knowledge, case.source)
     require_valid(report)
     closure, view = pipeline.close_and_report(case.graph, knowledge, None)

@@ -222,11 +222,20 @@ def test_version_sources_conflicts_and_checklist_are_documented(knowledge: Knowl
     for policy in graph.subjects(RDF.type, DX.ConflictPolicy):
         assert _escaped(knowledge.label(policy)) in conflicts
     checklist = page.split('<section id="checklist">', 1)[1].split("</section>", 1)[0]
-    for shape in knowledge.shapes.objects(None, SH.property):
-        name = knowledge.shapes.value(shape, SH.name)
-        message = knowledge.shapes.value(shape, SH.message)
-        if message is not None:
-            assert _escaped(str(message)) in checklist, name
+    # every node shape's message and its property shapes' messages (property shapes nested inside
+    # a condition, such as sh:not or sh:node, word parts of that condition, not checklist items)
+    shapes = knowledge.shapes
+    for node_shape in shapes.subjects(RDF.type, SH.NodeShape):
+        for shape in [node_shape, *shapes.objects(node_shape, SH.property)]:
+            name = shapes.value(shape, SH.name)
+            message = shapes.value(shape, SH.message)
+            if message is not None:
+                assert _escaped(str(message)) in checklist, name
+    # a node shape with sh:Warning severity is itself a checklist item, not a well-formedness rule
+    items = checklist.split("Well-formedness rules", 1)[0]
+    for node_shape in shapes.subjects(SH.severity, SH.Warning):
+        if (node_shape, RDF.type, SH.NodeShape) in shapes:
+            assert _escaped(str(shapes.value(node_shape, SH.message))) in items, node_shape
 
 
 def _conflicts_json(knowledge: Knowledge) -> list[dict[str, object]]:

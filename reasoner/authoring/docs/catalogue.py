@@ -25,6 +25,8 @@ __all__ = ["Catalogue", "CheckItem", "ClassEntry", "Row", "ShapeEntry", "SourceE
 
 Row = dict[str, str]
 
+_WARNING = "http://www.w3.org/ns/shacl#Warning"
+
 
 @dataclass(frozen=True)
 class ClassEntry:
@@ -200,19 +202,20 @@ class _Reader:
         return [self.shape(row, by_shape.get(row["shape"], [])) for row in _rows(self.k, "docs-shapes", self.k.shapes)]
 
     def shape(self, row: Row, properties: list[Row]) -> ShapeEntry:
-        warning = str(URIRef("http://www.w3.org/ns/shacl#Warning"))
+        """A node shape's checklist items (sh:Warning: the shape itself or its property shapes) and
+        its well-formedness rules (the other messages; a closed shape's own message is about any
+        property it does not list)."""
+        items = [row, *properties]
         warnings = tuple(
-            CheckItem(p.get("name", ""), p.get("message", ""), assume=self.pairs(p.get("assume", "")))
-            for p in properties
-            if p.get("severity") == warning
+            CheckItem(item["name"], item["message"], assume=self.pairs(item["assume"]))
+            for item in items
+            if item["severity"] == _WARNING
         )
         rules: list[CheckItem] = []
-        if row.get("message") and not warnings:
-            rules.append(CheckItem("", row["message"], other_properties=True))
-        for p in properties:
-            item = CheckItem(p.get("name", ""), p.get("message", ""))
-            if p.get("severity") != warning and item.message and item not in rules:
-                rules.append(item)
+        for item in items:
+            rule = CheckItem(item["name"], item["message"], other_properties=item is row and row["closed"] == "true")
+            if item["severity"] != _WARNING and rule.message and rule not in rules:
+                rules.append(rule)
         return ShapeEntry(row, warnings, tuple(rules))
 
     def pairs(self, text: str) -> tuple[tuple[str, str], ...]:

@@ -22,7 +22,7 @@ __all__ = ["COLUMN_HEADINGS", "Diagram", "layout"]
 COLUMN_HEADINGS = ("Findings and lump values", "Red flags and situations", "Recommendations", "Urgency tiers")
 
 _COL_X = (20.0, 420.0, 870.0, 1390.0)
-_COL_W = (230.0, 280.0, 340.0, 190.0)
+_COL_W = (230.0, 280.0, 340.0, 190.0)  # the tier column widens to show every tier's label in full
 _ROW = 15.0
 _BOX_H = 12.0
 _TOP = 56.0
@@ -40,6 +40,7 @@ class Box:
     group: str = ""
     y: float = 0.0
     rect_css: str = ""
+    widths: tuple[float, ...] = _COL_W
 
     @property
     def x(self) -> float:
@@ -47,7 +48,7 @@ class Box:
 
     @property
     def width(self) -> float:
-        return _COL_W[self.column]
+        return self.widths[self.column]
 
     @property
     def top(self) -> float:
@@ -114,8 +115,9 @@ def _curie(iri: str) -> str:
 
 
 class _Builder:
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, widths: tuple[float, ...]) -> None:
         self.k = knowledge
+        self.widths = widths
         self.boxes: dict[str, Box] = {}
         self.counter: Iterator[int] = iter(range(1_000_000))
         self.lines: dict[tuple[str, str], list[str]] = {}
@@ -126,7 +128,9 @@ class _Builder:
         if key not in self.boxes:
             info = self.k.info(URIRef(iri))
             tip = "\n".join(part for part in (f"{info.label} ({_curie(iri)})", info.definition, extra) if part)
-            self.boxes[key] = Box(f"n{next(self.counter)}", iri, info.label, tip, css, column, group)
+            self.boxes[key] = Box(
+                f"n{next(self.counter)}", iri, info.label, tip, css, column, group, widths=self.widths
+            )
         return self.boxes[key]
 
     def line(self, a: Box, b: Box, css: str, tip: str) -> None:
@@ -246,7 +250,9 @@ def _path(source: Box, target: Box) -> str:
 
 def layout(knowledge: Knowledge, c: Catalogue) -> Diagram:
     """Place every box and line of the diagram."""
-    builder = _Builder(knowledge)
+    tier_labels = [len(knowledge.label(URIRef(t["tier"]))) for t in c.tiers]
+    widths = (*_COL_W[:3], max(_COL_W[3], max(tier_labels, default=0) * _CHAR_W + 12))
+    builder = _Builder(knowledge, widths)
     column1 = builder.findings(c)
     classes: dict[str, Box] = {}
     for entry in c.red_flags:
@@ -262,10 +268,10 @@ def layout(knowledge: Knowledge, c: Catalogue) -> Diagram:
     ranks = [_rank(t) for t in c.tiers] or [0]
     ordered = sorted(builder.lines.items(), key=lambda item: (by_key[item[0][0]].y, by_key[item[0][1]].y, item[0]))
     return Diagram(
-        width=_COL_X[3] + _COL_W[3] + 20,
+        width=_COL_X[3] + widths[3] + 20,
         height=_TOP + height + 16,
         headings=[
-            Heading(_COL_X[i] + _COL_W[i] / 2, heading, len(columns[i])) for i, heading in enumerate(COLUMN_HEADINGS)
+            Heading(_COL_X[i] + widths[i] / 2, heading, len(columns[i])) for i, heading in enumerate(COLUMN_HEADINGS)
         ],
         tier_colours=[_tier_colour(_rank(t), min(ranks), max(ranks)) for t in c.tiers],
         lines=[

@@ -1,25 +1,27 @@
 """Disagreements between sources within the knowledge itself: the one list that ``dorsum conflicts``
 prints and ``dorsum docs`` tabulates.
 
-The pairs are found by SPARQL (``queries/knowledge-conflicts-*.rq``); this module words each side
-and names the policy that resolves it (``reasoner.pipeline.policy``).
+The pairs are found by SPARQL (``queries/knowledge-conflicts-*.rq``), run with Oxigraph over the
+ontology (rdflib needs seconds for them; a test checks both engines agree); this module words each
+side and names the policy that resolves it (``reasoner.pipeline.policy``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
 from rdflib import Node
 
-from reasoner.knowledge import DX, Knowledge
+from reasoner.engines.sparql_store import ReportQueries
+from reasoner.knowledge import DX, Knowledge, per_knowledge
 from reasoner.pipeline.policy import DEFAULT_POLICY, Profile, policy_name
 
 __all__ = ["KINDS", "KnowledgeConflict", "SourceClaim", "knowledge_conflicts"]
 
 #: The kinds of disagreement, in the order they are listed.
 KINDS = ("threshold", "topic", "urgency", "do-avoid")
+QUERY_PREFIX = "knowledge-conflicts-"
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,13 @@ def knowledge_conflicts(knowledge: Knowledge, profile: Profile | None = None) ->
     return tuple(found)
 
 
+@per_knowledge
+def _conflict_rows(knowledge: Knowledge) -> dict[str, list[tuple[Node, ...]]]:
+    """The rows of every ``knowledge-conflicts-*`` query, by query name."""
+    names = sorted(name for name in knowledge.queries if name.startswith(QUERY_PREFIX))
+    queries = ReportQueries.for_ontology(knowledge.ontology, {name: knowledge.queries.text(name) for name in names})
+    return {name: [cast(tuple[Node, ...], row) for row in rows] for name, rows in queries.run(names, ()).items()}
+
+
 def _rows(knowledge: Knowledge, name: str) -> list[tuple[Node, ...]]:
-    query = knowledge.queries.get(name)
-    if query is None:
-        return []
-    return [tuple(cast(Iterable[Node], row)) for row in knowledge.ontology.query(query)]
+    return _conflict_rows(knowledge).get(name, [])

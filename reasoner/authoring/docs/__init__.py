@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from jinja2 import Environment
 from markupsafe import Markup
 
 from reasoner.authoring.docs.catalogue import Catalogue, read_catalogue
-from reasoner.authoring.docs.diagram import COLUMN_HEADINGS, Diagram, layout
+from reasoner.authoring.docs.diagram import COLUMN_HEADINGS, layout
 from reasoner.authoring.docs.expressions import render_class_expression
 from reasoner.authoring.docs.pages import environment
 from reasoner.knowledge import DX, Knowledge
@@ -29,13 +30,7 @@ __all__ = ["COLUMN_HEADINGS", "DOC_FILES", "build_docs", "render_class_expressio
 DOC_FILES = ("index.html", "index.md", "diagram.svg")
 
 
-def _svg(knowledge: Knowledge, catalogue: Catalogue, diagram: Diagram, link_prefix: str) -> str:
-    env = environment("html", knowledge, catalogue)
-    return env.get_template("diagram.svg.j2").render(d=diagram, link_prefix=link_prefix)
-
-
-def _page(fmt: str, knowledge: Knowledge, catalogue: Catalogue, svg: str) -> str:
-    env = environment(fmt, knowledge, catalogue)
+def _page(env: Environment, fmt: str, knowledge: Knowledge, catalogue: Catalogue, svg: str) -> str:
     ontology = catalogue.ontology
     title = (ontology["label"] or ontology["ontology"]) if ontology else "dorsum knowledge"
     text = env.get_template(f"page.{fmt}.j2").render(
@@ -55,11 +50,13 @@ def _page(fmt: str, knowledge: Knowledge, catalogue: Catalogue, svg: str) -> str
 def build_docs(knowledge: Knowledge, out: Path) -> list[Path]:
     """Write index.html, index.md and diagram.svg for ``knowledge`` into ``out``; return their paths."""
     catalogue = read_catalogue(knowledge)
+    html, markdown = environment("html", knowledge, catalogue), environment("md", knowledge, catalogue)
+    svg = html.get_template("diagram.svg.j2")
     diagram = layout(knowledge, catalogue)
     texts = {
-        "index.html": _page("html", knowledge, catalogue, _svg(knowledge, catalogue, diagram, "#")),
-        "index.md": _page("md", knowledge, catalogue, ""),
-        "diagram.svg": '<?xml version="1.0" encoding="UTF-8"?>\n' + _svg(knowledge, catalogue, diagram, "index.html#"),
+        "index.html": _page(html, "html", knowledge, catalogue, svg.render(d=diagram, link_prefix="#")),
+        "index.md": _page(markdown, "md", knowledge, catalogue, ""),
+        "diagram.svg": '<?xml version="1.0" encoding="UTF-8"?>\n' + svg.render(d=diagram, link_prefix="index.html#"),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

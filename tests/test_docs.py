@@ -4,6 +4,7 @@ in a real browser."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -13,11 +14,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
 from reasoner import Knowledge, load_knowledge
+from reasoner.authoring.conflicts import KINDS
 from reasoner.authoring.docs import COLUMN_HEADINGS, DOC_FILES, build_docs, render_class_expression
+from reasoner.cli.main import main
 from reasoner.knowledge import DX
 
 from .conftest import ROOT, chromium_command
@@ -218,11 +222,90 @@ def test_version_sources_conflicts_and_checklist_are_documented(knowledge: Knowl
     for policy in graph.subjects(RDF.type, DX.ConflictPolicy):
         assert _escaped(knowledge.label(policy)) in conflicts
     checklist = page.split('<section id="checklist">', 1)[1].split("</section>", 1)[0]
-    for shape in knowledge.shapes.objects(None, SH.property):
-        name = knowledge.shapes.value(shape, SH.name)
-        message = knowledge.shapes.value(shape, SH.message)
-        if message is not None:
-            assert _escaped(str(message)) in checklist, name
+    # every node shape's message and its property shapes' messages (property shapes nested inside
+    # a condition, such as sh:not or sh:node, word parts of that condition, not checklist items)
+    shapes = knowledge.shapes
+    for node_shape in shapes.subjects(RDF.type, SH.NodeShape):
+        for shape in [node_shape, *shapes.objects(node_shape, SH.property)]:
+            name = shapes.value(shape, SH.name)
+            message = shapes.value(shape, SH.message)
+            if message is not None:
+                assert _escaped(str(message)) in checklist, name
+    # a node shape with sh:Warning severity is itself a checklist item, not a well-formedness rule
+    items = checklist.split("Well-formedness rules", 1)[0]
+    for node_shape in shapes.subjects(SH.severity, SH.Warning):
+        if (node_shape, RDF.type, SH.NodeShape) in shapes:
+            assert _escaped(str(shapes.value(node_shape, SH.message))) in items, node_shape
+
+
+def _conflicts_json(knowledge: Knowledge) -> list[dict[str, object]]:
+    result = CliRunner().invoke(main, ["conflicts", "--format", "json", "--kb", str(knowledge.root)])
+    assert result.exit_code == 0, result.output
+    found: list[dict[str, object]] = json.loads(result.output)
+    return found
+
+
+def _conflict_row(conflict: dict[str, object]) -> list[str]:
+    """What the docs show of one disagreement: subject, each side (sources, answer, advice), policy."""
+    cells = [str(conflict["subject"])]
+    for name in ("first", "second"):
+        side = conflict[name]
+        assert isinstance(side, dict)
+        cells += [", ".join(side["sources"]), side["answer"], side["label"]]
+    return [*cells, str(conflict["policy"])]
+
+
+def _md_table(markdown: str, table_id: str) -> list[list[str]]:
+    """The body rows of a Markdown table, as plain text (links and escapes removed)."""
+    lines = markdown.split(f'<a id="{table_id}"></a>', 1)[1].split("\n\n", 2)[1].splitlines()[2:]
+    rows = []
+    for line in lines:
+        cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+        plain = [re.sub(r"\[((?:\\.|[^\]])*)\]\(#[^)]*\)", r"\1", cell.strip()) for cell in cells]
+        rows.append([re.sub(r"\\(.)", r"\1", cell) for cell in plain])
+    return rows
+
+
+def test_conflict_tables_are_what_dorsum_conflicts_lists(knowledge: Knowledge, docs: Path) -> None:
+    """One source of truth: the docs tabulate exactly the disagreements `dorsum conflicts` prints."""
+    listed = _conflicts_json(knowledge)
+    assert {str(c["kind"]) for c in listed} <= set(KINDS)
+    assert len([c for c in listed if c["kind"] == "do-avoid"]) >= 1
+    page = _page(docs)
+    text = (docs / "index.html").read_text(encoding="utf-8")
+    markdown = (docs / "index.md").read_text(encoding="utf-8")
+    for kind in KINDS:
+        expected = [_conflict_row(c) for c in listed if c["kind"] == kind]
+        table_id = f"conflicts-{kind}"
+        if not expected:
+            assert table_id not in page.tables
+            continue
+        assert page.rows(table_id) == expected, kind
+        assert _md_table(markdown, table_id) == expected, kind
+        # each side's advice links to its row in the recommendations or avoid-advice table
+        table = text.split(f'<table id="{table_id}">', 1)[1].split("</table>", 1)[0]
+        rows = table.split("<tr")[2:]
+        for row, conflict in zip(rows, (c for c in listed if c["kind"] == kind), strict=True):
+            for name in ("first", "second"):
+                side = conflict[name]
+                assert isinstance(side, dict)
+                assert f'href="#dx-{str(side["element"]).rsplit("#", 1)[-1]}"' in row
+    shown = sum(len(page.rows(f"conflicts-{kind}")) for kind in KINDS if f"conflicts-{kind}" in page.tables)
+    assert shown == len(listed)
+    assert f"{len(listed)} pairs of sources disagree" in text
+
+
+def test_conflict_queries_answer_the_same_with_rdflib_and_oxigraph(knowledge: Knowledge) -> None:
+    """knowledge_conflicts runs its queries with Oxigraph; rdflib, the reference engine, agrees."""
+    from reasoner.authoring.conflicts import QUERY_PREFIX, _conflict_rows
+
+    rows = _conflict_rows(knowledge)
+    names = sorted(name for name in knowledge.queries if name.startswith(QUERY_PREFIX))
+    assert sorted(rows) == names and len(names) == len(KINDS)
+    for name in names:
+        expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[name])]
+        assert rows[name] == expected, name
+    assert sum(len(found) for found in rows.values()) > 5  # the comparison is not vacuous
 
 
 def test_html_is_valid_self_contained_and_has_unique_ids(docs: Path) -> None:

@@ -1,5 +1,5 @@
 """``dorsum check``, ``test``, ``conflicts``, ``diff`` and ``docs``: tools for the people who edit
-the knowledge, thin over :mod:`reasoner.authoring` and :func:`reasoner.pipeline.policy.knowledge_conflicts`.
+the knowledge, thin over :mod:`reasoner.authoring`.
 
 Each command imports its authoring module when it runs.
 """
@@ -156,7 +156,8 @@ def conflicts_command(profile: str | None, fmt: str, kb: Path | None) -> None:
       dorsum conflicts
       dorsum conflicts --profile sarcoma-pathway --format json
     """
-    from reasoner.pipeline.policy import knowledge_conflicts, load_profile, profiles
+    from reasoner.authoring.conflicts import knowledge_conflicts
+    from reasoner.pipeline.policy import load_profile, profiles
 
     knowledge = load_knowledge(kb)
     found = knowledge_conflicts(knowledge, load_profile(knowledge, profile))

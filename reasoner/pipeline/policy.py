@@ -1,18 +1,16 @@
 """Disagreements between sources, and the policy or guideline profile that resolves them.
 
-The disagreements themselves are found by SPARQL (``queries/knowledge-conflicts-*.rq`` for the
-knowledge as a whole, ``queries/report-conflicts-*.rq`` for one case). This module applies the
+The disagreements of one case are found by SPARQL (``queries/report-conflicts-*.rq``; those
+within the knowledge as a whole are listed by ``reasoner.authoring.conflicts``). This module applies the
 resolution policy: by default *most cautious wins*; a guideline profile (``ontology/profiles.ttl``)
 instead follows its most preferred source on which action to take. Neither ever lowers urgency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from rdflib import Node
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SKOS
 
@@ -43,26 +41,6 @@ class Position:
     advice: tuple[str, ...]
     sources: tuple[str, ...]
     conditional: bool
-
-
-@dataclass(frozen=True)
-class SourceClaim:
-    """One source's side of a knowledge-level disagreement."""
-
-    element: str
-    label: str
-    answer: str
-    sources: tuple[str, ...]
-    citations: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KnowledgeConflict:
-    kind: str  # "threshold", "topic", "urgency" or "do-avoid"
-    subject: str
-    first: SourceClaim
-    second: SourceClaim
-    policy: str
 
 
 def profiles(knowledge: Knowledge) -> dict[str, Profile]:
@@ -134,71 +112,3 @@ def _preferred(positions: Sequence[Position], profile: Profile) -> Position | No
 
 def _first_preferred(position: Position, profile: Profile) -> str:
     return next(source for source in profile.prefers if source in position.sources)
-
-
-def knowledge_conflicts(knowledge: Knowledge, profile: Profile | None = None) -> tuple[KnowledgeConflict, ...]:
-    """Every pair of sources that disagree within the knowledge itself."""
-    graph = knowledge.ontology
-    found: list[KnowledgeConflict] = []
-    policy = policy_name(profile)
-
-    def claim(element: Node, answer: str) -> SourceClaim:
-        refs = [ref for ref in knowledge.sources_of(element) if ref.relation == "source"]
-        return SourceClaim(
-            element=str(element),
-            label=knowledge.label(element),
-            answer=answer,
-            sources=tuple(ref.short for ref in refs),
-            citations=tuple(ref.citation for ref in refs),
-        )
-
-    def advice_answer(advice: Node) -> str:
-        action = graph.value(advice, DX.action)
-        tier = graph.value(advice, DX.urgency)
-        return f"{knowledge.label(action)}" + (f" ({knowledge.label(tier)})" if tier is not None else "")
-
-    for a, b, quantity in _rows(knowledge, "knowledge-conflicts-threshold"):
-        found.append(
-            KnowledgeConflict(
-                "threshold",
-                f"size threshold for the {knowledge.label(quantity)}",
-                claim(a, f"above {graph.value(a, DX.minCm)} cm"),
-                claim(b, f"above {graph.value(b, DX.minCm)} cm"),
-                f"{policy}: the lower threshold makes the lump a red flag",
-            )
-        )
-    for topic, a, b, topic_policy in _rows(knowledge, "knowledge-conflicts-topic"):
-        label = knowledge.label(topic_policy) if topic_policy is not None and profile is None else policy
-        found.append(
-            KnowledgeConflict(
-                "topic", knowledge.label(topic), claim(a, advice_answer(a)), claim(b, advice_answer(b)), label
-            )
-        )
-    for cls, a, b in _rows(knowledge, "knowledge-conflicts-urgency"):
-        found.append(
-            KnowledgeConflict(
-                "urgency",
-                f"how soon, for {knowledge.label(cls)}",
-                claim(a, advice_answer(a)),
-                claim(b, advice_answer(b)),
-                f"{DEFAULT_POLICY}: the more urgent tier sets the case's urgency",
-            )
-        )
-    for a, b, action in _rows(knowledge, "knowledge-conflicts-do-avoid"):
-        found.append(
-            KnowledgeConflict(
-                "do-avoid",
-                f"{knowledge.label(action)}: do or avoid?",
-                claim(a, f"do: {knowledge.label(action)}"),
-                claim(b, f"avoid: {knowledge.label(graph.value(b, DX.action))}"),
-                f"{DEFAULT_POLICY}: avoid until the avoid advice's condition is cleared",
-            )
-        )
-    return tuple(found)
-
-
-def _rows(knowledge: Knowledge, name: str) -> list[tuple[Node, ...]]:
-    query = knowledge.queries.get(name)
-    if query is None:
-        return []
-    return [tuple(cast(Iterable[Node], row)) for row in knowledge.ontology.query(query)]

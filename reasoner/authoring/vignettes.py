@@ -239,6 +239,11 @@ def _compare(expect: Mapping[str, Any], result: TriageResult | None, error: str,
         problems.append(f"error: expected text {expect['error']!r}, got {error!r}")
     if result is None:
         return problems
+    return problems + _compare_tiers_and_lists(expect, result) + _compare_conflicts_and_missing(expect, result)
+
+
+def _compare_tiers_and_lists(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    problems: list[str] = []
     for key, attribute in (("urgency", "urgency"), ("possible_urgency", "possible_urgency")):
         if key in expect:
             tier = getattr(result, attribute)
@@ -252,6 +257,11 @@ def _compare(expect: Mapping[str, Any], result: TriageResult | None, error: str,
         for name in expect[key] or []:
             if (name in names) != present:
                 problems.append(f"{key}: {name} {'missing from' if present else 'unexpectedly in'} the result")
+    return problems
+
+
+def _compare_conflicts_and_missing(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    problems: list[str] = []
     if "conflicts" in expect:
         subjects = [conflict.subject for conflict in result.conflicts]
         for wanted in expect["conflicts"] or []:

@@ -54,7 +54,7 @@ def test_a_red_flag_and_recommendation_added_in_turtle_change_the_answer(tmp_pat
     assert after.exit_code in (0, 1), after.stderr
     assert "deep lump on the upper back (test rule)" in after.stdout
     assert "because lump depth: deep" in after.stdout
-    assert re.search(r"URGENCY: (at least )?emergency: go to an emergency department now \(imaging within 12 hours\)", after.stdout)
+    assert re.search(r"URGENCY: (at least )?emergency: ED now, imaging in 12 h", after.stdout)
     assert "Test rule: emergency assessment of a deep upper-back lump" in after.stdout
 
     # The packaged knowledge is untouched, and the edited copy has a different content hash.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from rdflib import Graph, Literal, Node, URIRef
@@ -58,6 +58,7 @@ class FormVocabulary:
     age_keys: Mapping[str, float]  # age key -> units per year
     age_bounds: tuple[float, ...]  # age-band bounds in years, sorted
     note_key: str | None
+    implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # finding -> findings it implies
 
 
 def form_vocabulary(knowledge: Knowledge) -> FormVocabulary:
@@ -125,7 +126,17 @@ def form_vocabulary(knowledge: Knowledge) -> FormVocabulary:
         age_keys=age_keys,
         age_bounds=tuple(sorted(bounds | {0.0})),
         note_key=note_key,
+        implies=_implications(ontology, key_of),
     )
+
+
+def _implications(ontology: Graph, key_of: Mapping[URIRef, str]) -> dict[str, tuple[str, ...]]:
+    """dx:impliesFinding as form keys: a finding recorded present needs these present too."""
+    found: dict[str, list[str]] = {}
+    for finding, implied in ontology.subject_objects(DX.impliesFinding):
+        if finding in key_of and implied in key_of:
+            found.setdefault(key_of[finding], []).append(key_of[implied])  # type: ignore[index]
+    return {key: tuple(sorted(values)) for key, values in found.items()}
 
 
 def _expand(value: str, context: Mapping[str, Any]) -> URIRef:
@@ -203,6 +214,7 @@ def _complete_form(vocabulary: FormVocabulary, rng: random.Random, walk: int | N
     if walk is not None:
         findings = vocabulary.findings
         present = sorted({*present, findings[walk % len(findings)]} - {findings[(walk + 1) % len(findings)]})
+    present = sorted({*present, *(implied for f in present for implied in vocabulary.implies.get(f, ()))})
     form[vocabulary.present_key] = present
     form[vocabulary.absent_key] = [f for f in vocabulary.findings if f not in present]
     return form

@@ -67,16 +67,11 @@ def plan_topics(knowledge: Knowledge) -> tuple[TopicInfo, ...]:
 
 @per_knowledge
 def authority_ranks(knowledge: Knowledge) -> Mapping[str, int]:
-    """Each source's dx:authorityRank, by source short name (once per knowledge)."""
-    ranks: dict[str, int] = {}
+    """Each source's dx:authorityRank, by source IRI (once per knowledge)."""
     if "knowledge-authority" not in knowledge.queries:
-        return ranks
+        return {}
     rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-authority"])
-    for source, rank in rows:
-        ranks[knowledge.label(source)] = int(rank)
-        for ref in knowledge.sources_of(source):
-            ranks.setdefault(ref.short, int(rank))
-    return ranks
+    return {str(source): int(rank) for source, rank in rows}
 
 
 @per_knowledge
@@ -213,7 +208,9 @@ def _option(steps: Sequence[Step], ranks: Mapping[str, int]) -> PlanOption:
         tier=tier,
         steps=tuple(sorted(s.iri for s in steps)),
         sources=sources,
-        authority=max((ranks.get(source, 0) for source in sources), default=0),
+        authority=max(
+            (ranks.get(c.iri, 0) for s in steps for c in s.sources if c.relation == "source"), default=0
+        ),
     )
 
 

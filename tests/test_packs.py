@@ -1,0 +1,65 @@
+"""Guideline packs never lower a tier: the default profile (the seeds and every pack) is at least as
+urgent as the seeds alone, on every scenario and on 1,000 generated cases; and the packs are
+loaded only where a profile asks for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reasoner import CaseError, Knowledge, case_from_form, load_knowledge, triage
+from reasoner.authoring.vignettes import load_vignette
+from reasoner.batch.generate import generate_forms
+from reasoner.pipeline.policy import knowledge_for, load_profile
+from reasoner.pipeline.triage import TriageResult
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+GENERATED = 1000
+
+
+def _rank(result: TriageResult) -> tuple[int, int]:
+    floor = result.urgency.rank if result.urgency else -1
+    worst = result.effective_urgency.rank if result.effective_urgency else -1
+    return floor, worst
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+def _forms(knowledge: Knowledge) -> list[tuple[str, object]]:
+    forms: list[tuple[str, object]] = []
+    for path in CASES:
+        vignette = load_vignette(path)
+        if vignette.expect.get("status") != "invalid" and isinstance(vignette.case, dict):
+            forms.append((path.stem, vignette.case))
+    forms.extend((str(form["id"]), form) for form in generate_forms(GENERATED, seed=23, knowledge=knowledge))
+    return forms
+
+
+def test_the_seeds_profile_loads_no_pack(knowledge: Knowledge) -> None:
+    seeds = knowledge_for(knowledge, load_profile(knowledge, "seeds"))
+    packs = {str(s) for s in knowledge.ontology.subjects(None, None) if "#Pack" in str(s)}
+    assert seeds.content_hash != knowledge.content_hash
+    assert len(seeds.ontology) < len(knowledge.ontology)
+    assert not any((s, None, None) in seeds.ontology for s in packs)
+
+
+def test_packs_never_lower_the_tier(knowledge: Knowledge) -> None:
+    seeds = load_profile(knowledge, "seeds")
+    lower = []
+    compared = 0
+    for name, form in _forms(knowledge):
+        try:
+            case = case_from_form(form, knowledge, name=name, source=name)
+            default_result = triage(case, knowledge)
+            seeds_result = triage(case, knowledge, seeds)
+        except CaseError:
+            continue
+        compared += 1
+        if any(d < s for d, s in zip(_rank(default_result), _rank(seeds_result), strict=True)):
+            lower.append((name, _rank(default_result), _rank(seeds_result)))
+    assert compared > GENERATED // 2
+    assert not lower, lower[:5]

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 from reasoner.errors import EXIT_INVALID_CASE, UsageError
 from reasoner.knowledge import Knowledge
+from reasoner.pipeline.query_budget import QueryBudget, check_params, check_query_text
 from reasoner.pipeline.read import CASE_ID
 from reasoner.pipeline.triage import TriageResult
 from reasoner.render.turtle import PROV
@@ -38,6 +39,8 @@ from reasoner.store.records import (
 from reasoner.store.sparql import PREFIXES, AskResult, SelectResult, SparqlResult, with_values
 
 EXPORT_FORMATS: Final = ("nquads", "trig")
+#: The store's own graphs (cases, knowledge, metadata): FROM may name them, as nothing is fetched.
+DORSUM_IRIS: Final = "https://w3id.org/dorsum/"
 ExportFormat = Literal["nquads", "trig"]
 #: What :meth:`CaseStore.add` takes: a triage result with its trace, a record made of one, or a
 #: case that could not be triaged (a CaseFailure, or a batch error record ``{"ok": false, ...}``).
@@ -81,16 +84,33 @@ class CaseStore(ABC):
     # -- public API
 
     def query(
-        self, text: str, *, union_default_graph: bool = True, params: Mapping[str, str] | None = None
+        self,
+        text: str,
+        *,
+        union_default_graph: bool = True,
+        params: Mapping[str, str] | None = None,
+        budget: QueryBudget | None = None,
     ) -> SparqlResult:
-        """Run a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE). Updates are refused.
+        """Run a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE) within a budget.
 
-        ``params`` binds variables with a trailing ``VALUES`` clause (plain literals, or IRIs when
-        the value is written ``<...>``).
+        The text is checked first (:func:`reasoner.pipeline.query_budget.check_query_text`):
+        updates, ``SERVICE`` / ``LOAD``, and ``FROM`` naming anything but the store's own graphs
+        are refused unless the budget allows the endpoint, as are text over the size or nesting
+        limit. The query then runs stopped at the budget's time limit, its answer capped in rows
+        and bytes (QueryTimeoutError, AnswerTooLargeError). ``params`` binds variables of the
+        query with ``VALUES`` (plain literals, or IRIs when written ``<...>``); a name that is
+        not a variable of the query is refused.
         """
+        chosen = budget if budget is not None else QueryBudget()
+        shape = check_query_text(text, chosen, store_graphs=DORSUM_IRIS)
         if params:
+            check_params(params, shape)
             text = with_values(text, params)
-        return self._query(text, union_default_graph)
+        return self._bounded_query(text, union_default_graph, chosen)
+
+    @abstractmethod
+    def _bounded_query(self, text: str, union_default_graph: bool, budget: QueryBudget) -> SparqlResult:
+        """Run a checked query within the budget's time limit and answer caps."""
 
     def add(
         self,
@@ -155,7 +175,7 @@ class CaseStore(ABC):
         graph = knowledge_graph_iri(knowledge.content_hash)
         if graph in self._ensured:
             return graph
-        present = self.query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        present = self._query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", True)
         if not (isinstance(present, AskResult) and present.value):
             data = knowledge.ontology.serialize(format="nt", encoding="utf-8")
             self._put_graph(graph, data)
@@ -166,15 +186,15 @@ class CaseStore(ABC):
 
     def current_knowledge(self) -> str | None:
         """The knowledge graph most recently used to add cases, or None for an empty store."""
-        answer = self.query(
-            f"SELECT ?k WHERE {{ GRAPH <{STORE_GRAPH}> {{ <{STORE_GRAPH}> <{DSTORE}currentKnowledge> ?k }} }}"
+        answer = self._query(
+            f"SELECT ?k WHERE {{ GRAPH <{STORE_GRAPH}> {{ <{STORE_GRAPH}> <{DSTORE}currentKnowledge> ?k }} }}", True
         )
         values = answer.column("k") if isinstance(answer, SelectResult) else []
         return values[0] if values else None
 
     def list_cases(self) -> list[StoredCase]:
         """Every stored case, by id."""
-        answer = self.query(PREFIXES + _LIST_QUERY, union_default_graph=False)
+        answer = self._query(PREFIXES + _LIST_QUERY, False)
         if not isinstance(answer, SelectResult):  # pragma: no cover - the query is a SELECT
             raise StoreError("unexpected answer to the case list query")
         cases: dict[str, StoredCase] = {}
@@ -199,7 +219,7 @@ class CaseStore(ABC):
 
     def has_case(self, case_id: str) -> bool:
         checks = " UNION ".join(f"{{ GRAPH <{case_graph_iri(case_id, kind)}> {{ ?s ?p ?o }} }}" for kind in GRAPH_KINDS)
-        answer = self.query(f"ASK {{ {checks} }}", union_default_graph=False)
+        answer = self._query(f"ASK {{ {checks} }}", False)
         return isinstance(answer, AskResult) and answer.value
 
     def remove(self, case_id: str) -> None:

@@ -16,6 +16,7 @@ import click
 
 from reasoner.batch.run import check_inputs, run_batch, worse_exit
 from reasoner.cli.common import kb_option, quiet_libraries
+from reasoner.cli.query_options import budget_options, query_budget
 from reasoner.errors import (
     EXIT_ANSWER_TOO_LARGE,
     EXIT_INVALID_CASE,
@@ -27,7 +28,6 @@ from reasoner.errors import (
     one_line,
 )
 from reasoner.knowledge import load_knowledge
-from reasoner.pipeline.query_budget import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, QueryBudget
 from reasoner.store import (
     DEFAULT_STORE,
     EXPORT_FORMATS,
@@ -83,48 +83,6 @@ def _errors() -> Iterator[None]:
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"dorsum: error: {message}", err=True)
     sys.exit(code)
-
-
-def budget_options(func: F, *, max_bytes: int = DEFAULT_MAX_BYTES) -> F:
-    """--timeout, --max-rows, --max-bytes and --allow-service: a query's budget."""
-    options = [
-        click.option(
-            "--allow-service",
-            "allow_service",
-            multiple=True,
-            metavar="URL",
-            help="Let SERVICE / FROM name this endpoint (repeatable). Nothing is fetched otherwise.",
-        ),
-        click.option(
-            "--max-bytes",
-            type=click.IntRange(1),
-            default=max_bytes,
-            show_default=True,
-            help="Refuse an answer larger than this many bytes.",
-        ),
-        click.option(
-            "--max-rows",
-            type=click.IntRange(1),
-            default=DEFAULT_MAX_ROWS,
-            show_default=True,
-            help="Refuse an answer with more rows.",
-        ),
-        click.option(
-            "--timeout",
-            "timeout_s",
-            type=click.FloatRange(0.1, 3600),
-            default=DEFAULT_TIMEOUT_S,
-            show_default=True,
-            help="Stop the query after this many seconds.",
-        ),
-    ]
-    for option in options:
-        func = option(func)
-    return func
-
-
-def query_budget(timeout_s: float, max_rows: int, max_bytes: int, allow_service: tuple[str, ...]) -> QueryBudget:
-    return QueryBudget(timeout_s=timeout_s, max_rows=max_rows, max_bytes=max_bytes, allow_service=allow_service)
 
 
 # ---------------------------------------------------------------- dorsum store ...

@@ -52,7 +52,8 @@ Exit codes:
   {EXIT_INVALID_CASE}  store add: some cases were invalid and not stored (the others were)
   {EXIT_ANSWER_TOO_LARGE}  sparql: the answer is over --max-rows or --max-bytes (nothing is printed)
   {EXIT_QUERY_TIMEOUT}  sparql: the query was stopped at --timeout
-  (store add exits {EXIT_USAGE} if a CASE file is missing or unreadable; the others are stored)
+  (store add exits {EXIT_USAGE} if a CASE file is missing or unreadable, or a case collides
+   with a stored case of the same id and other facts; the others are stored)
 """
 
 
@@ -109,13 +110,18 @@ def store() -> None:
 @store_option
 @kb_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
-def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int) -> None:
-    """Triage each CASE and store it, replacing a stored case with the same id.
+@click.option(
+    "--replace", is_flag=True, default=False, help="Replace a stored case that has the same id but other facts."
+)
+def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int, replace: bool) -> None:
+    """Triage each CASE and store it under its id.
 
     CASE is a case file, a directory (every case file in it), a JSONL file of case forms, or -
-    for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's name
-    (the file name without its extension, or a form's id). Each case is written in one
-    transaction as soon as it is evaluated; invalid cases are reported and skipped.
+    for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's own:
+    a form's id (the file name only when the form has none) or the last part of the case IRI.
+    Re-adding a case with the same facts replaces it; a different case with a stored id is
+    refused, naming both files, unless --replace is given. Each case is written in one
+    transaction as soon as it is evaluated; invalid or colliding cases are reported and skipped.
 
     \b
     Example:
@@ -145,7 +151,8 @@ def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int) -> No
         knowledge = load_knowledge(kb)
         with open_store(location) as case_store:
             if inputs:
-                case_store.add(run_batch(inputs, kb, jobs, finish=case_record), knowledge, on_case=report)
+                evaluated = run_batch(inputs, kb, jobs, finish=case_record)
+                case_store.add(evaluated, knowledge, on_case=report, replace=replace)
     sys.exit(worst)
 
 

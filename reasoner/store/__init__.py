@@ -17,6 +17,7 @@ The store writes what triage computed and never reasons itself::
 
 from reasoner.store.case_store import EXPORT_FORMATS, CaseStore, Evaluated, ExportFormat
 from reasoner.store.errors import (
+    CaseCollisionError,
     CaseNotFoundError,
     RemoteStoreError,
     SparqlError,
@@ -65,6 +66,7 @@ __all__ = [
     "STORE_GRAPH",
     "AddReport",
     "AskResult",
+    "CaseCollisionError",
     "CaseFailure",
     "CaseNotFoundError",
     "CaseRecord",

@@ -48,7 +48,7 @@ UpstreamArgs = Callable[[int], list[str]]
 START_TIMEOUT_S: Final = 30.0
 QUICK_CRASH_S: Final = 2.0
 MAX_QUICK_CRASHES: Final = 5
-MAX_CONCURRENT: Final = 16
+MAX_CONCURRENT: Final = 32
 RESTARTED: Final = "the query server was restarted (a query over its limit, or a crash); retry"
 CHUNK: Final = 64 * 1024
 _HOP_HEADERS: Final = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade"}
@@ -192,6 +192,7 @@ class Guard(ThreadingHTTPServer):
     """The HTTP server users reach; each request is checked, relayed and bounded."""
 
     daemon_threads = True
+    request_queue_size = 128  # many clients at once wait to be accepted, never reset
 
     def __init__(self, bind: tuple[str, int], upstream: Upstream, budget: QueryBudget, read_only: bool) -> None:
         family = socket.AF_INET6 if ":" in bind[0] else socket.AF_INET
@@ -302,6 +303,9 @@ class GuardHandler(BaseHTTPRequestHandler):
         kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS]
         if counted and response.status == 200:
             _check_rows(answer, response.getheader("Content-Type", ""), budget.max_rows)
+        elif counted and response.status >= 400:  # Oxigraph's own errors, in one line like the guard's
+            detail = one_line(Exception(answer[:1000].decode("utf-8", "replace")))
+            raise EndpointError(response.status, f"the query server refused the query: {detail}")
         return response.status, kept, answer
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -207,6 +207,7 @@ class Guard(ThreadingHTTPServer):
 class GuardHandler(BaseHTTPRequestHandler):
     server: Guard
     server_version = "dorsum"
+    timeout = 60  # seconds a client may take to send its request (a slow client holds no thread longer)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: no line per request."""

@@ -326,3 +326,31 @@ def test_a_crash_looping_server_stays_down_and_says_why(examples_store: Path, tm
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[-1].startswith("dorsum: error: the Oxigraph server failed to start 5 times in a row (signal SIGSEGV)")
     assert "overflowed its stack" in lines[-1] and lines[-1].endswith("the endpoint stays down")
+
+
+# ---------------------------------------------------------------- the pieces
+
+
+def test_keywords_are_found_only_where_they_are_keywords() -> None:
+    from reasoner.pipeline.query_budget import read_query_text
+
+    text = """PREFIX s: <http://example.org/service#>
+    SELECT ?service ?from WHERE { ?service s:from "SERVICE <http://x/>"@en ; s:load _:from . } # FROM <http://y/>"""
+    shape = read_query_text(text)
+    assert (shape.form, shape.services, shape.datasets, shape.loads) == ("SELECT", (), (), ())
+    assert shape.variables == ("service", "from") and shape.depth == 1
+    hostile = read_query_text("select * from named <http://a/> where { service silent ?e { ?s ?p ?o } }")
+    assert hostile.datasets == ("http://a/",) and hostile.services == ("?e",)
+
+
+def test_a_crash_in_the_query_process_is_one_typed_error_not_a_crash_of_dorsum() -> None:
+    from reasoner.errors import QueryEngineError, QueryTimeoutError
+    from reasoner.pipeline.query_budget import QueryBudget, run_bounded
+
+    with pytest.raises(QueryEngineError, match="SIGSEGV"):
+        run_bounded(lambda: os.kill(os.getpid(), signal.SIGSEGV), QueryBudget(timeout_s=5))
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError, match=r"time limit of 0\.5 s"):
+        run_bounded(lambda: time.sleep(30), QueryBudget(timeout_s=0.5))
+    assert time.monotonic() - started < 3
+    assert run_bounded(lambda: 6 * 7, QueryBudget(timeout_s=5)) == 42

@@ -21,6 +21,7 @@ import resource
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from reasoner.errors import (
@@ -40,7 +41,8 @@ DEFAULT_MAX_ROWS: Final = 100_000
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_MAX_TEXT_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_DEPTH: Final = 64
-#: Address space of a query's child process: a query that would need more fails there, alone.
+#: Address space a query's child process may add to what it inherits: a query that would need
+#: more fails there, alone (exit 12), and never takes the machine's memory.
 DEFAULT_MAX_MEMORY: Final = 2 * 1024 * 1024 * 1024
 
 QUERY_FORMS: Final = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"})
@@ -243,7 +245,8 @@ def run_bounded(task: Callable[[], T], budget: QueryBudget, *, what: str = "the 
 def _child(task: Callable[[], Any], sender: Any, max_memory: int) -> None:  # pragma: no cover - in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+        inherited = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (inherited + max_memory, inherited + max_memory))
     try:
         message: tuple[str, Any] = ("ok", task())
     except DorsumError as error:

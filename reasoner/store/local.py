@@ -78,12 +78,16 @@ class LocalStore(CaseStore):
             raise SparqlError(f"query failed: {one_line(error)}") from error
 
     def _bounded_query(self, text: str, union_default_graph: bool, budget: QueryBudget) -> SparqlResult:
-        """Run the query in a forked child that is killed at the time limit: pyoxigraph cannot be
-        interrupted inside a call, and a killed process is work truly stopped (and a crash of the
-        engine, on a query nested too deeply for its stack, takes only the child down)."""
+        """Run a query within the budget.
+
+        On a store opened read-only (what ``dorsum sparql`` opens) the query runs in a forked
+        child that is killed at the time limit: pyoxigraph cannot be interrupted inside a call,
+        and a killed process is work truly stopped (a crash of the engine takes only the child
+        down). A store open for writing has RocksDB threads that may hold locks at any moment,
+        which a forked child would inherit held: there the query runs in this process, its
+        answer capped in rows and bytes but its time not limited.
+        """
         store = self.store
-        if not self.read_only and self._wrote:
-            store.flush()
 
         def answer() -> SparqlResult:
             meter = AnswerMeter(budget)
@@ -95,7 +99,7 @@ class LocalStore(CaseStore):
             except (OSError, RuntimeError, ValueError) as error:
                 raise SparqlError(f"query failed: {one_line(error)}") from error
 
-        return run_bounded(answer, budget)
+        return run_bounded(answer, budget) if self.read_only else answer()
 
     def _update(self, text: str) -> None:
         if self.read_only:

@@ -68,3 +68,34 @@ def one_line(exc: BaseException) -> str:
     """An exception's message on one line, for error output."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+#: A query stopped at its time limit (as timeout(1) reports it).
+EXIT_QUERY_TIMEOUT = 124
+#: A query's answer is over the row or byte cap: it is refused, never cut silently.
+EXIT_ANSWER_TOO_LARGE = 12
+
+
+class QueryRefusedError(UsageError):
+    """A query is refused before any engine sees it: an update where a query is expected, a
+    SERVICE or FROM that is not allowed, text too long or nested too deeply, an unknown parameter."""
+
+    exit_code = EXIT_USAGE
+
+
+class QueryTimeoutError(DorsumError):
+    """A query ran past its time limit and was stopped (its work too, not only the wait)."""
+
+    exit_code = EXIT_QUERY_TIMEOUT
+
+
+class AnswerTooLargeError(DorsumError):
+    """A query's answer has more rows or bytes than its cap allows."""
+
+    exit_code = EXIT_ANSWER_TOO_LARGE
+
+
+class QueryEngineError(DorsumError):
+    """The query engine died (a crash in a child process), not the query's fault alone."""
+
+    exit_code = EXIT_INTERNAL

@@ -28,7 +28,7 @@ from rdflib import Literal, URIRef
 from reasoner import Knowledge, TriageResult, case_from_form, read_case, triage
 from reasoner.authoring.vignettes import SUFFIXES, load_vignette
 from reasoner.cli.store import serve, sparql, store
-from reasoner.errors import CaseError, UsageError
+from reasoner.errors import CaseError, QueryRefusedError, UsageError
 from reasoner.pipeline.read import CaseInput
 from reasoner.pipeline.triage import CaseTrace
 from reasoner.store import (
@@ -98,9 +98,11 @@ def filled(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Fi
                 result = triage(case, knowledge, keep_trace=True)
             except CaseError:
                 continue
-            case_store.put(case_record(result))
-            results[result.case_id] = result
-            inputs[result.case_id] = case
+            record = case_record(result)  # stored under the case's own id (form id or IRI)
+            assert record.case_id not in results, f"two cases with the id {record.case_id}"
+            case_store.put(record)
+            results[record.case_id] = result
+            inputs[record.case_id] = case
     return Filled(folder / "db", results, inputs)
 
 
@@ -109,8 +111,8 @@ def _triaged(paths: list[Path], knowledge: Knowledge) -> list[TriageResult]:
     return [triage(read_case(path, knowledge), knowledge, keep_trace=True) for path in paths]
 
 
-def _add_case(case_store: CaseStore, case: CaseInput, knowledge: Knowledge) -> StoredCase:
-    report = case_store.add([triage(case, knowledge, keep_trace=True)], knowledge)
+def _add_case(case_store: CaseStore, case: CaseInput, knowledge: Knowledge, *, replace: bool = False) -> StoredCase:
+    report = case_store.add([triage(case, knowledge, keep_trace=True)], knowledge, replace=replace)
     assert not report.failed
     return report.stored[0]
 
@@ -369,8 +371,13 @@ def test_re_adding_a_case_replaces_all_its_graphs(knowledge: Knowledge, tmp_path
     form = {"id": "replace-me", "age_years": 50, "lump": {"size_cm": 2, "region": "lumbar"}}
     with open_store(tmp_path / "db") as case_store:
         first = _add_case(case_store, case_from_form(form, knowledge, name="replace-me"), knowledge)
+        again = _add_case(case_store, case_from_form(form, knowledge, name="replace-me"), knowledge)  # idempotent
         changed = {**form, "lump": {"size_cm": 6, "region": "thoracic"}}
-        second = _add_case(case_store, case_from_form(changed, knowledge, name="replace-me"), knowledge)
+        refused = case_store.add(
+            [triage(case_from_form(changed, knowledge, name="x"), knowledge, keep_trace=True)], knowledge
+        )
+        assert not refused.stored and "already stored" in refused.failed[0].error  # another case, same id
+        second = _add_case(case_store, case_from_form(changed, knowledge, name="replace-me"), knowledge, replace=True)
         assert [c.case_id for c in case_store.list_cases()] == ["replace-me"]
         sizes = _rows(
             case_store.query(
@@ -390,7 +397,7 @@ def test_re_adding_a_case_replaces_all_its_graphs(knowledge: Knowledge, tmp_path
             )
         )
         assert len({row["l"] for row in lumps}) == 1
-    assert first.case_id == second.case_id
+    assert first.case_id == again.case_id == second.case_id
 
 
 def test_remove_drops_every_graph_of_the_case(knowledge: Knowledge, tmp_path: Path) -> None:
@@ -545,7 +552,13 @@ def test_cli_add_list_sparql_remove_export(tmp_path: Path) -> None:
         (sparql, ["SELECT * WHERE {", "--store", "{db}"], "SPARQL syntax error"),
         (sparql, ["no-such-query", "--store", "{db}"], "no query file or example query"),
         (sparql, ["red-flag-frequency", "--store", "{tmp}/missing"], "no store at"),
-        (sparql, ["INSERT DATA { <http://a> <http://b> <http://c> }", "--store", "{db}"], "syntax error"),
+        (
+            sparql,
+            ["INSERT DATA { <http://a> <http://b> <http://c> }", "--store", "{db}"],
+            "updates (INSERT) are refused",
+        ),
+        (sparql, ["SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", "--store", "{db}"], "is refused"),
+        (sparql, ["case-explanation", "--param", "caseid=x", "--store", "{db}"], "did you mean caseId"),
         (sparql, ["ASK {}", "--param", "novalue", "--store", "{db}"], "NAME=VALUE"),
         (store, ["remove", "nobody", "--store", "{db}"], "no case 'nobody'"),
         (store, ["remove", "../etc", "--store", "{db}"], "is not a case id"),
@@ -581,7 +594,7 @@ def test_sparql_query_errors_are_typed(filled: Filled) -> None:
     with open_store(filled.path, read_only=True) as case_store:
         with pytest.raises(SparqlError):
             case_store.query("SELECT * WHERE { ?s ?p }")
-        with pytest.raises(SparqlError):
+        with pytest.raises(QueryRefusedError, match="updates"):
             case_store.query("DROP ALL")
 
 
@@ -589,3 +602,35 @@ def test_sparql_query_errors_are_typed(filled: Filled) -> None:
 def _no_store_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("DORSUM_STORE", raising=False)
     yield
+
+
+def test_same_file_name_in_two_folders_is_two_cases_or_a_loud_collision(tmp_path: Path) -> None:
+    """The id is the case's own (form id or case IRI), never the file name: two patient.yaml
+    files with their own ids are both kept; without ids they collide loudly, naming both files,
+    and the first stays; re-adding the same content is idempotent; --replace replaces."""
+    growing = (EXAMPLES / "growing-firm-lump.yaml").read_text(encoding="utf-8")
+    soft = (EXAMPLES / "small-soft-lump.yaml").read_text(encoding="utf-8")
+    for folder, text in (("a", growing), ("b", soft)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "patient.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / folder / "anonymous").mkdir()
+        without_id = "\n".join(line for line in text.splitlines() if not line.startswith("id:"))
+        (tmp_path / folder / "anonymous" / "patient.yaml").write_text(without_id, encoding="utf-8")
+    runner, db = CliRunner(), str(tmp_path / "db")
+    both = runner.invoke(
+        store, ["add", str(tmp_path / "a" / "patient.yaml"), str(tmp_path / "b" / "patient.yaml"), "--store", db]
+    )
+    assert both.exit_code == 0, both.output
+    assert "stored growing-firm-lump" in both.output and "stored small-soft-lump" in both.output
+    a, b = tmp_path / "a" / "anonymous" / "patient.yaml", tmp_path / "b" / "anonymous" / "patient.yaml"
+    clash = runner.invoke(store, ["add", str(a), str(b), "--store", db])
+    assert clash.exit_code == 2 and "stored patient" in clash.output
+    assert f"{b}: case id 'patient' is already stored from {a} with other facts" in clash.output
+    again = runner.invoke(store, ["add", str(a), "--store", db])
+    assert again.exit_code == 0 and "stored patient" in again.output
+    replaced = runner.invoke(store, ["add", str(b), "--replace", "--store", db])
+    assert replaced.exit_code == 0, replaced.output
+    with open_store(db, read_only=True) as case_store:
+        cases = {case.case_id: case for case in case_store.list_cases()}
+    assert sorted(cases) == ["growing-firm-lump", "patient", "small-soft-lump"]
+    assert cases["patient"].source == str(b)

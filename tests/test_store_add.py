@@ -83,7 +83,8 @@ def test_run_batch_with_finish_hands_records_and_error_records_in_order(tmp_path
     for items in (serial, parallel):
         assert isinstance(items[0], CaseRecord) and items[0].case_id == "small-soft-lump"
         assert isinstance(items[1], dict) and not items[1]["ok"] and items[1]["exit_code"] == EXIT_INVALID_CASE
-        assert isinstance(items[2], CaseRecord) and items[2].case_id == "lumbar-mass"
+        # the id is the case IRI's last part, not the file name
+        assert isinstance(items[2], CaseRecord) and items[2].case_id == "lumbar-mass-rdf"
     for one, two in zip(serial[::2], parallel[::2], strict=True):
         assert isinstance(one, CaseRecord) and isinstance(two, CaseRecord)
         assert (one.asserted, one.status, one.effective_urgency) == (two.asserted, two.status, two.effective_urgency)

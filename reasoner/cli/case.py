@@ -12,7 +12,16 @@ from typing import Any
 import click
 
 from reasoner.cli.common import USAGE_ERROR, DorsumCommand, exit_codes, format_option, kb_option, report
-from reasoner.errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, CaseError, worse_exit
+from reasoner.cli.query_options import budget_options, query_budget
+from reasoner.errors import (
+    EXIT_ANSWER_TOO_LARGE,
+    EXIT_INCOMPLETE,
+    EXIT_INVALID_CASE,
+    EXIT_QUERY_TIMEOUT,
+    EXIT_TRIAGED,
+    CaseError,
+    worse_exit,
+)
 from reasoner.knowledge import load_knowledge
 from reasoner.pipeline.policy import load_profile
 from reasoner.pipeline.read import read_case
@@ -160,20 +169,24 @@ def _echo_validation(path: Path, checked: ValidationReport) -> None:
     cls=DorsumCommand,
     epilog=exit_codes(
         (EXIT_TRIAGED, "the query ran (whatever the number of rows)"),
-        (USAGE_ERROR[0], "usage or knowledge-loading error, or no such query (one line on stderr)"),
+        (USAGE_ERROR[0], "usage or knowledge-loading error, no such query, or the query is refused (one line)"),
         INVALID_CASE,
+        (EXIT_ANSWER_TOO_LARGE, "the answer is over --max-rows or --max-bytes (nothing is printed)"),
+        (EXIT_QUERY_TIMEOUT, "the query was stopped at --timeout"),
     ),
 )
 @click.argument("query")
 @click.argument("case", type=click.Path(path_type=Path))
 @format_option("text", "json", "csv")
 @kb_option
-def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
+@budget_options
+def query(query: str, case: Path, fmt: str, kb: Path | None, **limits: Any) -> None:
     """Run a SPARQL QUERY over the inferred graph of CASE (joined with the ontology).
 
     QUERY is a .rq file or the name of a query in the knowledge's queries/ folder
     (for example report-red-flags, or examples/red-flags-by-case as red-flags-by-case).
-    The text format is a table.
+    The text format is a table. Updates, SERVICE, LOAD and FROM are refused; the query is
+    stopped at --timeout and its answer refused past --max-rows or --max-bytes.
 
     \b
     Example:
@@ -183,7 +196,7 @@ def query(query: str, case: Path, fmt: str, kb: Path | None) -> None:
     from reasoner.pipeline.query import run_query
 
     knowledge = load_knowledge(kb)
-    result = run_query(query, read_case(case, knowledge), knowledge)
+    result = run_query(query, read_case(case, knowledge), knowledge, query_budget(**limits))
     if fmt == "csv":
         click.echo(result.to_csv(), nl=False)
     elif fmt == "json":

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -15,7 +16,17 @@ import click
 
 from reasoner.batch.run import check_inputs, run_batch, worse_exit
 from reasoner.cli.common import kb_option, quiet_libraries
-from reasoner.errors import EXIT_INVALID_CASE, EXIT_TRIAGED, EXIT_USAGE, DorsumError, UsageError, one_line
+from reasoner.cli.query_options import budget_options, query_budget
+from reasoner.errors import (
+    EXIT_ANSWER_TOO_LARGE,
+    EXIT_INVALID_CASE,
+    EXIT_QUERY_TIMEOUT,
+    EXIT_TRIAGED,
+    EXIT_USAGE,
+    DorsumError,
+    UsageError,
+    one_line,
+)
 from reasoner.knowledge import load_knowledge
 from reasoner.store import (
     DEFAULT_STORE,
@@ -29,7 +40,7 @@ from reasoner.store import (
     render_sparql,
     resolve_sparql,
 )
-from reasoner.store.server import DEFAULT_PORT, DEFAULT_TIMEOUT_S, ServeOptions, serve_store
+from reasoner.store.server import DEFAULT_ENDPOINT_MAX_BYTES, DEFAULT_PORT, ServeOptions, serve_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +50,10 @@ Exit codes:
   {EXIT_TRIAGED}  done
   {EXIT_USAGE}  usage, store or knowledge-loading error (one line on stderr)
   {EXIT_INVALID_CASE}  store add: some cases were invalid and not stored (the others were)
-  (store add exits {EXIT_USAGE} if a CASE file is missing or unreadable; the others are stored)
+  {EXIT_ANSWER_TOO_LARGE}  sparql: the answer is over --max-rows or --max-bytes (nothing is printed)
+  {EXIT_QUERY_TIMEOUT}  sparql: the query was stopped at --timeout
+  (store add exits {EXIT_USAGE} if a CASE file is missing or unreadable, or a case collides
+   with a stored case of the same id and other facts; the others are stored)
 """
 
 
@@ -96,13 +110,18 @@ def store() -> None:
 @store_option
 @kb_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
-def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int) -> None:
-    """Triage each CASE and store it, replacing a stored case with the same id.
+@click.option(
+    "--replace", is_flag=True, default=False, help="Replace a stored case that has the same id but other facts."
+)
+def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int, replace: bool) -> None:
+    """Triage each CASE and store it under its id.
 
     CASE is a case file, a directory (every case file in it), a JSONL file of case forms, or -
-    for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's name
-    (the file name without its extension, or a form's id). Each case is written in one
-    transaction as soon as it is evaluated; invalid cases are reported and skipped.
+    for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's own:
+    a form's id (the file name only when the form has none) or the last part of the case IRI.
+    Re-adding a case with the same facts replaces it; a different case with a stored id is
+    refused, naming both files, unless --replace is given. Each case is written in one
+    transaction as soon as it is evaluated; invalid or colliding cases are reported and skipped.
 
     \b
     Example:
@@ -132,7 +151,8 @@ def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int) -> No
         knowledge = load_knowledge(kb)
         with open_store(location) as case_store:
             if inputs:
-                case_store.add(run_batch(inputs, kb, jobs, finish=case_record), knowledge, on_case=report)
+                evaluated = run_batch(inputs, kb, jobs, finish=case_record)
+                case_store.add(evaluated, knowledge, on_case=report, replace=replace)
     sys.exit(worst)
 
 
@@ -245,9 +265,16 @@ def export(location: str, fmt: str, out: Path | None) -> None:
     show_default=True,
     help="Let patterns outside GRAPH match every graph.",
 )
+@budget_options
 @kb_option
 def sparql(
-    query: str, location: str, fmt: str, params: tuple[str, ...], union_default_graph: bool, kb: Path | None
+    query: str,
+    location: str,
+    fmt: str,
+    params: tuple[str, ...],
+    union_default_graph: bool,
+    kb: Path | None,
+    **limits: Any,
 ) -> None:
     """Run a SPARQL QUERY across every case in the store (read-only).
 
@@ -255,7 +282,9 @@ def sparql(
     (cases-by-urgency, red-flag-frequency, cases-by-missing-item, cases-per-source,
     cases-with-conflicts, cases-under-other-knowledge, case-explanation). SELECT and ASK give
     rows; CONSTRUCT gives Turtle (table) or N-Triples (tsv). csv, tsv and json follow the W3C
-    SPARQL 1.1 results formats.
+    SPARQL 1.1 results formats. Updates, SERVICE, LOAD and FROM of graphs outside the store are
+    refused; the query is stopped at --timeout and its answer refused past --max-rows or
+    --max-bytes (see docs/query-safety.md).
 
     \b
     Example:
@@ -271,8 +300,9 @@ def sparql(
                 raise UsageError(f"--param expects NAME=VALUE, got '{item}'")
             bindings[name.lstrip("?$")] = value
         text = resolve_sparql(query, kb)
+        budget = query_budget(**limits)
         with open_store(location, read_only=True) as case_store:
-            answer = case_store.query(text, union_default_graph=union_default_graph, params=bindings)
+            answer = case_store.query(text, union_default_graph=union_default_graph, params=bindings, budget=budget)
         click.echo(render_sparql(answer, fmt), nl=False)
 
 
@@ -290,22 +320,15 @@ def sparql(
     help="Reject SPARQL updates and Graph Store writes (default), or accept them.",
 )
 @click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.IntRange(1, 3600),
-    default=DEFAULT_TIMEOUT_S,
-    show_default=True,
-    help="Query timeout in seconds.",
-)
-@click.option(
     "--union-default-graph/--no-union-default-graph",
     default=True,
     show_default=True,
     help="Let patterns outside GRAPH match every graph.",
 )
 @click.option("--cors", is_flag=True, default=False, help="Allow cross-origin requests from web pages elsewhere.")
+@partial(budget_options, max_bytes=DEFAULT_ENDPOINT_MAX_BYTES)
 def serve(
-    location: str, host: str, port: int, read_only: bool, timeout_s: int, union_default_graph: bool, cors: bool
+    location: str, host: str, port: int, read_only: bool, union_default_graph: bool, cors: bool, **limits: Any
 ) -> None:
     """Serve the store as a standard SPARQL 1.1 endpoint, with a query page, using the Oxigraph
     server (PyPI package oxigraph).
@@ -314,6 +337,9 @@ def serve(
     only), /store (Graph Store Protocol). Stop it with Ctrl-C. There is no authentication:
     keep it on loopback, or put an authenticating proxy in front. While it runs, the store
     folder is locked: add cases through a --writable server (--store http://HOST:PORT).
+    Each query is checked first (HTTP 400 for SERVICE, LOAD, FROM outside the store, text too
+    long or nested too deeply), stopped at --timeout (HTTP 503; the server is restarted to stop
+    its work) and refused past --max-rows or --max-bytes (HTTP 413): see docs/query-safety.md.
 
     \b
     Example:
@@ -321,7 +347,8 @@ def serve(
       dorsum serve --port 7879 --writable
       curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 5' http://127.0.0.1:7878/query
     """
-    options = ServeOptions(location, host, port, read_only, timeout_s, union_default_graph, cors)
+    budget = query_budget(**limits)
+    options = ServeOptions(location, host, port, read_only, budget.timeout_s, union_default_graph, cors, budget)
     with _errors():
         serve_store(options, notify=lambda line: click.echo(line, err=True))
     sys.exit(EXIT_TRIAGED)

@@ -13,9 +13,10 @@ from typing import Any, cast
 from rdflib import Graph, Literal, Node
 from rdflib.graph import ReadOnlyGraphAggregate
 
-from reasoner.errors import UsageError
-from reasoner.knowledge import DX, Knowledge, prepare_query_file
+from reasoner.errors import QueryRefusedError, UsageError, one_line
+from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.infer import infer_case
+from reasoner.pipeline.query_budget import AnswerMeter, QueryBudget, check_query_text, run_bounded
 from reasoner.pipeline.read import CaseInput
 from reasoner.pipeline.validate import require_valid, validate_case
 
@@ -74,22 +75,65 @@ def inferred_case_graph(case: CaseInput, knowledge: Knowledge) -> Graph:
     return infer_case(case.graph, knowledge)
 
 
-def run_query(name_or_path: str, case: CaseInput, knowledge: Knowledge) -> QueryResult:
-    """Run a query over the inferred case graph joined with the ontology."""
-    query = prepare_query_file(resolve_query(name_or_path, knowledge))
-    view = ReadOnlyGraphAggregate([inferred_case_graph(case, knowledge), knowledge.ontology])
-    result = view.query(query)
+def run_query(
+    name_or_path: str, case: CaseInput, knowledge: Knowledge, budget: QueryBudget | None = None
+) -> QueryResult:
+    """Run a query over the inferred case graph joined with the ontology, within ``budget``.
+
+    The query text is checked first (:func:`~reasoner.pipeline.query_budget.check_query_text`:
+    no update, no SERVICE / FROM / LOAD unless the budget names the endpoint, bounded size and
+    nesting); it is then parsed and run in a child process killed at the time limit, its answer
+    capped in rows and bytes. Raises QueryRefusedError, QueryTimeoutError, AnswerTooLargeError.
+    """
+    chosen = budget if budget is not None else QueryBudget()
+    path = resolve_query(name_or_path, knowledge)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot read: {one_line(error)}") from error
+    check_query_text(text, chosen)
+    graph = inferred_case_graph(case, knowledge)
+
+    def answer() -> QueryResult:
+        try:
+            query = _parsed(text, path)  # in the child: a parser can recurse deeply
+            view = ReadOnlyGraphAggregate([graph, knowledge.ontology])
+            return _answer(view.query(query), AnswerMeter(chosen))
+        except RecursionError:
+            raise QueryRefusedError(f"{path}: the query is nested too deeply for the engine") from None
+
+    return run_bounded(answer, chosen, what=f"the query {path.name}")
+
+
+def _parsed(text: str, path: Path) -> Any:
+    """The checked text parsed (not the file read again, which may have changed since)."""
+    from rdflib.plugins.sparql import prepareQuery
+
+    try:
+        return prepareQuery(text)
+    except RecursionError:
+        raise
+    except Exception as error:  # pyparsing and rdflib raise several types
+        raise UsageError(f"{path}: SPARQL syntax error: {one_line(error)}") from error
+
+
+def _answer(result: Any, meter: AnswerMeter) -> QueryResult:
     if result.type == "ASK":
         return QueryResult(("ask",), ((str(bool(result.askAnswer)).lower(),),))
     if result.type in ("CONSTRUCT", "DESCRIBE"):
         graph = Graph()
         for triple in result:
-            graph.add(triple)  # type: ignore[arg-type]
+            meter.add(*(str(term) for term in triple))
+            graph.add(triple)
         rows = tuple(tuple(_cell(term) for term in triple) for triple in sorted(graph))
         return QueryResult(("subject", "predicate", "object"), rows, graph)
-    variables = tuple(str(v) for v in (result.vars or []))
-    rows = tuple(tuple(_cell(cast(Any, row)[v]) for v in (result.vars or [])) for row in result)
-    return QueryResult(variables, rows)
+    names = list(result.vars or [])
+    rows_read: list[tuple[str, ...]] = []
+    for solution in result:
+        row = tuple(_cell(cast(Any, solution)[v]) for v in names)
+        meter.add(*row)
+        rows_read.append(row)
+    return QueryResult(tuple(str(v) for v in names), tuple(rows_read))
 
 
 def _cell(term: Node | None) -> str:

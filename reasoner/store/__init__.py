@@ -4,7 +4,9 @@ One job a module: :mod:`.records` (a stored case: graph names, triples, records)
 :mod:`.case_store` (the store API), :mod:`.local` (an Oxigraph folder, locking),
 :mod:`.remote` (a SPARQL server over HTTP), :mod:`.location` (opening either),
 :mod:`.sparql` (query text, parameters, answers and their formats), :mod:`.server`
-(``dorsum serve``) and :mod:`.errors`.
+(``dorsum serve``), :mod:`.endpoint` (the guard in front of the Oxigraph server: checks, time
+limit, caps) and :mod:`.errors`. Every query through :meth:`CaseStore.query` is checked and
+bounded by a :class:`reasoner.pipeline.query_budget.QueryBudget`.
 
 The store writes what triage computed and never reasons itself::
 
@@ -17,6 +19,7 @@ The store writes what triage computed and never reasons itself::
 
 from reasoner.store.case_store import EXPORT_FORMATS, CaseStore, Evaluated, ExportFormat
 from reasoner.store.errors import (
+    CaseCollisionError,
     CaseNotFoundError,
     RemoteStoreError,
     SparqlError,
@@ -65,6 +68,7 @@ __all__ = [
     "STORE_GRAPH",
     "AddReport",
     "AskResult",
+    "CaseCollisionError",
     "CaseFailure",
     "CaseNotFoundError",
     "CaseRecord",

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO, Final, Literal
 
-from reasoner.errors import EXIT_INVALID_CASE, UsageError
+from reasoner.errors import EXIT_INVALID_CASE, UsageError, one_line
 from reasoner.knowledge import Knowledge
+from reasoner.pipeline.query_budget import QueryBudget, check_params, check_query_text
 from reasoner.pipeline.read import CASE_ID
 from reasoner.pipeline.triage import TriageResult
-from reasoner.render.turtle import PROV
-from reasoner.store.errors import CaseNotFoundError, StoreError
+from reasoner.render.turtle import PROV, RESULT
+from reasoner.store.errors import CaseCollisionError, CaseNotFoundError, StoreError
 from reasoner.store.records import (
     DSTORE,
     GRAPH_KINDS,
@@ -38,6 +39,9 @@ from reasoner.store.records import (
 from reasoner.store.sparql import PREFIXES, AskResult, SelectResult, SparqlResult, with_values
 
 EXPORT_FORMATS: Final = ("nquads", "trig")
+#: The store's own graphs (cases, knowledge, metadata): FROM may name them, as nothing is fetched.
+DORSUM_IRIS: Final = "https://w3id.org/dorsum/"
+RESULT_SOURCE: Final = str(RESULT.source)
 ExportFormat = Literal["nquads", "trig"]
 #: What :meth:`CaseStore.add` takes: a triage result with its trace, a record made of one, or a
 #: case that could not be triaged (a CaseFailure, or a batch error record ``{"ok": false, ...}``).
@@ -81,16 +85,33 @@ class CaseStore(ABC):
     # -- public API
 
     def query(
-        self, text: str, *, union_default_graph: bool = True, params: Mapping[str, str] | None = None
+        self,
+        text: str,
+        *,
+        union_default_graph: bool = True,
+        params: Mapping[str, str] | None = None,
+        budget: QueryBudget | None = None,
     ) -> SparqlResult:
-        """Run a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE). Updates are refused.
+        """Run a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE) within a budget.
 
-        ``params`` binds variables with a trailing ``VALUES`` clause (plain literals, or IRIs when
-        the value is written ``<...>``).
+        The text is checked first (:func:`reasoner.pipeline.query_budget.check_query_text`):
+        updates, ``SERVICE`` / ``LOAD``, and ``FROM`` naming anything but the store's own graphs
+        are refused unless the budget allows the endpoint, as are text over the size or nesting
+        limit. The query then runs stopped at the budget's time limit, its answer capped in rows
+        and bytes (QueryTimeoutError, AnswerTooLargeError). ``params`` binds variables of the
+        query with ``VALUES`` (plain literals, or IRIs when written ``<...>``); a name that is
+        not a variable of the query is refused.
         """
+        chosen = budget if budget is not None else QueryBudget()
+        shape = check_query_text(text, chosen, store_graphs=DORSUM_IRIS)
         if params:
+            check_params(params, shape)
             text = with_values(text, params)
-        return self._query(text, union_default_graph)
+        return self._bounded_query(text, union_default_graph, chosen)
+
+    @abstractmethod
+    def _bounded_query(self, text: str, union_default_graph: bool, budget: QueryBudget) -> SparqlResult:
+        """Run a checked query within the budget's time limit and answer caps."""
 
     def add(
         self,
@@ -98,10 +119,15 @@ class CaseStore(ABC):
         knowledge: Knowledge,
         *,
         on_case: Callable[[StoredCase | CaseFailure], None] | None = None,
+        replace: bool = False,
     ) -> AddReport:
-        """Store evaluated cases, each in its own transaction as soon as it arrives; a case
-        already in the store is replaced (all three graphs at once). Failures are reported,
-        not stored.
+        """Store evaluated cases, each in its own transaction as soon as it arrives. Failures
+        are reported, not stored.
+
+        A case is stored under its own id (:func:`.records.case_identity`), never its file name.
+        A stored case with the same id and the same facts is replaced (re-adding is idempotent);
+        one with other facts is kept, and the new case fails with a CaseCollisionError naming
+        both sources, unless ``replace`` is true.
 
         ``evaluated`` holds triage results kept with their trace, records, or failures: for
         example ``run_batch(files, finish=case_record)``, or ``[triage(case, kb, keep_trace=True)]``.
@@ -117,8 +143,13 @@ class CaseStore(ABC):
             if isinstance(outcome, CaseRecord):
                 if outcome.content_hash != knowledge.content_hash:
                     raise UsageError(f"case {outcome.case_id} was triaged with other knowledge than the one given")
-                item = self.put(outcome)
-                stored.append(item)
+                collision = None if replace else self.collision(outcome)
+                if collision is not None:
+                    item = CaseFailure(outcome.source, one_line(collision), collision.exit_code)
+                    failed.append(item)
+                else:
+                    item = self.put(outcome)
+                    stored.append(item)
             elif isinstance(outcome, CaseFailure | Mapping):
                 item = outcome if isinstance(outcome, CaseFailure) else failure_of(outcome)
                 failed.append(item)
@@ -130,6 +161,22 @@ class CaseStore(ABC):
             if on_case is not None:
                 on_case(item)
         return AddReport(tuple(stored), tuple(failed))
+
+    def collision(self, record: CaseRecord) -> CaseCollisionError | None:
+        """The error of storing ``record`` over a different case with the same id, or None when
+        the id is free or holds the same facts (a stored case without a digest: the same source)."""
+        answer = self._query(_identity_query(record.graph("result")), False)
+        if not isinstance(answer, SelectResult) or not answer.rows:
+            return None
+        row = answer.as_dicts()[0]
+        digest, source = row.get("digest", ""), row.get("source", "")
+        if (digest and digest == record.facts_digest) or (not digest and source == record.source):
+            return None
+        return CaseCollisionError(
+            f"{record.source}: case id '{record.case_id}' is already stored from {source or 'another source'} "
+            "with other facts; not stored (two different cases cannot share an id: give one another id, "
+            "or add with --replace to replace the stored case)"
+        )
 
     def put(self, record: CaseRecord) -> StoredCase:
         """Write one evaluated case, replacing its graphs, in one transaction."""
@@ -155,7 +202,7 @@ class CaseStore(ABC):
         graph = knowledge_graph_iri(knowledge.content_hash)
         if graph in self._ensured:
             return graph
-        present = self.query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        present = self._query(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", True)
         if not (isinstance(present, AskResult) and present.value):
             data = knowledge.ontology.serialize(format="nt", encoding="utf-8")
             self._put_graph(graph, data)
@@ -166,15 +213,15 @@ class CaseStore(ABC):
 
     def current_knowledge(self) -> str | None:
         """The knowledge graph most recently used to add cases, or None for an empty store."""
-        answer = self.query(
-            f"SELECT ?k WHERE {{ GRAPH <{STORE_GRAPH}> {{ <{STORE_GRAPH}> <{DSTORE}currentKnowledge> ?k }} }}"
+        answer = self._query(
+            f"SELECT ?k WHERE {{ GRAPH <{STORE_GRAPH}> {{ <{STORE_GRAPH}> <{DSTORE}currentKnowledge> ?k }} }}", True
         )
         values = answer.column("k") if isinstance(answer, SelectResult) else []
         return values[0] if values else None
 
     def list_cases(self) -> list[StoredCase]:
         """Every stored case, by id."""
-        answer = self.query(PREFIXES + _LIST_QUERY, union_default_graph=False)
+        answer = self._query(PREFIXES + _LIST_QUERY, False)
         if not isinstance(answer, SelectResult):  # pragma: no cover - the query is a SELECT
             raise StoreError("unexpected answer to the case list query")
         cases: dict[str, StoredCase] = {}
@@ -199,7 +246,7 @@ class CaseStore(ABC):
 
     def has_case(self, case_id: str) -> bool:
         checks = " UNION ".join(f"{{ GRAPH <{case_graph_iri(case_id, kind)}> {{ ?s ?p ?o }} }}" for kind in GRAPH_KINDS)
-        answer = self.query(f"ASK {{ {checks} }}", union_default_graph=False)
+        answer = self._query(f"ASK {{ {checks} }}", False)
         return isinstance(answer, AskResult) and answer.value
 
     def remove(self, case_id: str) -> None:
@@ -207,6 +254,14 @@ class CaseStore(ABC):
         if not self.has_case(case_id):
             raise CaseNotFoundError(f"no case '{case_id}' in the store {self.location}")
         self._update(" ;\n".join(f"DROP SILENT GRAPH <{case_graph_iri(case_id, kind)}>" for kind in GRAPH_KINDS))
+
+
+def _identity_query(result_graph: str) -> str:
+    return (
+        f"SELECT ?digest ?source WHERE {{ GRAPH <{result_graph}> {{ ?r <{DSTORE}caseId> ?id . "
+        f"OPTIONAL {{ ?r <{DSTORE}factsDigest> ?digest }} "
+        f"OPTIONAL {{ ?activity <{RESULT_SOURCE}> ?source }} }} }} LIMIT 1"
+    )
 
 
 def failure_of(record: Mapping[str, Any]) -> CaseFailure:

@@ -21,6 +21,10 @@ class CaseNotFoundError(StoreError):
     """No case with that id is in the store."""
 
 
+class CaseCollisionError(StoreError):
+    """Two different cases (different facts) have one id: the second is not stored."""
+
+
 class SparqlError(StoreError):
     """A SPARQL query or update was malformed or rejected."""
 
@@ -30,6 +34,7 @@ class RemoteStoreError(StoreError):
 
 
 __all__ = [
+    "CaseCollisionError",
     "CaseNotFoundError",
     "RemoteStoreError",
     "SparqlError",

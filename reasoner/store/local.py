@@ -11,6 +11,7 @@ from typing import IO, BinaryIO, Final
 import pyoxigraph as ox
 
 from reasoner.errors import UsageError, one_line
+from reasoner.pipeline.query_budget import AnswerMeter, QueryBudget, run_bounded
 from reasoner.store.case_store import EXPORT_FORMATS, CaseStore, ExportFormat, check_distinct
 from reasoner.store.errors import SparqlError, StoreBusyError, StoreError, StoreNotFoundError
 from reasoner.store.records import GRAPH_KINDS, CaseRecord
@@ -75,6 +76,30 @@ class LocalStore(CaseStore):
             raise SparqlError(f"SPARQL syntax error: {one_line(error)}") from error
         except (OSError, RuntimeError, ValueError) as error:
             raise SparqlError(f"query failed: {one_line(error)}") from error
+
+    def _bounded_query(self, text: str, union_default_graph: bool, budget: QueryBudget) -> SparqlResult:
+        """Run a query within the budget.
+
+        On a store opened read-only (what ``dorsum sparql`` opens) the query runs in a forked
+        child that is killed at the time limit: pyoxigraph cannot be interrupted inside a call,
+        and a killed process is work truly stopped (a crash of the engine takes only the child
+        down). A store open for writing has RocksDB threads that may hold locks at any moment,
+        which a forked child would inherit held: there the query runs in this process, its
+        answer capped in rows and bytes but its time not limited.
+        """
+        store = self.store
+
+        def answer() -> SparqlResult:
+            meter = AnswerMeter(budget)
+            try:
+                solutions = store.query(text, use_default_graph_as_union=union_default_graph)
+                return from_ox_answer(solutions, meter)
+            except SyntaxError as error:
+                raise SparqlError(f"SPARQL syntax error: {one_line(error)}") from error
+            except (OSError, RuntimeError, ValueError) as error:
+                raise SparqlError(f"query failed: {one_line(error)}") from error
+
+        return run_bounded(answer, budget) if self.read_only else answer()
 
     def _update(self, text: str) -> None:
         if self.read_only:

@@ -24,8 +24,9 @@ writer cheaply, and what Oxigraph reads in one call or a SPARQL Update carries t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -66,6 +67,7 @@ class CaseRecord:
     asserted: tuple[str, ...]
     inferred: tuple[str, ...]
     result: tuple[str, ...]
+    facts_digest: str = ""  # of the asserted facts, blank nodes canonicalised: same case, same digest
 
     @property
     def knowledge_graph(self) -> str:
@@ -160,12 +162,13 @@ def case_record(result: TriageResult, *, now: datetime | None = None) -> CaseRec
     trace = result.trace
     if trace is None:
         raise UsageError(f"case {result.case_id}: triage it with keep_trace=True to store it")
-    case_id = checked_id(result.case_id)
+    case_id = case_identity(result)
     terms = CaseTerms(f"{CASE_BASE}{case_id}/node/")
     asserted = terms.statements(trace.facts)
     inferred = terms.statements(trace.inferred)
     case_node = terms.names.get(BNode(result.case_iri), result.case_iri)
     when = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    digest = facts_digest(trace.facts)
     kg = knowledge_graph_iri(result.knowledge.content_hash)
     effective = result.effective_urgency
     return CaseRecord(
@@ -180,20 +183,54 @@ def case_record(result: TriageResult, *, now: datetime | None = None) -> CaseRec
         evaluated_at=when,
         asserted=tuple(sorted(asserted)),
         inferred=tuple(sorted(inferred)),
-        result=tuple(sorted(_result_statements(result, case_node, kg, when, terms))),
+        result=tuple(sorted(_result_statements(result, case_id, case_node, kg, when, terms, digest))),
+        facts_digest=digest,
     )
 
 
-def _result_statements(result: TriageResult, case_node: str, kg: str, when: str, terms: CaseTerms) -> list[str]:
+def case_identity(result: TriageResult) -> str:
+    """The id a case is stored under: its own identity, never its file name.
+
+    That is the form's ``id`` or the case IRI's last part (``<https://w3id.org/dorsum/case/x>``
+    is ``x``); only a blank case node, which has no identity, falls back to the reader's name.
+    Two different cases that end up with one id collide loudly in the store (see CaseStore.add).
+    """
+    iri = result.case_iri
+    if iri.startswith(CASE_BASE) and CASE_ID.fullmatch(iri[len(CASE_BASE) :]):
+        return iri[len(CASE_BASE) :]
+    if ":" in iri:  # another IRI: its last segment
+        last = iri.rstrip("/#").replace("#", "/").rsplit("/", 1)[-1]
+        if CASE_ID.fullmatch(last):
+            return last
+    return checked_id(result.case_id)
+
+
+def facts_digest(facts: Iterable[Triple]) -> str:
+    """A digest of a case's facts that blank-node labels do not change."""
+    from rdflib import Graph
+    from rdflib.compare import to_canonical_graph
+
+    graph = Graph()
+    for triple in facts:
+        graph.add(triple)
+    lines = sorted(f"{s.n3()} {p.n3()} {o.n3()}" for s, p, o in to_canonical_graph(graph))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _result_statements(
+    result: TriageResult, case_id: str, case_node: str, kg: str, when: str, terms: CaseTerms, digest: str
+) -> list[str]:
     # result_graph writes a fresh blank node for a blank case node: forCase is linked here instead
-    lines = terms.statements(t for t in result_graph(result) if t[1] != RESULT.forCase)
-    result_iri = f"<{RESULT_BASE}{result.case_id}>"
-    activity_iri = f"<{RESULT_BASE}{result.case_id}/activity>"
+    named = replace(result, case_id=case_id)  # the result's IRIs follow the stored id
+    lines = terms.statements(t for t in result_graph(named) if t[1] != RESULT.forCase)
+    result_iri = f"<{RESULT_BASE}{case_id}>"
+    activity_iri = f"<{RESULT_BASE}{case_id}/activity>"
     lines.append(f"{result_iri} <{RESULT.forCase}> <{case_node}>")
-    lines.append(f"{result_iri} <{DSTORE}caseId> {literal_text(result.case_id)}")
+    lines.append(f"{result_iri} <{DSTORE}caseId> {literal_text(case_id)}")
+    lines.append(f"{result_iri} <{DSTORE}factsDigest> {literal_text(digest)}")
     lines.append(f"{result_iri} <{DSTORE}knowledgeGraph> <{kg}>")
     for kind in GRAPH_KINDS:
-        lines.append(f"{result_iri} <{DSTORE}{kind}Graph> <{case_graph_iri(result.case_id, kind)}>")
+        lines.append(f"{result_iri} <{DSTORE}{kind}Graph> <{case_graph_iri(case_id, kind)}>")
     effective = result.effective_urgency
     if effective is not None:
         lines.append(f"{result_iri} <{DSTORE}effectiveUrgency> <{effective.iri}>")
@@ -263,8 +300,10 @@ __all__ = [
     "CaseTerms",
     "StoredCase",
     "case_graph_iri",
+    "case_identity",
     "case_record",
     "checked_id",
+    "facts_digest",
     "knowledge_graph_iri",
     "literal_text",
 ]

@@ -3,18 +3,20 @@ server, such as ``dorsum serve --writable``), over HTTP. Nothing else touches th
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import BinaryIO, Final, cast
+from typing import Any, BinaryIO, Final, cast
 
 import pyoxigraph as ox
 
-from reasoner.errors import UsageError, one_line
+from reasoner.errors import AnswerTooLargeError, QueryTimeoutError, UsageError, one_line
+from reasoner.pipeline.query_budget import QueryBudget
 from reasoner.store.case_store import EXPORT_FORMATS, CaseStore, ExportFormat
 from reasoner.store.errors import RemoteStoreError, SparqlError
-from reasoner.store.sparql import SparqlResult, from_json_results, from_ox_triples
+from reasoner.store.sparql import SparqlResult, answer_size, from_json_results, from_ox_triples
 
 HTTP_TIMEOUT: Final = 60.0
 _EXPORT_TYPES: Final = {"nquads": "application/n-quads", "trig": "application/trig"}
@@ -50,26 +52,46 @@ class RemoteStore(CaseStore):
         self.union_parameter = union_parameter
 
     def _request(
-        self, url: str, *, method: str, body: bytes | None, content_type: str | None, accept: str
+        self,
+        url: str,
+        *,
+        method: str,
+        body: bytes | None,
+        content_type: str | None,
+        accept: str,
+        budget: QueryBudget | None = None,
     ) -> tuple[str, bytes]:
         headers = {"Accept": accept, "User-Agent": "dorsum"}
         if content_type:
             headers["Content-Type"] = content_type
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        timeout = min(self.timeout, budget.timeout_s) if budget is not None else self.timeout
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.headers.get("Content-Type", ""), cast(bytes, response.read())
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                if budget is None:
+                    return response.headers.get("Content-Type", ""), cast(bytes, response.read())
+                return response.headers.get("Content-Type", ""), _read_capped(response, budget)
         except urllib.error.HTTPError as error:
             detail = one_line(Exception(error.read(2000).decode("utf-8", "replace"))) if error.fp else ""
             message = f"{self.location} answered HTTP {error.code}" + (f": {detail}" if detail else "")
             if error.code == 400:
                 raise SparqlError(message) from error
+            if error.code == 413:
+                raise AnswerTooLargeError(message) from error
+            if error.code in (503, 504) and budget is not None:
+                raise QueryTimeoutError(message) from error
             raise RemoteStoreError(message) from error
+        except http.client.HTTPException as error:
+            raise RemoteStoreError(f"{self.location} sent a broken answer: {one_line(error)}") from error
+        except TimeoutError as error:
+            raise QueryTimeoutError(f"{self.location} did not answer within {timeout:g} s") from error
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError):
+                raise QueryTimeoutError(f"{self.location} did not answer within {timeout:g} s") from error
             raise RemoteStoreError(f"cannot reach {self.location}: {one_line(Exception(str(reason)))}") from error
 
-    def _query(self, text: str, union_default_graph: bool) -> SparqlResult:
+    def _query(self, text: str, union_default_graph: bool, budget: QueryBudget | None = None) -> SparqlResult:
         url = self.query_url
         if union_default_graph and self.union_parameter:
             url += ("&" if "?" in url else "?") + self.union_parameter
@@ -79,6 +101,7 @@ class RemoteStore(CaseStore):
             body=text.encode("utf-8"),
             content_type="application/sparql-query",
             accept="application/sparql-results+json, application/n-triples;q=0.9",
+            budget=budget,
         )
         if "n-triples" in content_type or "turtle" in content_type:
             fmt = ox.RdfFormat.N_TRIPLES if "n-triples" in content_type else ox.RdfFormat.TURTLE
@@ -90,6 +113,13 @@ class RemoteStore(CaseStore):
             return from_json_results(json.loads(body))
         except (ValueError, KeyError, TypeError) as error:
             raise RemoteStoreError(f"{self.location} sent an unreadable answer ({content_type})") from error
+
+    def _bounded_query(self, text: str, union_default_graph: bool, budget: QueryBudget) -> SparqlResult:
+        """Ask the server, waiting no longer than the time limit and reading no more than the
+        byte cap (the server's own work is bounded by the server: ``dorsum serve`` kills it)."""
+        answer = self._query(text, union_default_graph, budget)
+        answer_size(answer, budget)
+        return answer
 
     def _update(self, text: str) -> None:
         self._request(
@@ -110,6 +140,16 @@ class RemoteStore(CaseStore):
             raise UsageError(f"unknown export format '{fmt}' (use one of {', '.join(EXPORT_FORMATS)})")
         _content_type, body = self._request(self.store_url, method="GET", body=None, content_type=None, accept=accept)
         output.write(body)
+
+
+def _read_capped(response: Any, budget: QueryBudget) -> bytes:
+    """The body, or AnswerTooLargeError once it passes the byte cap (never a cut answer)."""
+    body = cast(bytes, response.read(budget.max_bytes + 1))
+    if len(body) > budget.max_bytes:
+        raise AnswerTooLargeError(
+            f"the answer is larger than {budget.max_bytes} bytes (the byte cap; raise it with --max-bytes)"
+        )
+    return body
 
 
 __all__ = ["HTTP_TIMEOUT", "RemoteStore"]

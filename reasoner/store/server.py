@@ -1,33 +1,32 @@
 """``dorsum serve``: the store folder as a standard SPARQL 1.1 endpoint, run by the Oxigraph
-server (PyPI package ``oxigraph``) and restarted if it crashes."""
+server (PyPI package ``oxigraph``) behind dorsum's guard (:mod:`.endpoint`), which checks each
+query, stops it at its time limit (by killing and restarting the server) and caps its answer."""
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
+import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from reasoner.errors import UsageError
-from reasoner.store.errors import StoreError, StoreNotFoundError
+from reasoner.pipeline.query_budget import QueryBudget
+from reasoner.store.endpoint import run_endpoint
+from reasoner.store.errors import StoreNotFoundError
 from reasoner.store.local import acquire_lock, looks_like_store
 from reasoner.store.location import is_remote
 
 SERVER_ENV: Final = "DORSUM_OXIGRAPH"
 DEFAULT_PORT: Final = 7878
 DEFAULT_TIMEOUT_S: Final = 30
+#: An endpoint's answers are smaller than a command's: each is held whole before it is sent.
+DEFAULT_ENDPOINT_MAX_BYTES: Final = 16 * 1024 * 1024
 SERVER_THREAD_STACK: Final = 256 * 1024 * 1024  # bytes of (virtual) stack per server thread
-PR_SET_PDEATHSIG: Final = 1
-QUICK_CRASH_S: Final = 2.0
-MAX_QUICK_CRASHES: Final = 5
 
 Notify = Callable[[str], None]
 
@@ -40,9 +39,10 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     read_only: bool = True
-    timeout_s: int = DEFAULT_TIMEOUT_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
     union_default_graph: bool = True
     cors: bool = False
+    budget: QueryBudget = field(default_factory=lambda: QueryBudget(max_bytes=DEFAULT_ENDPOINT_MAX_BYTES))
 
     @property
     def bind(self) -> str:
@@ -77,10 +77,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def server_args(binary: str, folder: Path, options: ServeOptions) -> list[str]:
-    """The Oxigraph server's command line."""
+def server_args(binary: str, folder: Path, options: ServeOptions, port: int) -> list[str]:
+    """The Oxigraph server's command line, on a private loopback port behind the guard. Its own
+    timeout is later than the guard's, so that the guard, which kills it, always stops first."""
     args = [binary, "serve-read-only" if options.read_only else "serve", "--location", str(folder)]
-    args += ["--bind", options.bind, "--timeout-s", str(options.timeout_s)]
+    args += ["--bind", f"127.0.0.1:{port}", "--timeout-s", str(math.ceil(options.timeout_s) + 5)]
     if options.union_default_graph:
         args.append("--union-default-graph")
     if options.cors:
@@ -109,70 +110,28 @@ def serve_store(options: ServeOptions, notify: Notify) -> None:
         raise StoreNotFoundError(f"no store at {folder} (fill one with: dorsum store add CASE --store {folder})")
     if not options.read_only:
         folder.mkdir(parents=True, exist_ok=True)
-    args = server_args(oxigraph_binary(), folder, options)
+    binary = oxigraph_binary()
+    env = dict(os.environ)
+    env.setdefault("RUST_MIN_STACK", str(SERVER_THREAD_STACK))
     lock = acquire_lock(folder, exclusive=not options.read_only)
     mode = "read-only" if options.read_only else "writable"
-    notify(f"dorsum: serving {folder} ({mode}) at {options.url}  (query page /, SPARQL endpoint /query; Ctrl-C stops)")
+    budget = options.budget
+    notify(
+        f"dorsum: serving {folder} ({mode}) at {options.url}  (query page /, SPARQL endpoint /query; "
+        f"{budget.timeout_s:g} s, {budget.max_rows} rows, {budget.max_bytes} bytes per query; Ctrl-C stops)"
+    )
     try:
-        code = supervise(args, notify)
+        run_endpoint(
+            (options.host, options.port),
+            lambda port: server_args(binary, folder, options, port),
+            env,
+            budget,
+            options.read_only,
+            notify,
+        )
     finally:
         if lock is not None:
             lock.close()
-    if code != 0:
-        raise StoreError(f"the Oxigraph server stopped with exit code {code} (is port {options.port} already in use?)")
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to stop the server if dorsum dies, so no orphan keeps the port and the store."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def supervise(args: list[str], notify: Notify) -> int:
-    """Run the Oxigraph server and restart it if it crashes; return its exit code once it stops.
-
-    The server aborts on a stack overflow when a query is nested very deeply, taking every
-    connection with it. A larger thread stack (RUST_MIN_STACK) makes that need a query nested
-    over about 100,000 levels; a restart covers the rest. SIGINT and SIGTERM stop the server.
-    """
-    env = dict(os.environ)
-    env.setdefault("RUST_MIN_STACK", str(SERVER_THREAD_STACK))
-    stopping = False
-    child: subprocess.Popen[bytes] | None = None
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        if child is not None and child.poll() is None:
-            child.terminate()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    quick_crashes = 0
-    try:
-        while True:
-            started = time.monotonic()
-            child = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
-            code = child.wait()
-            if stopping:
-                return 0
-            if code >= 0:
-                return code
-            quick_crashes = quick_crashes + 1 if time.monotonic() - started < QUICK_CRASH_S else 0
-            if quick_crashes >= MAX_QUICK_CRASHES:
-                return 128 - code
-            notify(f"dorsum: warning: the Oxigraph server stopped (signal {-code}); restarting it")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
 
 
 __all__ = [
@@ -184,5 +143,4 @@ __all__ = [
     "oxigraph_binary",
     "serve_store",
     "server_args",
-    "supervise",
 ]

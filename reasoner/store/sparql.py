@@ -16,6 +16,7 @@ import pyoxigraph as ox
 
 from reasoner.errors import UsageError, one_line
 from reasoner.knowledge import default_kb_root
+from reasoner.pipeline.query_budget import AnswerMeter, QueryBudget
 from reasoner.render.turtle import PROV, RESULT
 from reasoner.store.records import CASE_BASE, DSTORE, KNOWLEDGE_BASE, literal_text
 
@@ -137,27 +138,46 @@ def _ox_term(term: Term) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     raise UsageError("RDF-star triple terms cannot be written as Turtle here")
 
 
-def from_ox_triples(triples: object) -> GraphResult:
-    return GraphResult(
-        tuple(
-            (from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
-            for t in cast("list[ox.Triple]", triples)
-        )
-    )
+def from_ox_triples(triples: object, meter: AnswerMeter | None = None) -> GraphResult:
+    """Triples as a GraphResult; ``meter`` counts them and stops at its cap."""
+    converted = []
+    for t in cast("list[ox.Triple]", triples):
+        row = (from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object))
+        if meter is not None:
+            meter.add(*(term.value for term in row))
+        converted.append(row)
+    return GraphResult(tuple(converted))
 
 
-def from_ox_answer(answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> SparqlResult:
-    """A pyoxigraph query answer as a dataclass."""
+def from_ox_answer(
+    answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, meter: AnswerMeter | None = None
+) -> SparqlResult:
+    """A pyoxigraph query answer as a dataclass; ``meter`` counts rows and bytes as they are
+    read and raises AnswerTooLargeError at its cap (so a huge answer is never built)."""
     if isinstance(answer, ox.QueryBoolean):
         return AskResult(bool(answer))
     if isinstance(answer, ox.QueryTriples):
-        return from_ox_triples(answer)
+        return from_ox_triples(answer, meter)
     variables = tuple(v.value for v in answer.variables)
-    rows = tuple(
-        tuple(from_ox_term(solution[name]) if solution[name] is not None else None for name in variables)
-        for solution in answer
-    )
-    return SelectResult(variables, rows)
+    rows = []
+    for solution in answer:
+        row = tuple(from_ox_term(solution[name]) if solution[name] is not None else None for name in variables)
+        if meter is not None:
+            meter.add(*(cell.value if cell is not None else None for cell in row))
+        rows.append(row)
+    return SelectResult(variables, tuple(rows))
+
+
+def answer_size(answer: SparqlResult, budget: QueryBudget) -> None:
+    """Raise AnswerTooLargeError if an answer already read is over the budget's caps."""
+    meter = AnswerMeter(budget)
+    rows: tuple[tuple[Term | None, ...], ...] = ()
+    if isinstance(answer, SelectResult):
+        rows = answer.rows
+    elif isinstance(answer, GraphResult):
+        rows = answer.triples
+    for row in rows:
+        meter.add(*(cell.value if cell is not None else None for cell in row))
 
 
 _JSON_KINDS: Final = {"uri": "uri", "bnode": "bnode", "literal": "literal", "typed-literal": "literal"}
@@ -341,6 +361,7 @@ __all__ = [
     "SelectResult",
     "SparqlResult",
     "Term",
+    "answer_size",
     "from_json_results",
     "from_ox_answer",
     "from_ox_term",

@@ -45,7 +45,7 @@ def resolve_query(name_or_path: str, kb_root: Path) -> Path:
     if stem and "/" not in stem and "\\" not in stem:
         for folder in QUERY_FOLDERS:
             candidate = kb_root.joinpath(*folder, f"{stem}.rq")
-            if candidate.is_file():
+            if _is_file(candidate):
                 return candidate
     listed = "; ".join(
         f"{'/'.join(folder)}/: {', '.join(names) or '(none)'}"

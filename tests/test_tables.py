@@ -161,7 +161,10 @@ def test_json_round_trips_through_a_w3c_parser() -> None:
 def test_an_empty_answer_has_its_header_only() -> None:
     assert render_select(("a", "b"), [], "csv") == "a,b\r\n"
     assert render_select(("a", "b"), [], "tsv") == "?a\t?b\n"
-    assert json.loads(render_select(("a", "b"), [], "json")) == {"head": {"vars": ["a", "b"]}, "results": {"bindings": []}}
+    assert json.loads(render_select(("a", "b"), [], "json")) == {
+        "head": {"vars": ["a", "b"]},
+        "results": {"bindings": []},
+    }
     assert results_document((), []) == {"head": {"vars": []}, "results": {"bindings": []}}
 
 

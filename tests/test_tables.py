@@ -238,3 +238,10 @@ def test_an_unknown_name_lists_the_names_there_are(name: str) -> None:
         assert "queries/examples/: " in message and "red-flag-frequency" in message
     with pytest.raises(UsageError, match="no query file or named query"):
         resolve_query(name, root)
+
+
+def test_a_term_the_serialiser_refuses_is_a_usage_error() -> None:
+    from reasoner.store.sparql import Term
+
+    with pytest.raises(UsageError, match="cannot be written as tsv"):
+        render_select(("a",), [(Term("bnode", "not a label!"),)], "tsv")

@@ -23,11 +23,11 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from rdflib.term import BNode, Literal, URIRef
 
-from reasoner.errors import UsageError
+from reasoner.errors import UsageError, one_line
 from reasoner.knowledge import DX
 
 TABLE_CELL: Final = 100  # longer cells are cut in the text table (csv, tsv and json are complete)
@@ -114,20 +114,21 @@ def boolean_document(value: bool) -> dict[str, Any]:
 
 
 def _serialised(document: Mapping[str, Any], fmt: str) -> str:
-    """The W3C JSON ``document`` rewritten as CSV or TSV by pyoxigraph's serialisers."""
+    """The W3C JSON ``document`` of a SELECT rewritten as CSV or TSV by pyoxigraph's serialisers."""
     import pyoxigraph as ox
 
     target = ox.QueryResultsFormat.CSV if fmt == "csv" else ox.QueryResultsFormat.TSV
-    parsed = ox.parse_query_results(json.dumps(document), ox.QueryResultsFormat.JSON)
-    if isinstance(parsed, ox.QueryBoolean):
-        return ("true" if bool(parsed) else "false") + "\n"
-    data = parsed.serialize(format=target)
+    try:
+        parsed = ox.parse_query_results(json.dumps(document), ox.QueryResultsFormat.JSON)
+        data = cast("ox.QuerySolutions", parsed).serialize(format=target)
+    except (SyntaxError, ValueError) as error:  # a term pyoxigraph does not accept (a blank node label)
+        raise UsageError(f"the answer cannot be written as {fmt}: {one_line(error)}") from error
     return data.decode("utf-8") if data else ""
 
 
 def select_json(variables: Sequence[str], rows: Iterable[Sequence[object | None]]) -> str:
     """W3C SPARQL 1.1 Query Results JSON (indented, with a final newline)."""
-    return json.dumps(results_document(variables, rows), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(results_document(variables, rows), indent=2) + "\n"
 
 
 def select_csv(variables: Sequence[str], rows: Iterable[Sequence[object | None]]) -> str:

@@ -20,6 +20,7 @@ from reasoner.render.tables import (
     TABLE_CELL,
     csv_table,
     render_boolean,
+    render_query,
     render_select,
     results_document,
     select_table,
@@ -245,3 +246,16 @@ def test_a_term_the_serialiser_refuses_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="cannot be written as tsv"):
         render_select(("a",), [(Term("bnode", "not a label!"),)], "tsv")
+
+
+def test_render_query_writes_run_query_answers() -> None:
+    from rdflib import Literal, URIRef
+
+    from reasoner.pipeline.query import QueryResult
+
+    ask = QueryResult((), (), boolean=False)
+    assert render_query(ask, "text") == "false\n"
+    assert json.loads(render_query(ask, "json")) == {"head": {}, "boolean": False}
+    select = QueryResult(("s", "n"), ((URIRef("http://example.org/s"), Literal(3)), (None, Literal("x", lang="en"))))
+    assert render_query(select, "csv") == "s,n\r\nhttp://example.org/s,3\r\n,x\r\n"
+    assert render_query(select, "text").splitlines()[-1] == "(2 rows)"

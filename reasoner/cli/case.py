@@ -195,12 +195,9 @@ def query(query: str, case: Path, fmt: str, kb: Path | None, **limits: Any) -> N
       dorsum query my-query.rq examples/growing-firm-lump.yaml --format csv
     """
     from reasoner.pipeline.query import run_query
-    from reasoner.render.tables import render_boolean, render_select
+    from reasoner.render.tables import render_query
 
     knowledge = load_knowledge(kb)
     result = run_query(query, read_case(case, knowledge), knowledge, query_budget(**limits))
-    if result.boolean is not None:
-        click.echo(render_boolean(result.boolean, fmt), nl=False)
-    else:
-        click.echo(render_select(result.variables, result.rows, fmt), nl=False)
+    click.echo(render_query(result, fmt), nl=False)
     sys.exit(EXIT_TRIAGED)

@@ -29,6 +29,7 @@ from rdflib.term import BNode, Literal, URIRef
 
 from reasoner.errors import UsageError, one_line
 from reasoner.knowledge import DX
+from reasoner.pipeline.query import QueryResult
 
 TABLE_CELL: Final = 100  # longer cells are cut in the text table (csv, tsv and json are complete)
 XSD_STRING: Final = "http://www.w3.org/2001/XMLSchema#string"
@@ -223,6 +224,14 @@ def render_boolean(value: bool, fmt: str) -> str:
     return ("true" if value else "false") + "\n"
 
 
+def render_query(result: QueryResult, fmt: str) -> str:
+    """The answer of :func:`reasoner.pipeline.query.run_query` in ``fmt`` (text, csv, tsv, json):
+    an ASK's boolean, or the rows of a SELECT (a CONSTRUCT's as subject, predicate, object)."""
+    if result.boolean is not None:
+        return render_boolean(result.boolean, fmt)
+    return render_select(result.variables, result.rows, fmt)
+
+
 __all__ = [
     "ANSWER_FORMATS",
     "TABLE_CELL",
@@ -230,6 +239,7 @@ __all__ = [
     "cell_text",
     "csv_table",
     "render_boolean",
+    "render_query",
     "render_select",
     "results_document",
     "select_csv",

@@ -65,19 +65,19 @@ def w3c_term(term: object) -> Binding | None:
 
 
 def _term_parts(term: object) -> tuple[str, str, str, str]:
-    """(kind, value, datatype, language) of an rdflib term, a store Term or a pyoxigraph term."""
-    if isinstance(term, URIRef):
-        return "uri", str(term), "", ""
-    if isinstance(term, BNode):
-        return "bnode", str(term), "", ""
-    if isinstance(term, Literal):
-        return "literal", str(term), str(term.datatype or ""), term.language or ""
+    """(kind, value, datatype, language) of a store Term, an rdflib term or a pyoxigraph term."""
     kind = getattr(term, "kind", None)
-    if isinstance(kind, str):  # reasoner.store.sparql.Term
+    if isinstance(kind, str):  # reasoner.store.sparql.Term (checked first: the most numerous)
         value = str(getattr(term, "value", ""))
         if kind in ("uri", "bnode", "literal"):
             return kind, value, str(getattr(term, "datatype", "")), str(getattr(term, "language", ""))
         return "literal", value, "", ""  # an RDF-star triple term, as its text
+    if isinstance(term, URIRef):
+        return "uri", str(term), "", ""
+    if isinstance(term, Literal):
+        return "literal", str(term), str(term.datatype or ""), term.language or ""
+    if isinstance(term, BNode):
+        return "bnode", str(term), "", ""
     return _ox_term_parts(term)
 
 

@@ -253,7 +253,9 @@ def test_query_by_name_and_file(tmp_path: Path) -> None:
     query.write_text("PREFIX dx: <https://w3id.org/dorsum/ontology#> SELECT ?band WHERE { ?c dx:inAgeBand ?band }")
     code, out, _ = run("query", str(query), str(COMPLETE), "--format", "json")
     assert code == 0
-    assert {row["band"].rsplit("#")[-1] for row in json.loads(out)} == {"Adult", "Over40"}
+    bindings = json.loads(out)["results"]["bindings"]  # the W3C SPARQL 1.1 results JSON
+    assert {row["band"]["value"].rsplit("#")[-1] for row in bindings} == {"Adult", "Over40"}
+    assert {row["band"]["type"] for row in bindings} == {"uri"}
 
 
 def test_unknown_query_is_a_usage_error() -> None:

@@ -550,7 +550,7 @@ def test_cli_add_list_sparql_remove_export(tmp_path: Path) -> None:
     ("command", "args", "message"),
     [
         (sparql, ["SELECT * WHERE {", "--store", "{db}"], "SPARQL syntax error"),
-        (sparql, ["no-such-query", "--store", "{db}"], "no query file or example query"),
+        (sparql, ["no-such-query", "--store", "{db}"], "no query file or named query"),
         (sparql, ["red-flag-frequency", "--store", "{tmp}/missing"], "no store at"),
         (
             sparql,

@@ -183,10 +183,11 @@ def _echo_validation(path: Path, checked: ValidationReport) -> None:
 def query(query: str, case: Path, fmt: str, kb: Path | None, **limits: Any) -> None:
     """Run a SPARQL QUERY over the inferred graph of CASE (joined with the ontology).
 
-    QUERY is a .rq file or the name of a query in the knowledge's queries/ folder
-    (for example report-red-flags, or examples/red-flags-by-case as red-flags-by-case).
-    The text format is a table. Updates, SERVICE, LOAD and FROM are refused; the query is
-    stopped at --timeout and its answer refused past --max-rows or --max-bytes.
+    QUERY is a query file or the name of a query in the knowledge's queries/ or
+    queries/examples/ folder (for example report-red-flags or red-flags-by-case).
+    The text format is a table; csv and json are the W3C SPARQL 1.1 results formats (a
+    CONSTRUCT as subject, predicate, object rows). Updates, SERVICE, LOAD and FROM are refused;
+    the query is stopped at --timeout and its answer refused past --max-rows or --max-bytes.
 
     \b
     Example:
@@ -194,13 +195,9 @@ def query(query: str, case: Path, fmt: str, kb: Path | None, **limits: Any) -> N
       dorsum query my-query.rq examples/growing-firm-lump.yaml --format csv
     """
     from reasoner.pipeline.query import run_query
+    from reasoner.render.tables import render_query
 
     knowledge = load_knowledge(kb)
     result = run_query(query, read_case(case, knowledge), knowledge, query_budget(**limits))
-    if fmt == "csv":
-        click.echo(result.to_csv(), nl=False)
-    elif fmt == "json":
-        click.echo(result.to_json())
-    else:
-        click.echo(result.to_table())
+    click.echo(render_query(result, fmt), nl=False)
     sys.exit(EXIT_TRIAGED)

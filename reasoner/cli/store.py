@@ -167,9 +167,9 @@ def list_cases(location: str, fmt: str) -> None:
       dorsum store list
       dorsum store list --format csv --store ./dorsum-store
     """
-    import csv
-    import io
     import json
+
+    from reasoner.render.tables import csv_table, text_table
 
     with _errors(), open_store(location, read_only=True) as case_store:
         cases = case_store.list_cases()
@@ -188,17 +188,9 @@ def list_cases(location: str, fmt: str) -> None:
         if fmt == "json":
             click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=2))
         elif fmt == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows(rows)
-            click.echo(out.getvalue(), nl=False)
+            click.echo(csv_table(columns, rows), nl=False)
         else:
-            widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(columns)]
-            click.echo("  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip())
-            for row in rows:
-                click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-            click.echo(f"({len(rows)} cases)")
+            click.echo(text_table(columns, rows, unit="cases"))
 
 
 @store.command("remove", epilog=STORE_EXIT_HELP)

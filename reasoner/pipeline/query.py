@@ -3,70 +3,63 @@ and the whole ontology), for informaticians."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
-from rdflib import Graph, Literal, Node
+from rdflib import Graph, Node
 from rdflib.graph import ReadOnlyGraphAggregate
 
 from reasoner.errors import QueryRefusedError, UsageError, one_line
-from reasoner.knowledge import DX, Knowledge
+from reasoner.knowledge import Knowledge
 from reasoner.pipeline.infer import infer_case
 from reasoner.pipeline.query_budget import AnswerMeter, QueryBudget, check_query_text, run_bounded
 from reasoner.pipeline.read import CaseInput
 from reasoner.pipeline.validate import require_valid, validate_case
 
+QUERY_FOLDERS: Final = (("queries",), ("queries", "examples"))  # where named queries are looked up
+
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Rows of a SELECT (or the single boolean of an ASK, or the triples of a CONSTRUCT)."""
+    """The answer of a query: the rows of a SELECT (rdflib terms, ``None`` when unbound), the
+    triples of a CONSTRUCT or DESCRIBE (as subject, predicate, object rows and as ``graph``), or
+    the ``boolean`` of an ASK (no variables, no rows). :mod:`reasoner.render.tables` writes it
+    as a table or in the W3C results formats."""
 
     variables: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
+    rows: tuple[tuple[Node | None, ...], ...]
     graph: Graph | None = None
-
-    def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(self.variables)
-        writer.writerows(self.rows)
-        return out.getvalue()
-
-    def to_json(self) -> str:
-        return json.dumps([dict(zip(self.variables, row, strict=True)) for row in self.rows], indent=2)
-
-    def to_table(self) -> str:
-        """An aligned text table; IRIs in the dorsum namespace are shortened to dx:name."""
-        if not self.variables:
-            return "(no columns)"
-        rows = [tuple(cell.replace(str(DX), "dx:") for cell in row) for row in self.rows]
-        widths = [len(v) for v in self.variables]
-        for row in rows:
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-        line = "  ".join(v.ljust(w) for v, w in zip(self.variables, widths, strict=True))
-        rule = "  ".join("-" * w for w in widths)
-        body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-        return "\n".join([line, rule, *body, f"({len(self.rows)} rows)"])
+    boolean: bool | None = None
 
 
-def resolve_query(name_or_path: str, knowledge: Knowledge) -> Path:
-    """A .rq file path, or the name of a query in the knowledge's queries/ (or queries/examples/)."""
+def resolve_query(name_or_path: str, kb_root: Path) -> Path:
+    """The query file QUERY names, for ``dorsum query`` and ``dorsum sparql`` alike: a path to an
+    existing file, else the name of a query in the knowledge's queries/ or queries/examples/
+    (``NAME``, ``NAME.rq`` or ``examples/NAME``; queries/ first). Raises UsageError listing the
+    names there are."""
     path = Path(name_or_path)
-    if path.suffix == ".rq" and path.is_file():
+    if _is_file(path):
         return path
-    stem = path.stem if path.suffix == ".rq" else name_or_path
-    for candidate in (
-        knowledge.root / "queries" / f"{stem}.rq",
-        knowledge.root / "queries" / "examples" / f"{stem}.rq",
-    ):
-        if candidate.is_file():
-            return candidate
-    names = sorted(p.stem for p in (knowledge.root / "queries").rglob("*.rq"))
-    raise UsageError(f"no query file or named query '{name_or_path}' (named queries: {', '.join(names)})")
+    stem = name_or_path.removesuffix(".rq").removeprefix("examples/")
+    if stem and "/" not in stem and "\\" not in stem:
+        for folder in QUERY_FOLDERS:
+            candidate = kb_root.joinpath(*folder, f"{stem}.rq")
+            if _is_file(candidate):
+                return candidate
+    listed = "; ".join(
+        f"{'/'.join(folder)}/: {', '.join(names) or '(none)'}"
+        for folder in QUERY_FOLDERS
+        for names in [sorted(p.stem for p in kb_root.joinpath(*folder).glob("*.rq"))]
+    )
+    raise UsageError(f"no query file or named query '{name_or_path}' (named queries in {listed})")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL
+        return False
 
 
 def inferred_case_graph(case: CaseInput, knowledge: Knowledge) -> Graph:
@@ -86,7 +79,7 @@ def run_query(
     capped in rows and bytes. Raises QueryRefusedError, QueryTimeoutError, AnswerTooLargeError.
     """
     chosen = budget if budget is not None else QueryBudget()
-    path = resolve_query(name_or_path, knowledge)
+    path = resolve_query(name_or_path, knowledge.root)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -119,26 +112,17 @@ def _parsed(text: str, path: Path) -> Any:
 
 def _answer(result: Any, meter: AnswerMeter) -> QueryResult:
     if result.type == "ASK":
-        return QueryResult(("ask",), ((str(bool(result.askAnswer)).lower(),),))
+        return QueryResult((), (), boolean=bool(result.askAnswer))
     if result.type in ("CONSTRUCT", "DESCRIBE"):
         graph = Graph()
         for triple in result:
             meter.add(*(str(term) for term in triple))
             graph.add(triple)
-        rows = tuple(tuple(_cell(term) for term in triple) for triple in sorted(graph))
-        return QueryResult(("subject", "predicate", "object"), rows, graph)
+        return QueryResult(("subject", "predicate", "object"), tuple(sorted(graph)), graph)
     names = list(result.vars or [])
-    rows_read: list[tuple[str, ...]] = []
+    rows_read: list[tuple[Node | None, ...]] = []
     for solution in result:
-        row = tuple(_cell(cast(Any, solution)[v]) for v in names)
-        meter.add(*row)
+        row = tuple(cast(Any, solution)[v] for v in names)
+        meter.add(*(str(term) if term is not None else None for term in row))
         rows_read.append(row)
     return QueryResult(tuple(str(v) for v in names), tuple(rows_read))
-
-
-def _cell(term: Node | None) -> str:
-    if term is None:
-        return ""
-    if isinstance(term, Literal):
-        return str(term)
-    return term.n3() if not str(term).startswith("http") else str(term)

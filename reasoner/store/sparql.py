@@ -3,8 +3,6 @@ results formats (JSON, CSV, TSV) and a table, and query names resolved to text."
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Mapping
@@ -16,7 +14,9 @@ import pyoxigraph as ox
 
 from reasoner.errors import UsageError, one_line
 from reasoner.knowledge import default_kb_root
+from reasoner.pipeline.query import resolve_query
 from reasoner.pipeline.query_budget import AnswerMeter, QueryBudget
+from reasoner.render.tables import render_boolean, render_select
 from reasoner.render.turtle import PROV, RESULT
 from reasoner.store.records import CASE_BASE, DSTORE, KNOWLEDGE_BASE, literal_text
 
@@ -28,8 +28,6 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 """
 SPARQL_FORMATS: Final = ("table", "csv", "json", "tsv")
-TABLE_CELL: Final = 100  # longer cells are cut in the table format (csv, tsv and json are complete)
-EXAMPLE_QUERIES: Final = ("queries", "examples")
 
 
 # ---------------------------------------------------------------- answers
@@ -210,25 +208,28 @@ def _json_term(cell: Mapping[str, Any] | None) -> Term | None:
 
 
 def resolve_sparql(query: str, kb: Path | None = None) -> str:
-    """QUERY as text: a .rq file, the name of a query in queries/examples/, or SPARQL text."""
-    path = Path(query)
-    if path.suffix == ".rq" or (len(query) < 200 and "\n" not in query and path.is_file()):
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            if path.suffix == ".rq" and len(path.parts) > 1:
-                raise UsageError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: cannot read: {one_line(error)}") from error
-    if query.replace("-", "").replace("_", "").replace(".rq", "").isalnum():
-        root = kb if kb is not None else default_kb_root()
-        folder = root.joinpath(*EXAMPLE_QUERIES)
-        named = folder / f"{path.stem}.rq"
-        if named.is_file():
-            return named.read_text(encoding="utf-8")
-        names = ", ".join(sorted(p.stem for p in folder.glob("*.rq")))
-        raise UsageError(f"no query file or example query named '{query}' (examples: {names})")
-    return query
+    """QUERY as text: SPARQL text as given, else the file or named query it names (found by
+    :func:`reasoner.pipeline.query.resolve_query`, as for ``dorsum query``)."""
+    if _is_sparql_text(query):
+        return query
+    path = resolve_query(query, kb if kb is not None else default_kb_root())
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot read: {one_line(error)}") from error
+
+
+def _is_sparql_text(query: str) -> bool:
+    """Whether QUERY is SPARQL text rather than a file or a query name: several lines, long, or
+    with spaces or braces (and not a file of that name)."""
+    if "\n" in query or len(query) >= 200:
+        return True
+    if query.endswith(".rq") or not (any(c.isspace() for c in query) or "{" in query):
+        return False
+    try:
+        return not Path(query).is_file()
+    except (OSError, ValueError):
+        return True
 
 
 def with_values(text: str, params: Mapping[str, str]) -> str:
@@ -277,53 +278,6 @@ _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 # ---------------------------------------------------------------- rendering
 
 
-def render_sparql(answer: SparqlResult, fmt: str = "table") -> str:
-    """Render a query answer: an aligned table, W3C SPARQL CSV / TSV / JSON results, or for a
-    CONSTRUCT, Turtle (table), N-Triples (tsv), or subject/predicate/object rows (csv, json)."""
-    if fmt not in SPARQL_FORMATS:
-        raise UsageError(f"unknown format '{fmt}' (use one of {', '.join(SPARQL_FORMATS)})")
-    if isinstance(answer, AskResult):
-        if fmt == "json":
-            return json.dumps({"head": {}, "boolean": answer.value}, indent=2) + "\n"
-        return ("true" if answer.value else "false") + "\n"
-    if isinstance(answer, GraphResult):
-        if fmt == "table":
-            return answer.to_turtle()
-        if fmt == "tsv":
-            return answer.to_ntriples()
-        answer = SelectResult(("subject", "predicate", "object"), answer.triples)
-    if fmt == "json":
-        return _results_json(answer) + "\n"
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(answer.variables)
-        writer.writerows([cell.value if cell else "" for cell in row] for row in answer.rows)
-        return out.getvalue()
-    if fmt == "tsv":
-        lines = ["\t".join(f"?{v}" for v in answer.variables)]
-        lines += ["\t".join(cell.n3 if cell else "" for cell in row) for row in answer.rows]
-        return "\n".join(lines) + "\n"
-    return _table(answer) + "\n"
-
-
-def _results_json(answer: SelectResult) -> str:
-    bindings = []
-    for row in answer.rows:
-        binding: dict[str, dict[str, str]] = {}
-        for name, cell in zip(answer.variables, row, strict=True):
-            if cell is None:
-                continue
-            entry = {"type": cell.kind, "value": cell.value}
-            if cell.kind == "literal" and cell.language:
-                entry["xml:lang"] = cell.language
-            elif cell.kind == "literal" and cell.datatype:
-                entry["datatype"] = cell.datatype
-            binding[name] = entry
-        bindings.append(binding)
-    return json.dumps({"head": {"vars": list(answer.variables)}, "results": {"bindings": bindings}}, indent=2)
-
-
 _SHORT_NAMES: Final = (
     ("https://w3id.org/dorsum/ontology#", "dx:"),
     (CASE_BASE, "case:"),
@@ -331,26 +285,21 @@ _SHORT_NAMES: Final = (
 )
 
 
-def _cell_text(cell: Term | None) -> str:
-    text = "" if cell is None else cell.value
-    for long, short in _SHORT_NAMES:
-        if cell is not None and cell.kind == "uri" and text.startswith(long):
-            text = short + text[len(long) :]
-    text = " ".join(text.split())
-    return text if len(text) <= TABLE_CELL else text[: TABLE_CELL - 3] + "..."
-
-
-def _table(answer: SelectResult) -> str:
-    if not answer.variables:
-        return "(no columns)"
-    rows = [[_cell_text(cell) for cell in row] for row in answer.rows]
-    widths = [len(v) for v in answer.variables]
-    for cells in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
-    header = "  ".join(v.ljust(w) for v, w in zip(answer.variables, widths, strict=True)).rstrip()
-    rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in rows]
-    return "\n".join([header, rule, *body, f"({len(rows)} rows)"])
+def render_sparql(answer: SparqlResult, fmt: str = "table") -> str:
+    """Render a query answer with :mod:`reasoner.render.tables`: an aligned table, W3C SPARQL
+    CSV / TSV / JSON results, or for a CONSTRUCT, Turtle (table), N-Triples (tsv), or
+    subject/predicate/object rows (csv, json)."""
+    if fmt not in SPARQL_FORMATS:
+        raise UsageError(f"unknown format '{fmt}' (use one of {', '.join(SPARQL_FORMATS)})")
+    if isinstance(answer, AskResult):
+        return render_boolean(answer.value, fmt)
+    if isinstance(answer, GraphResult):
+        if fmt == "table":
+            return answer.to_turtle()
+        if fmt == "tsv":
+            return answer.to_ntriples()
+        return render_select(("subject", "predicate", "object"), answer.triples, fmt, _SHORT_NAMES)
+    return render_select(answer.variables, answer.rows, fmt, _SHORT_NAMES)
 
 
 __all__ = [

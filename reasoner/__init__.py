@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from reasoner.pipeline.read import CaseInput, case_from_form, case_from_graph, case_from_rdf_text, read_case
     from reasoner.pipeline.triage import TriageResult, evaluate_file, triage
     from reasoner.pipeline.validate import ValidationReport, validate_case
+    from reasoner.pipeline.policy import Profile, load_profile
     from reasoner.render import render, render_json, render_text, render_turtle
+    from reasoner.render.tables import render_query
 
 #: Where each lazily imported public name is defined.
 _LAZY = {
@@ -63,6 +65,9 @@ _LAZY = {
     "render_json": "reasoner.render",
     "render_text": "reasoner.render",
     "render_turtle": "reasoner.render",
+    "render_query": "reasoner.render.tables",
+    "Profile": "reasoner.pipeline.policy",
+    "load_profile": "reasoner.pipeline.policy",
 }
 
 
@@ -102,6 +107,7 @@ __all__ = [
     "DorsumError",
     "Knowledge",
     "KnowledgeError",
+    "Profile",
     "QueryResult",
     "TriageResult",
     "UsageError",
@@ -114,9 +120,11 @@ __all__ = [
     "infer_case",
     "inferred_case_graph",
     "load_knowledge",
+    "load_profile",
     "read_case",
     "render",
     "render_json",
+    "render_query",
     "render_text",
     "render_turtle",
     "run_query",

@@ -35,11 +35,11 @@ from reasoner.version import __version__
 if TYPE_CHECKING:
     from reasoner.knowledge import Knowledge, load_knowledge
     from reasoner.pipeline.infer import infer_case
+    from reasoner.pipeline.policy import Profile, load_profile
     from reasoner.pipeline.query import QueryResult, inferred_case_graph, run_query
     from reasoner.pipeline.read import CaseInput, case_from_form, case_from_graph, case_from_rdf_text, read_case
     from reasoner.pipeline.triage import TriageResult, evaluate_file, triage
     from reasoner.pipeline.validate import ValidationReport, validate_case
-    from reasoner.pipeline.policy import Profile, load_profile
     from reasoner.render import render, render_json, render_text, render_turtle
     from reasoner.render.tables import render_query
 

@@ -180,7 +180,7 @@ def conflicts_command(profile: str | None, packs_only: bool, fmt: str, kb: Path 
             origin = f"pack {', '.join(side.packs)}" if side.origin == "pack" else side.origin
             if side.origin == "seed+pack":
                 origin = f"seed and pack {', '.join(side.packs)}"
-            click.echo(f"  - [{origin}] {', '.join(side.sources)}: {side.answer}  ({side.label})")
+            click.echo(f"  - ({origin}) {', '.join(side.sources)}: {side.answer}  ({side.label})")
             for citation in side.citations:
                 click.echo(f"      {citation}")
         click.echo(f"  policy: {item.policy}")

@@ -556,3 +556,19 @@ dx:RecLocal_CTFirst a dx:Recommendation ; rdfs:label "Local pathway: CT first fo
     text = (out / "index.html").read_text(encoding="utf-8")
     assert "Local pathway &lt;2026&gt;" in text and "<2026>" not in text
     assert '<tr id="dx-Pack_Local">' not in text and '<h3 id="dx-Pack_Local">' in text
+
+
+def test_pack_sources_query_answers_the_same_with_rdflib_and_oxigraph(knowledge: Knowledge) -> None:
+    """dorsum conflicts reads the pack sources with Oxigraph, the docs with rdflib: they agree."""
+    from reasoner.authoring.conflicts import PACK_SOURCES_QUERY, _oxigraph_rows, source_origins
+
+    def comparable(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+        # the addresses are concatenated in whatever order each engine meets them
+        return [(*row[:10], frozenset(str(row[10]).split()), *row[11:]) for row in rows]
+
+    expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[PACK_SOURCES_QUERY])]
+    assert len(expected) >= 2
+    assert comparable(_oxigraph_rows(knowledge)[PACK_SOURCES_QUERY]) == comparable(expected)
+    origins = source_origins(knowledge)
+    assert origins.packs[str(DX.NICE_NG234)] == ("nice-ng234",)
+    assert str(DX.Seed000) in origins.seeds and str(DX.Seed000) not in origins.packs

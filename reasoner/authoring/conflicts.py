@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import cast
 
 from rdflib import Node
 from rdflib.namespace import RDF, RDFS
@@ -104,7 +104,7 @@ class SourceOrigins:
 @per_knowledge
 def source_origins(knowledge: Knowledge) -> SourceOrigins:
     """The seed articles and the sources of each guideline pack (``queries/docs-packs-sources.rq``)."""
-    if PACK_SOURCES_QUERY not in knowledge.queries:
+    if PACK_SOURCES_QUERY not in knowledge.query_files:  # (a lookup in knowledge.queries would parse it)
         raise KnowledgeError(
             f"dorsum conflicts needs queries/{PACK_SOURCES_QUERY}.rq, which the knowledge does not have"
         )
@@ -115,9 +115,8 @@ def source_origins(knowledge: Knowledge) -> SourceOrigins:
         for seed in graph.subjects(RDF.type, cls)
     )
     packs: dict[str, set[str]] = {}
-    for row in graph.query(knowledge.queries[PACK_SOURCES_QUERY]):
-        values = cast(Any, row)
-        packs.setdefault(str(values.source), set()).add(str(values.packFile or values.pack))
+    for pack, pack_file, source, *_ in _oxigraph_rows(knowledge)[PACK_SOURCES_QUERY]:
+        packs.setdefault(str(source), set()).add(str(pack_file if pack_file is not None else pack))
     return SourceOrigins(seeds, {source: tuple(sorted(found)) for source, found in packs.items()})
 
 
@@ -191,10 +190,16 @@ def knowledge_conflicts(knowledge: Knowledge, profile: Profile | None = None) ->
     return tuple(replace(c, packs_vs_seeds=c.seed_and_pack_sides() is not None) for c in found)
 
 
-@per_knowledge
 def _conflict_rows(knowledge: Knowledge) -> dict[str, list[tuple[Node, ...]]]:
     """The rows of every ``knowledge-conflicts-*`` query, by query name."""
-    names = sorted(name for name in knowledge.queries if name.startswith(QUERY_PREFIX))
+    return {name: rows for name, rows in _oxigraph_rows(knowledge).items() if name.startswith(QUERY_PREFIX)}
+
+
+@per_knowledge
+def _oxigraph_rows(knowledge: Knowledge) -> dict[str, list[tuple[Node, ...]]]:
+    """The rows of every ``knowledge-conflicts-*`` query and of the pack sources query, by query name,
+    run together on one Oxigraph store."""
+    names = sorted(name for name in knowledge.queries if name.startswith(QUERY_PREFIX) or name == PACK_SOURCES_QUERY)
     queries = ReportQueries.for_ontology(knowledge.ontology, {name: knowledge.queries.text(name) for name in names})
     return {name: [cast(tuple[Node, ...], row) for row in rows] for name, rows in queries.run(names, ()).items()}
 

@@ -463,7 +463,7 @@ def test_pack_section_lists_every_pack_file_with_authority_and_sources(knowledge
             for element in graph.subjects(RDF.type, kind):
                 if set(graph.objects(element, DX.source)) & declared:
                     assert knowledge.label(element) in elements, (stem, element)
-    assert "Pack files that declare no guideline pack" not in section
+    assert "Pack files whose pack is not in this knowledge" not in section
     assert "<section" not in section and "http" not in "".join(re.findall(r'(?:href|src)="[^"]*"', section))
 
 
@@ -537,10 +537,18 @@ dx:RecLocal_CTFirst a dx:Recommendation ; rdfs:label "Local pathway: CT first fo
 """,
         encoding="utf-8",
     )
+    (kb / "ontology" / "guidelines" / "orphan.ttl").write_text(  # a pack file that forgot its dx:KnowledgePack
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'dx:OrphanNote rdfs:label "orphan"@en .\n',
+        encoding="utf-8",
+    )
     knowledge = load_knowledge(kb)
     out = tmp_path / "docs"
     build_docs(knowledge, out)
     page = _page(out)
+    undeclared = _section((out / "index.html").read_text(encoding="utf-8"), "packs")
+    assert "Pack files whose pack is not in this knowledge" in undeclared and "<code>orphan.ttl</code>" in undeclared
+    assert "<code>local-pathway.ttl</code>" not in undeclared.split("</p>", 2)[1]
     sources = {row[0]: row for row in page.rows("pack-sources-local-pathway")}
     assert set(sources) == {"Local pathway", "Local audit"}
     assert sources["Local pathway"][2].startswith("St Elsewhere & Co. St Elsewhere.")

@@ -126,7 +126,7 @@ class Catalogue:
     packs: list[PackEntry]
     pack_conflicts: list[PackConflict]  # every pack-versus-seeds disagreement, as dorsum conflicts lists them
     authority_levels: list[Row]
-    undeclared_packs: list[str]  # pack files in ontology/guidelines/ that declare no dx:KnowledgePack
+    undeclared_packs: list[str]  # pack files in ontology/guidelines/ whose dx:KnowledgePack is not loaded
     shape_labels: dict[str, str]  # labels of elements the shapes define (not in the ontology)
     used_in: dict[str, list[str]]  # value or threshold IRI -> the classes whose definitions use it
     uses: dict[str, list[tuple[str, str]]]  # class IRI -> (property IRI or "", value IRI) it uses

@@ -232,3 +232,53 @@ def test_a_shape_beyond_the_compiled_validator_falls_back_to_pyshacl_and_check_s
     result = CliRunner().invoke(main, ["validate", str(bad), "--kb", str(kb)])
     assert result.exit_code == 3, result.stdout + result.stderr  # pyshacl enforces the new pattern
     assert "note must be text" in result.stdout + result.stderr
+
+
+def _conflicts(*options: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(main, ["conflicts", "--format", "json", *options])
+    assert result.exit_code == 0, result.output
+    found: list[dict[str, object]] = json.loads(result.stdout)
+    return found
+
+
+def _origins(conflict: dict[str, object]) -> tuple[str, str]:
+    first, second = conflict["first"], conflict["second"]
+    assert isinstance(first, dict) and isinstance(second, dict)
+    return first["origin"], second["origin"]
+
+
+def test_every_conflict_side_says_whether_it_is_a_seed_article_or_a_pack() -> None:
+    from reasoner.authoring.conflicts import ORIGINS
+
+    every = _conflicts()
+    for conflict in every:
+        first, second = _origins(conflict)
+        assert first in ORIGINS and second in ORIGINS
+        sides = [conflict["first"], conflict["second"]]
+        for side in sides:
+            assert isinstance(side, dict)
+            assert bool(side["packs"]) == ("pack" in side["origin"]), side
+            if side["origin"] == "seed":
+                assert all(source.startswith("Seed ") for source in side["sources"]), side
+        seed_vs_pack = ("seed" in first and "pack" in second) or ("pack" in first and "seed" in second)
+        assert conflict["packs_vs_seeds"] == seed_vs_pack, conflict["subject"]
+    assert {"seed"} < {origin for conflict in every for origin in _origins(conflict)}
+    ng234 = next(c for c in every if "RecNG234_MSCCMRI24h" in str(c["second"]) + str(c["first"]))
+    pack_side = ng234["first"] if "NG234" in str(ng234["first"]) else ng234["second"]
+    assert isinstance(pack_side, dict) and pack_side["origin"] == "pack" and pack_side["packs"] == ["nice-ng234"]
+
+
+def test_conflicts_packs_vs_seeds_lists_only_seed_versus_pack_rows() -> None:
+    every = _conflicts()
+    only = _conflicts("--packs-vs-seeds")
+    assert only == [c for c in every if c["packs_vs_seeds"]]
+    assert 0 < len(only) < len(every)  # the filter keeps some rows and drops the seed-versus-seed ones
+    for conflict in only:
+        assert sorted("pack" if "pack" in origin else origin for origin in _origins(conflict)) == ["pack", "seed"]
+    text = CliRunner().invoke(main, ["conflicts", "--packs-vs-seeds"])
+    assert text.exit_code == 0
+    assert text.stdout.count("\n[") + text.stdout.startswith("[") == len(only)
+    sides = [line.strip() for line in text.stdout.splitlines() if line.startswith("  - (")]
+    assert len(sides) == 2 * len(only)
+    assert all(side.startswith(("- (seed) ", "- (pack ")) for side in sides), sides
+    assert f"{len(only)} disagreements between a guideline pack and the seed articles (of {len(every)})" in text.stdout

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from rdflib import BNode, Graph, URIRef
-from rdflib.namespace import OWL, RDF, RDFS, SH
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
 from reasoner import Knowledge, load_knowledge
 from reasoner.authoring.conflicts import KINDS
@@ -387,3 +387,196 @@ def test_page_loads_in_headless_chromium(docs: Path) -> None:
     assert 'id="recommendations"' in dom
     table = dom.split('id="recommendations"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr id=") >= 10
+
+
+# ---------------------------------------------------------------- guideline packs
+
+
+def _section(text: str, anchor: str) -> str:
+    return text.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
+
+
+def _pack_row(conflict: dict[str, object], with_pack: bool = True) -> list[str]:
+    """What the docs show of a pack-versus-seeds disagreement: the seed article's side first, told
+    apart by the "origin" field `dorsum conflicts --format json` gives each side."""
+    sides = [conflict["first"], conflict["second"]]
+    assert all(isinstance(side, dict) for side in sides)
+    seed, pack = next(
+        (a, b)
+        for a, b in (sides, sides[::-1])
+        if isinstance(a, dict) and isinstance(b, dict) and "seed" in a["origin"] and "pack" in b["origin"]
+    )
+    assert isinstance(seed, dict) and isinstance(pack, dict)
+    cells = [str(conflict["subject"]), str(conflict["kind"])]
+    cells += [", ".join(seed["sources"]), seed["answer"], seed["label"]]
+    cells += [", ".join(pack["packs"])] if with_pack else []
+    cells += [", ".join(pack["sources"]), pack["answer"], pack["label"], str(conflict["policy"])]
+    return cells
+
+
+def _packs_vs_seeds_json(root: Path) -> list[dict[str, object]]:
+    result = CliRunner().invoke(main, ["conflicts", "--packs-vs-seeds", "--format", "json", "--kb", str(root)])
+    assert result.exit_code == 0, result.output
+    found: list[dict[str, object]] = json.loads(result.output)
+    return found
+
+
+def test_pack_section_lists_every_pack_file_with_authority_and_sources(knowledge: Knowledge, docs: Path) -> None:
+    text = (docs / "index.html").read_text(encoding="utf-8")
+    section = _section(text, "packs")
+    page = _page(docs)
+    graph = knowledge.ontology
+    files = sorted(path.stem for path in (ROOT / "ontology" / "guidelines").glob("*.ttl"))
+    assert files, "no pack files to document"
+    for stem in files:
+        pack = next(graph.subjects(DX.packFile, Literal(stem)), None)
+        assert pack is not None, f"{stem}.ttl declares no dx:KnowledgePack"
+        anchor = "dx-" + str(pack).rsplit("#", 1)[-1]
+        assert f'<h3 id="{anchor}">{_escaped(knowledge.label(pack))}</h3>' in section
+        block = section.split(f'<h3 id="{anchor}">', 1)[1].split("<h3", 1)[0]
+        assert f"<code>ontology/guidelines/{stem}.ttl</code>" in block
+        level = graph.value(pack, DX.authority)
+        assert level is not None
+        rank = graph.value(level, DX.authorityRank)
+        assert (
+            f'<a href="#dx-{str(level).rsplit("#", 1)[-1]}">{_escaped(knowledge.label(level))}</a> (rank {rank})'
+            in block
+        )
+        # every source the pack names is a row, with its title, date read and address as text
+        rows = page.rows(f"pack-sources-{stem}")
+        declared = set(graph.objects(pack, DX.source))
+        assert declared, stem
+        shown = {row[0]: row for row in rows}
+        for source in declared:
+            short = str(graph.value(source, SKOS.altLabel))
+            assert short in shown, (stem, short)
+            row = shown[short]
+            assert row[1] == str(graph.value(source, RDFS.label))
+            assert row[3] == str(graph.value(source, DCTERMS.date)) and row[6] == str(graph.value(source, DX.readOn))
+            citation = str(graph.value(source, DX.citation))
+            assert citation in row[2]
+            for url in re.findall(r"https?://\S+", citation)[:1]:
+                assert url.rstrip(".,;)") in row[4], (short, url)
+        # what it contributes: every recommendation and avoid item citing one of its sources
+        elements = {row[1] for row in page.rows(f"pack-elements-{stem}")}
+        for kind in (DX.Recommendation, DX.AvoidAdvice):
+            for element in graph.subjects(RDF.type, kind):
+                if set(graph.objects(element, DX.source)) & declared:
+                    assert knowledge.label(element) in elements, (stem, element)
+    assert "Pack files whose pack is not in this knowledge" not in section
+    assert "<section" not in section and "http" not in "".join(re.findall(r'(?:href|src)="[^"]*"', section))
+
+
+def test_pack_conflicts_are_dorsum_conflicts_packs_vs_seeds(knowledge: Knowledge, docs: Path) -> None:
+    """One source of truth: the docs' pack disagreements are, row for row, what
+    `dorsum conflicts --packs-vs-seeds --format json` lists."""
+    listed = _packs_vs_seeds_json(knowledge.root)
+    assert listed, "the shipped packs disagree with the seeds somewhere"
+    expected = [_pack_row(c) for c in listed]
+    page = _page(docs)
+    assert page.rows("packs-vs-seeds") == expected
+    assert _md_table((docs / "index.md").read_text(encoding="utf-8"), "packs-vs-seeds") == expected
+    # each pack's own table: the rows whose pack side is that pack, in the same order
+    for stem in sorted(path.stem for path in (ROOT / "ontology" / "guidelines").glob("*.ttl")):
+        mine = [_pack_row(c, with_pack=False) for c in listed if stem in _pack_side(c)["packs"]]
+        table = f"pack-conflicts-{stem}"
+        assert (page.rows(table) if table in page.tables else []) == mine, stem
+    text = (docs / "index.html").read_text(encoding="utf-8")
+    assert f"{len(listed)} disagreements where one side cites a pack" in text
+
+
+def _pack_side(conflict: dict[str, object]) -> dict[str, list[str]]:
+    first, second = conflict["first"], conflict["second"]
+    assert isinstance(first, dict) and isinstance(second, dict)
+    return second if "pack" in second["origin"] and "seed" in first["origin"] else first
+
+
+def test_pages_fetch_nothing_while_built_or_shown(
+    knowledge: Knowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building the docs opens no connection, and the pages name addresses only as text."""
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network access while building the docs: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    build_docs(knowledge, tmp_path)
+    text = (tmp_path / "index.html").read_text(encoding="utf-8")
+    section = _section(text, "packs")
+    assert "<code>https://www.nice.org.uk/guidance/ng234/chapter/Recommendations</code>" in section
+    attributes = re.findall(r'\b(?:href|src|action|srcset|data)\s*=\s*"([^"]*)"', text)
+    assert len(attributes) > 100  # the in-page links were found
+    assert not [value for value in attributes if "://" in value or value.startswith("//")]
+    assert "@import" not in text and "url(http" not in text
+
+
+def test_a_new_pack_is_documented_from_its_turtle_alone(tmp_path: Path) -> None:
+    """A pack whose source links to the pack (not the reverse), and an element citing a second source
+    nothing links: both sources are the pack's, its recommendation is listed, and its disagreement
+    with a seed article appears in the docs and in `dorsum conflicts --packs-vs-seeds`."""
+    kb = tmp_path / "kb"
+    for folder in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / folder, kb / folder)
+    (kb / "ontology" / "guidelines" / "local-pathway.ttl").write_text(
+        """
+@prefix dx: <https://w3id.org/dorsum/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+dx:Pack_Local a dx:KnowledgePack ; rdfs:label "pack: a local pathway"@en ;
+    dx:packFile "local-pathway" ; dx:authority dx:AppropriatenessCriteria .
+dx:LocalPathway a dx:Source ; rdfs:label "Local pathway <2026>"@en ; skos:altLabel "Local pathway" ;
+    dcterms:isPartOf dx:Pack_Local ; dcterms:publisher "St Elsewhere & Co" ;
+    dx:citation "St Elsewhere. Lumps on the back. http://intranet.example/lumps" ; dcterms:date "2026" .
+dx:LocalAudit a dx:Source ; rdfs:label "Local audit"@en ; skos:altLabel "Local audit" .
+dx:RecLocal_CTFirst a dx:Recommendation ; rdfs:label "Local pathway: CT first for a growing lump"@en ;
+    dx:appliesTo dx:GrowingLump ; dx:action dx:CTWithContrast ; dx:urgency dx:Urgent2Weeks ;
+    dx:topic dx:FirstImagingTopic ; dx:source dx:LocalPathway, dx:LocalAudit ; dx:evidence "invented"@en .
+""",
+        encoding="utf-8",
+    )
+    (kb / "ontology" / "guidelines" / "orphan.ttl").write_text(  # a pack file that forgot its dx:KnowledgePack
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'dx:OrphanNote rdfs:label "orphan"@en .\n',
+        encoding="utf-8",
+    )
+    knowledge = load_knowledge(kb)
+    out = tmp_path / "docs"
+    build_docs(knowledge, out)
+    page = _page(out)
+    undeclared = _section((out / "index.html").read_text(encoding="utf-8"), "packs")
+    assert "Pack files whose pack is not in this knowledge" in undeclared and "<code>orphan.ttl</code>" in undeclared
+    assert "<code>local-pathway.ttl</code>" not in undeclared.split("</p>", 2)[1]
+    sources = {row[0]: row for row in page.rows("pack-sources-local-pathway")}
+    assert set(sources) == {"Local pathway", "Local audit"}
+    assert sources["Local pathway"][2].startswith("St Elsewhere & Co. St Elsewhere.")
+    assert sources["Local pathway"][4] == "http://intranet.example/lumps"
+    assert [row[1] for row in page.rows("pack-elements-local-pathway")] == [
+        "Local pathway: CT first for a growing lump"
+    ]
+    listed = _packs_vs_seeds_json(kb)
+    ours = [c for c in listed if "RecLocal_CTFirst" in str(_pack_side(c).get("element"))]
+    assert ours and all(_pack_side(c)["packs"] == ["local-pathway"] for c in ours)
+    assert page.rows("pack-conflicts-local-pathway") == [_pack_row(c, with_pack=False) for c in ours]
+    assert page.rows("packs-vs-seeds") == [_pack_row(c) for c in listed]
+    text = (out / "index.html").read_text(encoding="utf-8")
+    assert "Local pathway &lt;2026&gt;" in text and "<2026>" not in text
+    assert '<tr id="dx-Pack_Local">' not in text and '<h3 id="dx-Pack_Local">' in text
+
+
+def test_pack_sources_query_answers_the_same_with_rdflib_and_oxigraph(knowledge: Knowledge) -> None:
+    """dorsum conflicts reads the pack sources with Oxigraph, the docs with rdflib: they agree."""
+    from reasoner.authoring.conflicts import PACK_SOURCES_QUERY, _oxigraph_rows, source_origins
+
+    def comparable(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+        # the addresses are concatenated in whatever order each engine meets them
+        return [(*row[:10], frozenset(str(row[10]).split()), *row[11:]) for row in rows]
+
+    expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[PACK_SOURCES_QUERY])]
+    assert len(expected) >= 2
+    assert comparable(_oxigraph_rows(knowledge)[PACK_SOURCES_QUERY]) == comparable(expected)
+    origins = source_origins(knowledge)
+    assert origins.packs[str(DX.NICE_NG234)] == ("nice-ng234",)
+    assert str(DX.Seed000) in origins.seeds and str(DX.Seed000) not in origins.packs

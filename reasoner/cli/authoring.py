@@ -142,37 +142,55 @@ def _test_record(outcomes: list[VignetteOutcome], covered: tuple[Coverage, ...],
 
 @click.command("conflicts", cls=DorsumCommand, epilog=exit_codes(EXIT_DONE, USAGE_ERROR))
 @click.option("--profile", default=None, help="Show how this guideline profile resolves each disagreement.")
+@click.option(
+    "--packs-vs-seeds",
+    "packs_only",
+    is_flag=True,
+    help="Only the disagreements between a guideline pack and a seed article.",
+)
 @format_option("text", "json")
 @kb_option
-def conflicts_command(profile: str | None, fmt: str, kb: Path | None) -> None:
+def conflicts_command(profile: str | None, packs_only: bool, fmt: str, kb: Path | None) -> None:
     """List every pair of sources that disagree within the knowledge: on a threshold, a
     first-line test, an urgency, or an action one recommends and the other says to avoid.
 
-    Each disagreement shows both sides with their citations and the policy that resolves it.
-    Profiles (ontology/profiles.ttl) are listed at the end.
+    Each disagreement shows both sides with their citations and the policy that resolves it; each
+    side says whether its sources are seed articles, guideline packs (which), both or neither
+    (JSON: "origin" and "packs" on each side, "packs_vs_seeds" on the row). Profiles
+    (ontology/profiles.ttl) are listed at the end.
 
     \b
     Example:
       dorsum conflicts
+      dorsum conflicts --packs-vs-seeds
       dorsum conflicts --profile sarcoma-pathway --format json
     """
-    from reasoner.authoring.conflicts import knowledge_conflicts
+    from reasoner.authoring.conflicts import knowledge_conflicts, packs_vs_seeds
     from reasoner.pipeline.policy import load_profile, profiles
 
     knowledge = load_knowledge(kb)
-    found = knowledge_conflicts(knowledge, load_profile(knowledge, profile))
+    every = knowledge_conflicts(knowledge, load_profile(knowledge, profile))
+    found = packs_vs_seeds(every) if packs_only else every
     if fmt == "json":
         click.echo(json.dumps([asdict(item) for item in found], indent=2, sort_keys=True))
         sys.exit(EXIT_TRIAGED)
     for item in found:
         click.echo(f"[{item.kind}] {item.subject}")
         for side in (item.first, item.second):
-            click.echo(f"  - {', '.join(side.sources)}: {side.answer}  ({side.label})")
+            origin = f"pack {', '.join(side.packs)}" if side.origin == "pack" else side.origin
+            if side.origin == "seed+pack":
+                origin = f"seed and pack {', '.join(side.packs)}"
+            click.echo(f"  - ({origin}) {', '.join(side.sources)}: {side.answer}  ({side.label})")
             for citation in side.citations:
                 click.echo(f"      {citation}")
         click.echo(f"  policy: {item.policy}")
+    count = (
+        f"{len(found)} disagreements between a guideline pack and the seed articles (of {len(every)})"
+        if packs_only
+        else f"{len(found)} disagreements"
+    )
     click.echo(
-        f"\n{len(found)} disagreements. Profiles: "
+        f"\n{count}. Profiles: "
         + (", ".join(f"{p.name} ({' > '.join(p.prefers)})" for p in profiles(knowledge).values()) or "none")
     )
     sys.exit(EXIT_TRIAGED)

@@ -5,7 +5,9 @@ contents), ``index.md`` (the same content as Markdown) and ``diagram.svg`` (find
 and situations -> recommendations -> urgency tiers).
 
 How: the ``queries/docs-*.rq`` queries read the knowledge (``catalogue``); the conflict tables are
-``reasoner.authoring.conflicts.knowledge_conflicts``, the list ``dorsum conflicts`` prints; Jinja2
+``reasoner.authoring.conflicts.knowledge_conflicts``, the list ``dorsum conflicts`` prints (the
+"Guideline packs" section shows each pack's authority, sources, elements and the disagreements
+``dorsum conflicts --packs-vs-seeds`` prints); Jinja2
 templates shipped in ``templates/`` write the pages (``pages``) and the laid-out diagram
 (``diagram``). Every clinical word comes from the Turtle files. The output is deterministic: the
 same knowledge gives byte-identical files, and the pages fetch nothing from the network.

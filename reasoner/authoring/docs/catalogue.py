@@ -16,16 +16,29 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDFS
 from rdflib.term import Identifier, Node
 
-from reasoner.authoring.conflicts import KINDS, KnowledgeConflict, knowledge_conflicts
+from reasoner.authoring.conflicts import KINDS, KnowledgeConflict, SourceClaim, knowledge_conflicts, packs_vs_seeds
 from reasoner.authoring.docs.expressions import Rich, plain, render_class_expression
 from reasoner.errors import KnowledgeError
-from reasoner.knowledge import DX, Knowledge
+from reasoner.knowledge import DX, PACKS_FOLDER, Knowledge
 
-__all__ = ["Catalogue", "CheckItem", "ClassEntry", "Row", "ShapeEntry", "SourceEntry", "TreeNode", "read_catalogue"]
+__all__ = [
+    "Catalogue",
+    "CheckItem",
+    "ClassEntry",
+    "PackConflict",
+    "PackEntry",
+    "Row",
+    "ShapeEntry",
+    "SourceEntry",
+    "TreeNode",
+    "read_catalogue",
+]
 
 Row = dict[str, str]
 
 _WARNING = "http://www.w3.org/ns/shacl#Warning"
+#: What a pack contributes, in the order the pages list it (kinds of ``docs-packs-elements``).
+_ELEMENT_KINDS = (DX.Recommendation, DX.AvoidAdvice, DX.SummaryStatement, DX.RedFlag, DX.ClinicalSituation, DX.Finding)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,25 @@ class SourceEntry:
     references: tuple[Row, ...]
 
 
+@dataclass(frozen=True)
+class PackConflict:
+    """A disagreement between a guideline pack and the seed articles, with the two sides named."""
+
+    conflict: KnowledgeConflict
+    seed: SourceClaim
+    pack: SourceClaim
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """A guideline pack: its authority, its sources, what it contributes, where it disagrees with the seeds."""
+
+    row: Row  # pack, packFile, authority, rank
+    sources: tuple[Row, ...]  # docs-packs-sources rows; "place" is the source's IRI where its anchor is
+    elements: tuple[Row, ...]  # element, kind, sources
+    conflicts: tuple[PackConflict, ...]
+
+
 @dataclass
 class Catalogue:
     """Everything the pages show, in the order they show it."""
@@ -91,6 +123,10 @@ class Catalogue:
     tree: list[TreeNode]
     sources: list[SourceEntry]
     other_references: list[Row]
+    packs: list[PackEntry]
+    pack_conflicts: list[PackConflict]  # every pack-versus-seeds disagreement, as dorsum conflicts lists them
+    authority_levels: list[Row]
+    undeclared_packs: list[str]  # pack files in ontology/guidelines/ whose dx:KnowledgePack is not loaded
     shape_labels: dict[str, str]  # labels of elements the shapes define (not in the ontology)
     used_in: dict[str, list[str]]  # value or threshold IRI -> the classes whose definitions use it
     uses: dict[str, list[tuple[str, str]]]  # class IRI -> (property IRI or "", value IRI) it uses
@@ -233,6 +269,41 @@ class _Reader:
         return entries, [r for r in references if r["reference"] not in cited]
 
 
+def _packs(knowledge: Knowledge, conflicts: Iterable[KnowledgeConflict]) -> tuple[list[PackEntry], list[PackConflict]]:
+    """The packs in the order of ``docs-packs``, each with its sources, the elements citing them and
+    its disagreements with the seeds (``conflicts``, in their order)."""
+    by_pack: dict[str, list[Row]] = {}
+    for row in _rows(knowledge, "docs-packs-sources"):
+        by_pack.setdefault(row["pack"], []).append(row)
+    elements = _rows(knowledge, "docs-packs-elements")
+    kinds = [str(kind) for kind in _ELEMENT_KINDS]
+    pack_conflicts = []
+    for conflict in packs_vs_seeds(conflicts):
+        sides = conflict.seed_and_pack_sides()
+        if sides is not None:
+            pack_conflicts.append(PackConflict(conflict, *sides))
+    placed: set[str] = set()
+    entries = []
+    for row in _rows(knowledge, "docs-packs"):
+        sources = []
+        for source in by_pack.get(row["pack"], ()):
+            sources.append({**source, "place": "" if source["source"] in placed else source["source"]})
+            placed.add(source["source"])
+        iris = {source["source"] for source in sources}
+        cited = [e for e in elements if iris & set(e["sources"].split()) and e["kind"] in kinds]
+        cited.sort(key=lambda e: (kinds.index(e["kind"]), knowledge.label(URIRef(e["element"])).lower(), e["element"]))
+        name = row["packFile"] or row["pack"]
+        mine = tuple(c for c in pack_conflicts if name in c.pack.packs)
+        entries.append(PackEntry(row, tuple(sources), tuple(cited), mine))
+    return entries, pack_conflicts
+
+
+def _undeclared_packs(knowledge: Knowledge, packs: Iterable[PackEntry]) -> list[str]:
+    declared = {pack.row["packFile"] for pack in packs}
+    folder = knowledge.root / "ontology" / PACKS_FOLDER
+    return sorted(path.stem for path in folder.glob("*.ttl") if path.stem not in declared)
+
+
 def _range(graph: Graph) -> Callable[[Node], Node | None]:
     def prop_range(prop: Node) -> Node | None:
         found = sorted(graph.objects(prop, RDFS.range), key=str)
@@ -265,8 +336,10 @@ def read_catalogue(knowledge: Knowledge) -> Catalogue:
     for row in _rows(knowledge, "docs-topic-recommendations"):
         topic_recommendations.setdefault(row["topic"], []).append(row)
     conflicts: dict[str, list[KnowledgeConflict]] = {kind: [] for kind in KINDS}
-    for conflict in knowledge_conflicts(knowledge):
+    every = knowledge_conflicts(knowledge)
+    for conflict in every:
         conflicts.setdefault(conflict.kind, []).append(conflict)
+    packs, pack_conflicts = _packs(knowledge, every)
     sources, other_references = reader.sources()
     ontology = _rows(knowledge, "docs-ontology")
     catalogue = Catalogue(
@@ -288,6 +361,10 @@ def read_catalogue(knowledge: Knowledge) -> Catalogue:
         tree=reader.tree({*red_flags, *situations}),
         sources=sources,
         other_references=other_references,
+        packs=packs,
+        pack_conflicts=pack_conflicts,
+        authority_levels=_rows(knowledge, "docs-packs-authority"),
+        undeclared_packs=_undeclared_packs(knowledge, packs),
         shape_labels={r["element"]: r["label"] for r in _rows(knowledge, "docs-shape-labels", knowledge.shapes)},
         used_in=used_in,
         uses=uses,
@@ -309,6 +386,9 @@ def _anchors(c: Catalogue, classes: Mapping[str, object]) -> dict[str, str]:
         *(s.row["seed"] for s in c.sources),
         *(r["reference"] for s in c.sources for r in s.references),
         *(r["reference"] for r in c.other_references),
+        *(r["level"] for r in c.authority_levels),
+        *(p.row["pack"] for p in c.packs),
+        *(r["place"] for p in c.packs for r in p.sources if r["place"]),
         *(r["term"] for r in c.findings),
         *(r["threshold"] for r in c.thresholds),
         *(r["band"] for r in c.age_bands),

@@ -166,10 +166,12 @@ def conflicts_command(profile: str | None, packs_only: bool, fmt: str, kb: Path 
       dorsum conflicts --profile sarcoma-pathway --format json
     """
     from reasoner.authoring.conflicts import knowledge_conflicts, packs_vs_seeds
-    from reasoner.pipeline.policy import load_profile, profiles
+    from reasoner.pipeline.policy import knowledge_for, load_profile, profiles
 
     knowledge = load_knowledge(kb)
-    every = knowledge_conflicts(knowledge, load_profile(knowledge, profile))
+    chosen = load_profile(knowledge, profile)
+    knowledge = knowledge_for(knowledge, chosen)  # a profile may reason with only some packs
+    every = knowledge_conflicts(knowledge, chosen)
     found = packs_vs_seeds(every) if packs_only else every
     if fmt == "json":
         click.echo(json.dumps([asdict(item) for item in found], indent=2, sort_keys=True))

@@ -116,7 +116,12 @@ def hooks() -> None:
     help="JWKS file with the EHR's public keys (JWT signatures are checked against it).",
 )
 @click.option("--issuer", "issuers", multiple=True, help="Accepted JWT issuer (iss); repeat for several.")
-@click.option("--audience", default=None, help="Expected JWT audience (aud): this service's URL as the EHR calls it.")
+@click.option(
+    "--audience",
+    default=None,
+    help="This service's base URL as the EHR calls it: a JWT's aud must be BASE/cds-services/<service id> "
+    "(default: the base URL of the request).",
+)
 @click.option("--insecure-dev", is_flag=True, help="Accept calls without a valid JWT (development only).")
 @click.option(
     "--cors-origin", "origins", multiple=True, help="Origin allowed by CORS; repeat for several (default none)."
@@ -142,7 +147,7 @@ def serve(
 
     \b
     Example:
-      dorsum hooks serve --jwks ehr-keys.json --issuer https://ehr.example.org --audience http://127.0.0.1:8405/cds-services/dorsum-back-lump
+      dorsum hooks serve --jwks ehr-keys.json --issuer https://ehr.example.org --audience http://127.0.0.1:8405
       dorsum hooks serve --insecure-dev
     """
     try:

@@ -90,9 +90,14 @@ def check_fhir(document: Mapping[str, Any], source: str) -> None:
         raise CaseError(source, [f"not valid FHIR R4: {one_line(exc)}"]) from exc
 
 
-def triage_fhir(fhir_case: FhirCase, knowledge: Knowledge, profile: Profile | None = None) -> TriageResult:
-    """Triage a case read from FHIR; what could not be used is in the result's notes."""
-    result = triage(fhir_case.case, knowledge, profile, explain_missing=True)
+def triage_fhir(
+    fhir_case: FhirCase, knowledge: Knowledge, profile: Profile | None = None, *, explain_missing: bool = True
+) -> TriageResult:
+    """Triage a case read from FHIR; what could not be used is in the result's notes.
+
+    ``explain_missing`` as in :func:`reasoner.pipeline.triage.triage` (one more reasoning run per
+    missing item)."""
+    result = triage(fhir_case.case, knowledge, profile, explain_missing=explain_missing)
     return replace(result, notes=result.notes + fhir_case.notes) if fhir_case.notes else result
 
 

@@ -241,7 +241,8 @@ async def _answer(call: HookRequest, request: Request, service: _Service) -> lis
 def _evaluate(service: _Service, bundle: dict[str, Any]) -> Any:
     with service.lock:  # one evaluation at a time: the knowledge graphs are shared
         fhir_case = case_from_fhir(bundle, service.knowledge, as_of=date.today(), source="prefetch")
-        return triage_fhir(fhir_case, service.knowledge, service.profile)
+        # the cards do not say what recording each missing item would change: no extra runs per item
+        return triage_fhir(fhir_case, service.knowledge, service.profile, explain_missing=False)
 
 
 def _selected_orders(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -269,7 +270,8 @@ def _first_error(exc: Exception) -> str:
 def _warm_up(service: _Service) -> None:
     """One evaluation at start, so that the first hook call does not pay for preparing the engine."""
     empty = {"resourceType": "QuestionnaireResponse", "id": "warm-up", "status": "completed"}
-    triage_fhir(case_from_fhir(empty, service.knowledge, source="warm-up"), service.knowledge, service.profile)
+    case = case_from_fhir(empty, service.knowledge, source="warm-up")
+    triage_fhir(case, service.knowledge, service.profile, explain_missing=False)
 
 
 def run_server(settings: HookSettings, *, host: str, port: int) -> None:

@@ -62,7 +62,10 @@ def triage_cards(result: TriageResult, knowledge: Knowledge, links: CardLinks) -
 def _plan_card(result: TriageResult, knowledge: Knowledge, links: CardLinks, tier: Tier) -> Card:
     first = _first_step(result)
     when = tier.label if result.complete else f"could be {tier.label} (incomplete)"
-    summary = fit(f"Back lump: {when}. {first.action if first else 'See the plan'}")
+    steps = [option.action for option in _chosen(result)][:2]
+    summary = f"Back lump: {when}. " + ("; then ".join(steps) if steps else "See the plan")
+    if len(summary) > SUMMARY_LIMIT:
+        summary = fit(f"Back lump: {when}. {first.action if first else 'See the plan'}")
     imaging = [option for option in _chosen(result) if _is_imaging(option.action_iri, knowledge)]
     suggestions = [_order_suggestion(option, tier, links) for option in imaging]
     return Card(
@@ -114,7 +117,10 @@ def plan_markdown(result: TriageResult) -> str:
         ]
     if result.red_flags:
         lines += ["", "**Red flags**", ""]
-        lines += [f"- {flag.label}: {'; '.join(fact.text for fact in flag.facts)}" for flag in result.red_flags]
+        named = {item.iri: item.label for item in result.red_flags + result.situations}
+        for flag in result.red_flags:
+            why = [fact.text for fact in flag.facts] or [named.get(iri, iri) for iri in flag.because_of]
+            lines.append(f"- {flag.label}" + (f": {'; '.join(why)}" if why else ""))
     facts = sorted({fact.text for flag in result.red_flags + result.situations for fact in flag.facts})
     if facts:
         lines += ["", "**Decisive facts**", ""] + [f"- {fact}" for fact in facts]

@@ -320,3 +320,15 @@ def test_the_reader_does_not_change_the_document(knowledge: Knowledge) -> None:
     before = copy.deepcopy(bundle)
     case_from_fhir(bundle, knowledge, as_of=AS_OF)
     assert bundle == before
+
+
+def test_evaluate_fhir_several_files_as_a_json_array_and_the_worst_exit_code(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "reasoner", "evaluate-fhir", "--format", "json", "--as-of", "2026-11-30",
+            str(FHIR_EXAMPLES / "small-soft-lump.json"), str(FHIR_EXAMPLES / "incomplete-lump.json"),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # the incomplete case
+    assert [r["case_id"] for r in json.loads(done.stdout)] == ["small-soft-lump", "incomplete-lump"]

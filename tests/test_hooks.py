@@ -265,10 +265,12 @@ def test_order_select_warns_on_a_suppressed_imaging_order(server: Server, keys: 
             {"resource": _draft("sr-1", DX.UrgentDirectAccessUltrasound, "urgent direct-access ultrasound")},
             {"resource": _draft("sr-2", DX.MRIWithoutContrastAlone, "MRI without contrast")},
             {"resource": _draft("sr-3", DX.MRIRegionWithoutAndWithContrast, "MRI with and without contrast")},
+            {"resource": _draft("sr-4", "24627-2", "Chest X-ray", system="http://loinc.org")},
+            {"resource": _draft("sr-5", DX.BoneScan, "bone scan")},  # drafted, not selected
         ],
     }
     context = {
-        "selections": ["ServiceRequest/sr-1", "ServiceRequest/sr-2", "ServiceRequest/sr-3"],
+        "selections": ["ServiceRequest/sr-1", "ServiceRequest/sr-2", "ServiceRequest/sr-3", "ServiceRequest/sr-4"],
         "draftOrders": drafts,
     }
     body = call("order-select", complete_lumbar_mass(), context)
@@ -280,6 +282,9 @@ def test_order_select_warns_on_a_suppressed_imaging_order(server: Server, keys: 
     assert "not now" in warnings[0].summary and "ultrasound" in warnings[0].summary
     assert "avoid" in warnings[1].summary and warnings[1].source.label.startswith("Seed 003")
     assert all("MRI with and without contrast" not in card.summary for card in warnings)
+    assert all("bone scan" not in card.summary for card in cards)  # not selected: not checked
+    (unchecked,) = [card for card in cards if card.summary.startswith("dorsum could not check")]
+    assert unchecked.indicator == "info" and "http://loinc.org|24627-2 (Chest X-ray)" in (unchecked.detail or "")
     assert cards[-1].indicator == "critical"  # the plan card follows the warnings
 
 
@@ -288,14 +293,14 @@ def test_order_select_only_on_its_own_service(server: Server, keys: dict[str, An
     assert response.status_code == 400 and "does not answer" in response.json()["error"]
 
 
-def _draft(identifier: str, action: object, text: str) -> dict[str, Any]:
+def _draft(identifier: str, action: object, text: str, system: str = DORSUM_SYSTEM) -> dict[str, Any]:
     return {
         "resourceType": "ServiceRequest",
         "id": identifier,
         "status": "draft",
         "intent": "proposal",
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
-        "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(action), "display": text}]},
+        "code": {"coding": [{"system": system, "code": str(action), "display": text}]},
     }
 
 
@@ -373,6 +378,16 @@ def test_insecure_dev_accepts_unsigned_calls(tmp_path: Path) -> None:
         assert response.status_code == 200, response.text
         assert CdsResponse.model_validate(response.json()).cards[0].indicator in {"info", "warning"}
         assert "--insecure-dev" in running.log.read_text()
+    finally:
+        running.stop()
+
+
+def test_a_call_over_the_time_limit_is_503(tmp_path: Path) -> None:
+    running = Server(tmp_path, "--insecure-dev", "--timeout", "0.001")
+    try:
+        body = call("patient-view", prefetch_for("small-soft-lump"))
+        response = httpx.post(running.base + SERVICE, json=body, timeout=60)
+        assert response.status_code == 503 and "longer than" in response.json()["error"]
     finally:
         running.stop()
 

@@ -97,7 +97,10 @@ def evaluate_fhir(files: tuple[Path, ...], fmt: str, as_of: str | None, profile:
             continue
         outputs.append(render(result, fmt))
         worst = worse_exit(worst, result.exit_code)
-    click.echo("\n".join(o.rstrip("\n") + "\n" for o in outputs), nl=False)
+    if fmt == "json" and len(files) > 1:  # as dorsum evaluate: an array for several
+        click.echo("[\n" + ",\n".join(o.rstrip("\n") for o in outputs) + "\n]")
+    else:
+        click.echo("\n".join(o.rstrip("\n") + "\n" for o in outputs), nl=False)
     sys.exit(worst)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS
 
+from reasoner.fhir.mapping import describe_coding
 from reasoner.fhir.questionnaire import DORSUM_SYSTEM
 from reasoner.hooks.spec import SUMMARY_LIMIT, Action, Card, Indicator, Link, Source, Suggestion
 from reasoner.knowledge import DX, Knowledge
@@ -136,13 +137,27 @@ def order_warnings(
 ) -> list[Card]:
     """A warning card for each draft order whose code is a step the plan suppresses or an avoid item forbids."""
     cards: list[Card] = []
+    unchecked: list[str] = []
     for order in orders:
-        for coding in order.get("code", {}).get("coding", []):
-            if coding.get("system") != DORSUM_SYSTEM:
-                continue
+        codings = order.get("code", {}).get("coding", [])
+        ours = [coding for coding in codings if coding.get("system") == DORSUM_SYSTEM]
+        if not ours:
+            unchecked.append(", ".join(describe_coding(c) for c in codings) or f"{order.get('id', '(no id)')}")
+        for coding in ours:
             reasons = list(_why_not(result, knowledge, str(coding.get("code", ""))))
             if reasons:
                 cards.append(_warning_card(result, knowledge, coding, reasons, links))
+    if unchecked:
+        cards.append(
+            Card(
+                uuid=str(uuid.uuid4()),
+                summary=fit(f"dorsum could not check {len(unchecked)} draft order(s): no dorsum code"),
+                detail="Not checked against the plan (no mapping to the dorsum code system):\n\n"
+                + "\n".join(f"- {name}" for name in unchecked),
+                indicator="info",
+                source=knowledge_source(knowledge),
+            )
+        )
     return cards
 
 

@@ -332,3 +332,41 @@ def test_evaluate_fhir_several_files_as_a_json_array_and_the_worst_exit_code(tmp
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # the incomplete case
     assert [r["case_id"] for r in json.loads(done.stdout)] == ["small-soft-lump", "incomplete-lump"]
+
+
+def test_a_finding_added_to_the_knowledge_is_a_new_question_and_is_read_from_fhir(tmp_path: Path) -> None:
+    """No Python to touch: a finding in the ontology, its form key in the context, and a completeness
+    shape asking for it give a required question with its help text, and FHIR answers to it are read."""
+    import shutil
+
+    from reasoner import load_knowledge
+
+    for part in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    (tmp_path / "ontology" / "test-finding.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'dx:ItchyLump a dx:NeurologicalSymptom, owl:NamedIndividual ; rdfs:label "itchy lump"@en ;\n'
+        '    dx:formKey "itchy_lump" ; dx:source dx:Seed000 .\n'
+    )
+    (tmp_path / "shapes" / "case-test-finding.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"
+        "dx:ItchyShape a sh:NodeShape ; sh:targetClass dx:Case ; sh:property [\n"
+        "    sh:path [ sh:alternativePath ( dx:hasFinding dx:hasAbsentFinding ) ] ; sh:hasValue dx:ItchyLump ;\n"
+        '    sh:name "itchy_lump" ; sh:severity sh:Warning ; sh:message "record whether the lump itches" ;\n'
+        "    dx:assume [ dx:onProperty dx:hasFinding ; dx:value dx:ItchyLump ] ] .\n"
+    )
+    context_file = tmp_path / "ontology" / "case-form.context.jsonld"
+    context = json.loads(context_file.read_text())
+    context["@context"]["itchy_lump"] = "dx:ItchyLump"
+    context_file.write_text(json.dumps(context))
+    knowledge = load_knowledge(tmp_path)
+    items = items_by_id(build_questionnaire(knowledge))
+    assert items["itchy_lump"]["required"] and items["itchy_lump.help"]["text"] == "record whether the lump itches"
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    response["item"].append(
+        {"linkId": "itchy_lump", "answer": [{"valueCoding": {"system": DORSUM_SYSTEM, "code": str(DX.hasFinding)}}]}
+    )
+    assert "itchy_lump" in case_from_fhir(response, knowledge).form["present"]

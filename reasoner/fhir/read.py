@@ -76,8 +76,11 @@ def case_from_fhir(
 
 def check_fhir(document: Mapping[str, Any], source: str) -> None:
     """Raise CaseError unless ``document`` is a valid FHIR R4 (R4B models) resource."""
-    from fhir.resources.R4B import get_fhir_model_class
-    from pydantic import ValidationError
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+        from pydantic import ValidationError
+    except ImportError as exc:
+        raise UsageError(f"reading FHIR needs its extra: pip install 'dorsum[fhir]' ({exc.name} missing)") from exc
 
     resource_type = str(document.get("resourceType"))
     try:

@@ -288,6 +288,16 @@ def test_order_select_warns_on_a_suppressed_imaging_order(server: Server, keys: 
     assert cards[-1].indicator == "critical"  # the plan card follows the warnings
 
 
+def test_unknown_paths_and_methods_answer_json_with_the_knowledge_stamp(server: Server) -> None:
+    for response in (
+        httpx.get(f"{server.base}/nowhere", timeout=10),
+        httpx.get(server.base + SERVICE, timeout=10),
+        httpx.post(f"{server.base}/cds-services/other", json={}, timeout=10),
+    ):
+        assert response.status_code in {401, 404, 405}
+        assert len(response.json()["extension"]["dorsum"]["knowledgeHash"]) == 64
+
+
 def test_order_select_only_on_its_own_service(server: Server, keys: dict[str, Any]) -> None:
     response = post(server, keys, call("order-select", complete_lumbar_mass()))
     assert response.status_code == 400 and "does not answer" in response.json()["error"]

@@ -167,7 +167,12 @@ def build_app(settings: HookSettings) -> Starlette:
             allow_headers=["Authorization", "Content-Type"],
         )
     ]
-    return Starlette(routes=routes, middleware=middleware)
+
+    async def not_served(request: Request, exc: Exception) -> Response:
+        status = int(getattr(exc, "status_code", 404))
+        return JSONResponse({"error": f"HTTP {status}", "extension": service.stamp}, status_code=status)
+
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_served, 405: not_served})
 
 
 async def _read_call(request: Request, service: _Service) -> HookRequest:

@@ -370,3 +370,40 @@ def test_a_finding_added_to_the_knowledge_is_a_new_question_and_is_read_from_fhi
         {"linkId": "itchy_lump", "answer": [{"valueCoding": {"system": DORSUM_SYSTEM, "code": str(DX.hasFinding)}}]}
     )
     assert "itchy_lump" in case_from_fhir(response, knowledge).form["present"]
+
+
+def test_codes_of_other_systems_are_read_only_through_mappings_recorded_with_a_source(tmp_path: Path) -> None:
+    import shutil
+
+    from reasoner import load_knowledge
+
+    for part in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    (tmp_path / "ontology" / "test-mappings.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+        "dx:BackPain skos:exactMatch <http://snomed.info/id/161891005> .\n"
+        "[] a owl:Axiom ; owl:annotatedSource dx:BackPain ; owl:annotatedProperty skos:exactMatch ;\n"
+        "   owl:annotatedTarget <http://snomed.info/id/161891005> ; dx:source dx:Seed000 .\n"
+        "dx:Fever skos:exactMatch <https://loinc.org/8310-5/> .\n"  # no source: not used
+    )
+    knowledge = load_knowledge(tmp_path)
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    for n, (system, code) in enumerate([("http://snomed.info/sct", "161891005"), ("http://loinc.org", "8310-5")]):
+        bundle["entry"].append(
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": f"ext-{n}",
+                    "status": "final",
+                    "code": {"coding": [{"system": system, "code": code}]},
+                    "valueBoolean": True,
+                }
+            }
+        )
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "back_pain" in fhir_case.form["present"] and "back_pain" not in fhir_case.form["absent"]
+    assert "fever" not in fhir_case.form.get("present", [])
+    assert any("http://loinc.org|8310-5" in note and "Observation/ext-1" in note for note in fhir_case.notes)
+    assert not any("161891005" in note for note in fhir_case.notes if "unmapped" in note)

@@ -5,15 +5,18 @@
 * a coded answer whose code is the IRI of a set-valued form key (present, absent, unknown) puts ``L``
   in that set; any other coded answer sets ``L`` to the form term of that IRI.
 
-Codes are the ontology IRIs in the dorsum code system. A code of another system, or a dorsum code
-that no item has, is *unmapped*: it is reported by name, never used silently.
+Codes are the ontology IRIs in the dorsum code system. A code of another system is read only
+through a mapping recorded in the ontology with its source (:func:`recorded_mappings`); any other
+code, or a dorsum code that no item has, is *unmapped*: it is reported by name, never used silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from rdflib.namespace import OWL, RDF, SKOS
 
 from reasoner.fhir.questionnaire import (
     DORSUM_SYSTEM,
@@ -23,7 +26,7 @@ from reasoner.fhir.questionnaire import (
     build_questionnaire,
     form_vocabulary,
 )
-from reasoner.knowledge import Knowledge
+from reasoner.knowledge import DX, Knowledge
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,20 @@ class FormMap:
     by_code: Mapping[str, str]  # item code (IRI) -> linkId
     vocabulary: FormVocabulary
     questionnaire_url: str
+    external: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (system, code) -> ontology IRI
+
+    def dorsum_code(self, entry: Mapping[str, Any]) -> str | None:
+        """The ontology IRI a coding stands for: its code in the dorsum system, or a recorded mapping."""
+        system, code = str(entry.get("system", "")), str(entry.get("code", ""))
+        return code if system == DORSUM_SYSTEM else self.external.get((system, code))
 
     def item_for(self, codings: Iterable[Mapping[str, Any]]) -> tuple[Item | None, list[str]]:
         """The item coded by one of ``codings``, and the codings that map to nothing (as text)."""
         found: Item | None = None
         unmapped: list[str] = []
         for entry in codings:
-            system, code = str(entry.get("system", "")), str(entry.get("code", ""))
-            link_id = self.by_code.get(code) if system == DORSUM_SYSTEM else None
+            iri = self.dorsum_code(entry)
+            link_id = self.by_code.get(iri) if iri is not None else None
             if link_id is not None and found is None:
                 found = self.items[link_id]
             elif link_id is None:
@@ -78,8 +87,37 @@ def describe_coding(entry: Mapping[str, Any]) -> str:
 
 
 def form_map(knowledge: Knowledge) -> FormMap:
-    """The mapping for ``knowledge``, read from its generated Questionnaire."""
-    return map_questionnaire(build_questionnaire(knowledge), form_vocabulary(knowledge))
+    """The mapping for ``knowledge``, read from its generated Questionnaire, with the codes of other
+    systems that the ontology maps, with a source, to its terms (:func:`recorded_mappings`)."""
+    mapping = map_questionnaire(build_questionnaire(knowledge), form_vocabulary(knowledge))
+    return replace(mapping, external=recorded_mappings(knowledge))
+
+
+#: How a concept IRI of another terminology is written as a FHIR coding: IRI prefix -> FHIR system.
+#: A matter of notation (each terminology's published IRI and FHIR system URIs), not a clinical fact.
+TERMINOLOGY_IRIS = {
+    "http://snomed.info/id/": "http://snomed.info/sct",
+    "https://loinc.org/": "http://loinc.org",
+    "http://loinc.org/": "http://loinc.org",
+}
+
+
+def recorded_mappings(knowledge: Knowledge) -> dict[tuple[str, str], str]:
+    """Codes of other systems (SNOMED CT, LOINC) mapped to ontology terms in the ontology itself:
+    ``term skos:exactMatch <http://snomed.info/id/CODE>``, accepted only when an ``owl:Axiom``
+    annotating that statement names its ``dx:source``. Nothing is guessed."""
+    ontology = knowledge.ontology
+    found: dict[tuple[str, str], str] = {}
+    for axiom in ontology.subjects(RDF.type, OWL.Axiom):
+        if ontology.value(axiom, OWL.annotatedProperty) != SKOS.exactMatch or ontology.value(axiom, DX.source) is None:
+            continue
+        term, target = ontology.value(axiom, OWL.annotatedSource), ontology.value(axiom, OWL.annotatedTarget)
+        if term is None or target is None or (term, SKOS.exactMatch, target) not in ontology:
+            continue
+        for prefix, system in TERMINOLOGY_IRIS.items():
+            if str(target).startswith(prefix):
+                found[(system, str(target)[len(prefix) :].strip("/"))] = str(term)
+    return found
 
 
 def map_questionnaire(questionnaire: Mapping[str, Any], vocabulary: FormVocabulary) -> FormMap:

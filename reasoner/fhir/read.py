@@ -18,7 +18,6 @@ from typing import Any
 
 from reasoner.errors import CaseError, UsageError, one_line
 from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, describe_coding, form_map
-from reasoner.fhir.questionnaire import DORSUM_SYSTEM
 from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form
@@ -173,10 +172,11 @@ class _Reader:
             self.builder.notes.append(f"{origin}: an answer of type {kinds} is not used")
 
     def _coded(self, link_id: str, coding: Mapping[str, Any], origin: str) -> None:
-        if coding.get("system") != DORSUM_SYSTEM:
+        iri = self.builder.mapping.dorsum_code(coding)
+        if iri is None:
             self.builder.notes.append(f"unmapped code {describe_coding(coding)} in {origin}: not used")
             return
-        self.builder.add(Answer(link_id, str(coding.get("code", "")), True, origin))
+        self.builder.add(Answer(link_id, iri, True, origin))
 
     def _quantity(self, link_id: str, quantity: Mapping[str, Any], origin: str) -> None:
         item = self.builder.mapping.items.get(link_id)

@@ -5,6 +5,7 @@ imported only when it runs (or when its own ``--help`` is asked for):
 * :mod:`reasoner.cli.authoring`: check, test, conflicts, diff, docs (the knowledge)
 * :mod:`reasoner.cli.batch`: batch, generate (many cases)
 * :mod:`reasoner.cli.store`: store, sparql, serve (the case store)
+* :mod:`reasoner.cli.fhir`: questionnaire, evaluate-fhir, hooks (FHIR R4 and CDS Hooks)
 
 So ``dorsum --help`` loads click and nothing heavy: no rdflib, owlrl, pyshacl or pyoxigraph.
 """
@@ -74,6 +75,19 @@ LAZY_COMMANDS = {
     ),
     "sparql": LazyCommand(
         "reasoner.cli.store:sparql", "Run a SPARQL QUERY across every case in the store (read-only)."
+    ),
+    "questionnaire": LazyCommand(
+        "reasoner.cli.fhir:questionnaire",
+        "Write the FHIR R4 Questionnaire of the case form, generated from the knowledge.",
+    ),
+    "evaluate-fhir": LazyCommand(
+        "reasoner.cli.fhir:evaluate_fhir",
+        "Triage each FHIR R4 FILE: a QuestionnaireResponse, or a Bundle with a Patient, responses, "
+        "Observations and Conditions coded in the dorsum code system.",
+    ),
+    "hooks": LazyCommand(
+        "reasoner.cli.fhir:hooks",
+        "A CDS Hooks 2.0 service for electronic records (needs the extra: pip install 'dorsum[hooks]').",
     ),
     "serve": LazyCommand(
         "reasoner.cli.store:serve",

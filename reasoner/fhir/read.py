@@ -1,0 +1,289 @@
+"""Read FHIR R4 resources as a case: a QuestionnaireResponse for the generated Questionnaire, or a
+Bundle holding a Patient, QuestionnaireResponses, Observations and Conditions.
+
+Each resource is first checked against the FHIR R4B models of ``fhir.resources``: one that is not
+valid FHIR is a :class:`~reasoner.errors.CaseError` (exit code 3). The values then go through the
+mapping of :mod:`reasoner.fhir.mapping` into a case form, read by the ordinary form reader. What
+could not be used is kept as notes, which :func:`triage_fhir` adds to the result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from reasoner.errors import CaseError, UsageError, one_line
+from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, describe_coding, form_map
+from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.policy import Profile
+from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form
+from reasoner.pipeline.result import TriageResult
+from reasoner.pipeline.triage import triage
+
+ACCEPTED = ("QuestionnaireResponse", "Bundle")
+#: A Condition with this verification status says the finding is absent.
+REFUTED = "refuted"
+IGNORED_STATUS = {"entered-in-error", "cancelled"}
+_MAPS: dict[str, FormMap] = {}
+
+
+@dataclass(frozen=True)
+class FhirCase:
+    """A case read from FHIR, the form it became, and what could not be used (as notes)."""
+
+    case: CaseInput
+    form: Mapping[str, Any]
+    notes: tuple[str, ...]
+
+
+def read_fhir(path: Path | str, knowledge: Knowledge, as_of: date | None = None) -> FhirCase:
+    """Read one FHIR JSON file (a QuestionnaireResponse or a Bundle)."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{file}: file not found")
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CaseError(str(file), [f"not FHIR JSON: {one_line(exc)}"]) from exc
+    return case_from_fhir(document, knowledge, as_of=as_of, name=file.stem, source=str(file))
+
+
+def case_from_fhir(
+    document: Any, knowledge: Knowledge, *, as_of: date | None = None, name: str = "fhir-case", source: str = "<fhir>"
+) -> FhirCase:
+    """Turn a FHIR resource (parsed JSON) into a case."""
+    resource_type = document.get("resourceType") if isinstance(document, Mapping) else None
+    if resource_type not in ACCEPTED:
+        raise CaseError(source, [f"expected a FHIR {' or '.join(ACCEPTED)}, got {resource_type or 'no resourceType'}"])
+    check_fhir(document, source)
+    mapping = _map_for(knowledge)
+    builder = FormBuilder(mapping)
+    reader = _Reader(builder, source, as_of or date.today())
+    reader.read(document)
+    form = dict(builder.form)
+    identifier = document.get("id")
+    if isinstance(identifier, str) and CASE_ID.fullmatch(identifier):
+        name = identifier
+    form["id"] = name
+    case = case_from_form(form, knowledge, name=name, source=source)
+    return FhirCase(case=case, form=form, notes=tuple(builder.notes))
+
+
+def check_fhir(document: Mapping[str, Any], source: str) -> None:
+    """Raise CaseError unless ``document`` is a valid FHIR R4 (R4B models) resource."""
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+        from pydantic import ValidationError
+    except ImportError as exc:
+        raise UsageError(f"reading FHIR needs its extra: pip install 'dorsum[fhir]' ({exc.name} missing)") from exc
+
+    resource_type = str(document.get("resourceType"))
+    try:
+        get_fhir_model_class(resource_type).model_validate(dict(document))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise CaseError(source, [f"not valid FHIR R4 {resource_type}: {where}: {first.get('msg', '')}"]) from exc
+    except ValueError as exc:
+        raise CaseError(source, [f"not valid FHIR R4: {one_line(exc)}"]) from exc
+
+
+def triage_fhir(
+    fhir_case: FhirCase, knowledge: Knowledge, profile: Profile | None = None, *, explain_missing: bool = True
+) -> TriageResult:
+    """Triage a case read from FHIR; what could not be used is in the result's notes.
+
+    ``explain_missing`` as in :func:`reasoner.pipeline.triage.triage` (one more reasoning run per
+    missing item)."""
+    result = triage(fhir_case.case, knowledge, profile, explain_missing=explain_missing)
+    return replace(result, notes=result.notes + fhir_case.notes) if fhir_case.notes else result
+
+
+def _map_for(knowledge: Knowledge) -> FormMap:
+    mapping = _MAPS.get(knowledge.content_hash)
+    if mapping is None:
+        mapping = _MAPS[knowledge.content_hash] = form_map(knowledge)
+    return mapping
+
+
+class _Reader:
+    def __init__(self, builder: FormBuilder, source: str, as_of: date) -> None:
+        self.builder = builder
+        self.source = source
+        self.as_of = as_of
+        vocabulary = builder.mapping.vocabulary
+        self.present = vocabulary.iri_of[vocabulary.term_of[str(DX.hasFinding)]]
+        self.absent = vocabulary.iri_of[vocabulary.term_of[str(DX.hasAbsentFinding)]]
+        self.unknown = vocabulary.iri_of[vocabulary.term_of[str(DX.hasUnknownFinding)]]
+
+    def read(self, document: Mapping[str, Any]) -> None:
+        if document["resourceType"] == "QuestionnaireResponse":
+            self.response(document)
+            return
+        resources = [entry["resource"] for entry in document.get("entry", []) if "resource" in entry]
+        for resource in _flatten(resources):
+            kind = resource.get("resourceType")
+            handler = {
+                "QuestionnaireResponse": self.response,
+                "Observation": self.observation,
+                "Condition": self.condition,
+            }.get(str(kind))
+            if handler is not None:
+                handler(resource)
+            elif kind != "Patient":
+                self.builder.notes.append(f"{_name(resource)}: a {kind} is not read by dorsum")
+        patients = [resource for resource in _flatten(resources) if resource.get("resourceType") == "Patient"]
+        for patient in patients[:1]:
+            self.patient(patient)
+        if len(patients) > 1:
+            self.builder.notes.append(f"{len(patients)} Patients in the Bundle: only {_name(patients[0])} is read")
+
+    def response(self, resource: Mapping[str, Any]) -> None:
+        expected = self.builder.mapping.questionnaire_url
+        named = str(resource.get("questionnaire", "")).split("|", 1)[0]
+        if named and named != expected:
+            raise CaseError(self.source, [f"{_name(resource)} answers {named}, not {expected}"])
+        if resource.get("status") in IGNORED_STATUS:
+            self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
+            return
+        for item in _answered_items(resource.get("item", [])):
+            for value in item.get("answer", [])[:1]:
+                self._answer(str(item["linkId"]), value, f"{_name(resource)} item {item['linkId']}")
+
+    def _answer(self, link_id: str, value: Mapping[str, Any], origin: str) -> None:
+        if "valueCoding" in value:
+            self._coded(link_id, value["valueCoding"], origin)
+        elif "valueCodeableConcept" in value:
+            codings = value["valueCodeableConcept"].get("coding", [])
+            self._coded(link_id, codings[0] if codings else {}, origin)
+        elif "valueDecimal" in value or "valueInteger" in value:
+            number = value.get("valueDecimal", value.get("valueInteger"))
+            self.builder.add(Answer(link_id, number, False, origin))
+        elif "valueQuantity" in value:
+            self._quantity(link_id, value["valueQuantity"], origin)
+        elif "valueString" in value:
+            self.builder.add(Answer(link_id, value["valueString"], False, origin))
+        else:
+            kinds = ", ".join(sorted(key for key in value if key.startswith("value"))) or "no value"
+            self.builder.notes.append(f"{origin}: an answer of type {kinds} is not used")
+
+    def _coded(self, link_id: str, coding: Mapping[str, Any], origin: str) -> None:
+        iri = self.builder.mapping.dorsum_code(coding)
+        if iri is None:
+            self.builder.notes.append(f"unmapped code {describe_coding(coding)} in {origin}: not used")
+            return
+        self.builder.add(Answer(link_id, iri, True, origin))
+
+    def _quantity(self, link_id: str, quantity: Mapping[str, Any], origin: str) -> None:
+        item = self.builder.mapping.items.get(link_id)
+        unit = str(quantity.get("code", quantity.get("unit", "")))
+        if item is not None and item.unit and unit and unit != item.unit:
+            self.builder.notes.append(f"{origin}: unit '{unit}' is not {item.unit}: not used")
+            return
+        self.builder.add(Answer(link_id, quantity.get("value"), False, origin))
+
+    def observation(self, resource: Mapping[str, Any]) -> None:
+        if resource.get("status") in IGNORED_STATUS:
+            self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
+            return
+        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        origin = _name(resource)
+        if item is None:
+            self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
+            return
+        if item.kind != "choice" or not self._is_finding(item.link_id):
+            self._answer(item.link_id, resource, origin)
+            return
+        if "dataAbsentReason" in resource:
+            disposition = self.unknown
+        elif "valueBoolean" in resource:
+            disposition = self.present if resource["valueBoolean"] else self.absent
+        elif "valueCodeableConcept" in resource:
+            for coding in resource["valueCodeableConcept"].get("coding", [])[:1]:
+                self._coded(item.link_id, coding, origin)
+            return
+        else:
+            disposition = self.present
+        self.builder.add(Answer(item.link_id, disposition, True, origin))
+
+    def condition(self, resource: Mapping[str, Any]) -> None:
+        status = _first_code(resource.get("verificationStatus"))
+        origin = _name(resource)
+        if status in IGNORED_STATUS:
+            self.builder.notes.append(f"{origin} is {status}: not used")
+            return
+        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        if item is None or not self._is_finding(item.link_id):
+            self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
+            return
+        self.builder.add(Answer(item.link_id, self.absent if status == REFUTED else self.present, True, origin))
+
+    def patient(self, resource: Mapping[str, Any]) -> None:
+        born = resource.get("birthDate")
+        if not born:
+            return
+        ages = [key for key in ("age_years", "age_months", "age_days") if self.builder.has(key)]
+        if ages:
+            self.builder.notes.append(f"{_name(resource)}: birthDate not used, the age is recorded ({ages[0]})")
+            return
+        birth = _full_date(str(born))
+        if birth is None:
+            self.builder.notes.append(f"{_name(resource)}: birthDate {born} is not a full date: age not used")
+            return
+        if birth > self.as_of:
+            raise CaseError(self.source, [f"{_name(resource)}: birthDate {born} is after {self.as_of.isoformat()}"])
+        years = _completed_years(birth, self.as_of)
+        origin = f"{_name(resource)} birthDate at {self.as_of.isoformat()}"
+        if years >= 1:
+            self.builder.add(Answer("age_years", years, False, origin))
+        else:
+            self.builder.add(Answer("age_days", (self.as_of - birth).days, False, origin))
+
+    def _is_finding(self, link_id: str) -> bool:
+        """A finding's item: a value term of the form, not a property term."""
+        vocabulary = self.builder.mapping.vocabulary
+        return link_id in vocabulary.iri_of and link_id not in vocabulary.datatype
+
+
+def _answered_items(items: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for item in items:
+        if item.get("answer"):
+            yield item
+            for answer in item["answer"]:
+                yield from _answered_items(answer.get("item", []))
+        yield from _answered_items(item.get("item", []))
+
+
+def _flatten(resources: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Resources, with the entries of nested Bundles (search results in a prefetch) in their place."""
+    for resource in resources:
+        if resource.get("resourceType") == "Bundle":
+            yield from _flatten([entry["resource"] for entry in resource.get("entry", []) if "resource" in entry])
+        else:
+            yield resource
+
+
+def _name(resource: Mapping[str, Any]) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '(no id)')}"
+
+
+def _first_code(concept: Any) -> str:
+    if isinstance(concept, Mapping):
+        for coding in concept.get("coding", []):
+            return str(coding.get("code", ""))
+    return ""
+
+
+def _full_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _completed_years(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

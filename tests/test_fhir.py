@@ -1,0 +1,409 @@
+"""FHIR R4: the Questionnaire generated from the knowledge, and FHIR resources read as cases."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rdflib import URIRef
+
+from reasoner import Knowledge
+from reasoner.errors import EXIT_INVALID_CASE, CaseError
+from reasoner.fhir.questionnaire import DORSUM_SYSTEM, QUESTIONNAIRE_URL, build_questionnaire, questionnaire_items
+from reasoner.fhir.read import case_from_fhir, read_fhir, triage_fhir
+from reasoner.knowledge import DX
+from reasoner.pipeline.read import read_case
+from reasoner.pipeline.triage import as_mapping, triage
+
+from .conftest import EXAMPLES, ROOT
+
+FHIR_EXAMPLES = EXAMPLES / "fhir"
+AS_OF = date(2026, 11, 30)  # the evaluation date the twins' birth dates are written for
+EXAMPLE_CASES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in {".yaml", ".json"})
+
+
+@pytest.fixture(scope="module")
+def questionnaire(knowledge: Knowledge) -> dict[str, Any]:
+    return build_questionnaire(knowledge)
+
+
+def items_by_id(questionnaire: dict[str, Any]) -> dict[str, Any]:
+    return {item["linkId"]: item for item in questionnaire_items(questionnaire)}
+
+
+# --- the Questionnaire --------------------------------------------------------------------------
+
+
+def test_questionnaire_is_valid_fhir_r4(questionnaire: dict[str, Any]) -> None:
+    from fhir.resources.R4B.questionnaire import Questionnaire
+
+    parsed = Questionnaire.model_validate(questionnaire)
+    assert parsed.url == QUESTIONNAIRE_URL and parsed.status == "active"
+
+
+def test_link_ids_are_unique_and_enable_when_targets_exist(questionnaire: dict[str, Any]) -> None:
+    ids = Counter(item["linkId"] for item in questionnaire_items(questionnaire))
+    assert ids and max(ids.values()) == 1, [key for key, n in ids.items() if n > 1]
+    items = items_by_id(questionnaire)
+    targets = [(item["linkId"], when["question"]) for item in items.values() for when in item.get("enableWhen", [])]
+    assert targets, "some items are conditional"
+    for item, question in targets:
+        assert question in items and question != item, (item, question)
+        assert items[question]["type"] in {"choice", "decimal"}
+
+
+def test_every_form_key_and_every_finding_is_a_question(knowledge: Knowledge, questionnaire: dict[str, Any]) -> None:
+    items = items_by_id(questionnaire)
+    for key in ("age_years", "age_months", "age_days", "lump", "size_cm", "depth", "region", "position"):
+        assert key in items, key
+    findings = [
+        i
+        for i in items.values()
+        if i["type"] == "choice" and i.get("answerOption", [{}])[0]["valueCoding"]["code"] == str(DX.hasFinding)
+    ]
+    assert {f["linkId"] for f in findings} >= {"neurological_deficit", "hairy_patch", "lipomatous", "cancer_history"}
+    for finding in findings:
+        codes = [option["valueCoding"]["code"] for option in finding["answerOption"]]
+        assert codes == [str(DX.hasFinding), str(DX.hasAbsentFinding), str(DX.hasUnknownFinding)]
+        assert finding["code"][0]["code"] == str(knowledge.context[finding["linkId"]]).replace("dx:", str(DX))
+
+
+def test_answer_options_are_ontology_iris_in_the_dorsum_system(
+    knowledge: Knowledge, questionnaire: dict[str, Any]
+) -> None:
+    items = items_by_id(questionnaire)
+    depth = [o["valueCoding"] for o in items["depth"]["answerOption"]]
+    assert {c["code"] for c in depth} == {str(DX.Deep), str(DX.Superficial)}
+    assert all(c["system"] == DORSUM_SYSTEM for c in depth)
+    for item in items.values():
+        for option in item.get("answerOption", []):
+            assert (URIRef(option["valueCoding"]["code"]), None, None) in knowledge.ontology
+
+
+def test_units_required_and_help_come_from_the_shapes(questionnaire: dict[str, Any]) -> None:
+    items = items_by_id(questionnaire)
+
+    def unit(key: str) -> str:
+        (ext,) = [e for e in items[key].get("extension", []) if e["url"].endswith("questionnaire-unit")]
+        return str(ext["valueCoding"]["code"])
+
+    assert (unit("size_cm"), unit("age_years"), unit("age_months"), unit("age_days")) == ("cm", "a", "mo", "d")
+    assert items["size_cm"]["required"] and items["lump"]["required"] and items["night_pain"]["required"]
+    assert not items["age_months"].get("required") and not items["note"].get("required")
+    assert "centimetres" in items["size_cm.help"]["text"]
+    assert items["size_cm.help"]["type"] == "display"
+
+
+def test_conditional_items_follow_their_shapes(questionnaire: dict[str, Any]) -> None:
+    items = items_by_id(questionnaire)
+    lipomatous = items["lipomatous"]
+    assert lipomatous["enableBehavior"] == "all"
+    assert {(w["question"], w["operator"]) for w in lipomatous["enableWhen"]} == {
+        ("consistency", "="),
+        ("size_cm", ">"),
+    }
+    assert [w["answerDecimal"] for w in lipomatous["enableWhen"] if "answerDecimal" in w] == [5.0]
+    straining = items["pain_aggravated_by_straining"]["enableWhen"]
+    assert straining == [
+        {
+            "question": "cancer_history",
+            "operator": "=",
+            "answerCoding": {
+                "system": DORSUM_SYSTEM,
+                "code": str(DX.hasFinding),
+                "display": straining[0]["answerCoding"]["display"],
+            },
+        }
+    ]
+
+
+def test_a_profile_without_packs_has_no_pack_questions(tmp_path: Path) -> None:
+    out = tmp_path / "q.json"
+    code = subprocess.run(
+        [sys.executable, "-m", "reasoner", "questionnaire", "--profile", "seeds", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert code.returncode == 0, code.stderr
+    seeds = items_by_id(json.loads(out.read_text()))
+    assert "pain_aggravated_by_straining" not in seeds and "neurological_deficit" in seeds
+
+
+def test_the_shipped_questionnaire_is_the_generated_one(questionnaire: dict[str, Any]) -> None:
+    shipped = json.loads((FHIR_EXAMPLES / "questionnaire.json").read_text())
+    shipped["extension"] = questionnaire["extension"]  # the content hash moves with every knowledge edit
+    assert shipped["item"] == questionnaire["item"]
+
+
+# --- FHIR in ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", EXAMPLE_CASES, ids=lambda p: p.name)
+def test_every_example_has_a_fhir_twin_with_the_same_result(knowledge: Knowledge, example: Path) -> None:
+    twin = FHIR_EXAMPLES / f"{example.stem}.json"
+    assert twin.exists(), f"no FHIR twin for {example.name}"
+    expected = dict(as_mapping(triage(read_case(example, knowledge), knowledge, explain_missing=True)))
+    fhir_case = read_fhir(twin, knowledge, AS_OF)
+    got = dict(as_mapping(triage_fhir(fhir_case, knowledge)))
+    assert fhir_case.notes == ()
+    expected.pop("source")
+    got.pop("source")
+    assert got == expected
+
+
+def test_age_comes_from_birth_date_and_the_evaluation_date(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "lumbar-mass-back-pain.json").read_text())
+    assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["age_years"] == 63
+    assert case_from_fhir(bundle, knowledge, as_of=date(2026, 5, 13)).form["age_years"] == 62
+    bundle["entry"][0]["resource"]["birthDate"] = "2026-10-01"
+    infant = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert infant.form["age_days"] == 60 and "age_years" not in infant.form
+    closure = triage(infant.case, knowledge, keep_trace=True).trace
+    assert closure is not None
+    bands = {o for s, p, o in closure.closure if p == DX.inAgeBand}
+    assert DX.InfantUnder4Months in bands and DX.Adult not in bands
+
+
+def test_unmapped_codes_are_reported_by_name_in_the_notes(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    bundle["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "snomed-1",
+                "status": "final",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "161891005", "display": "Backache"}]},
+                "valueBoolean": True,
+            }
+        }
+    )
+    bundle["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "cond-x",
+                "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX) + "NoSuchFinding"}]},
+                "subject": {"reference": "Patient/p"},
+            }
+        }
+    )
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    result = triage_fhir(fhir_case, knowledge)
+    notes = "\n".join(result.notes)
+    assert "http://snomed.info/sct|161891005 (Backache)" in notes and "Observation/snomed-1" in notes
+    assert "NoSuchFinding" in notes and "Condition/cond-x" in notes
+    assert "back_pain" not in fhir_case.form.get("present", [])
+
+
+def test_conditions_and_observations_record_presence_and_absence(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    bundle["entry"] += [
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c1",
+                "subject": {"reference": "Patient/p"},
+                "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.CancerHistory)}]},
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c2",
+                "subject": {"reference": "Patient/p"},
+                "verificationStatus": {"coding": [{"code": "refuted"}]},
+                "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Erythema)}]},
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "o1",
+                "status": "final",
+                "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Warmth)}]},
+                "dataAbsentReason": {"text": "not examined"},
+            }
+        },
+    ]
+    form = case_from_fhir(bundle, knowledge, as_of=AS_OF).form
+    assert "cancer_history" in form["present"] and "cancer_history" not in form["absent"]
+    assert "erythema" in form["absent"] and "warmth" in form["unknown"]
+    assert form["lump"]["size_cm"] == 4 and form["lump"]["position"] == "paraspinal"
+
+
+def test_a_response_to_another_questionnaire_is_refused(knowledge: Knowledge) -> None:
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    response["questionnaire"] = "https://example.org/Questionnaire/other"
+    with pytest.raises(CaseError, match=r"answers https://example\.org/Questionnaire/other"):
+        case_from_fhir(response, knowledge)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"resourceType": "Patient", "id": "p"},
+        {"resourceType": "QuestionnaireResponse", "status": "completed", "item": [{"answer": []}]},
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": {"resourceType": "Patient", "birthDate": "soon"}}],
+        },
+        [1, 2],
+    ],
+    ids=["wrong-type", "no-linkId", "bad-date", "not-an-object"],
+)
+def test_invalid_fhir_is_one_line_and_exit_3(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    done = subprocess.run(
+        [sys.executable, "-m", "reasoner", "evaluate-fhir", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_INVALID_CASE
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_evaluate_fhir_cli_json_matches_the_form(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reasoner",
+            "evaluate-fhir",
+            str(FHIR_EXAMPLES / "suspected-cauda-equina.json"),
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-30",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    form = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reasoner",
+            "evaluate",
+            str(EXAMPLES / "suspected-cauda-equina.json"),
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == form.returncode == 0, done.stderr
+    got, expected = json.loads(done.stdout), json.loads(form.stdout)
+    got.pop("source"), expected.pop("source")
+    assert got == expected
+
+
+def test_the_reader_does_not_change_the_document(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    before = copy.deepcopy(bundle)
+    case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert bundle == before
+
+
+def test_evaluate_fhir_several_files_as_a_json_array_and_the_worst_exit_code(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "reasoner", "evaluate-fhir", "--format", "json", "--as-of", "2026-11-30",
+            str(FHIR_EXAMPLES / "small-soft-lump.json"), str(FHIR_EXAMPLES / "incomplete-lump.json"),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # the incomplete case
+    assert [r["case_id"] for r in json.loads(done.stdout)] == ["small-soft-lump", "incomplete-lump"]
+
+
+def test_a_finding_added_to_the_knowledge_is_a_new_question_and_is_read_from_fhir(tmp_path: Path) -> None:
+    """No Python to touch: a finding in the ontology, its form key in the context, and a completeness
+    shape asking for it give a required question with its help text, and FHIR answers to it are read."""
+    import shutil
+
+    from reasoner import load_knowledge
+
+    for part in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    (tmp_path / "ontology" / "test-finding.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'dx:ItchyLump a dx:NeurologicalSymptom, owl:NamedIndividual ; rdfs:label "itchy lump"@en ;\n'
+        '    dx:formKey "itchy_lump" ; dx:source dx:Seed000 .\n'
+    )
+    (tmp_path / "shapes" / "case-test-finding.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n"
+        "dx:ItchyShape a sh:NodeShape ; sh:targetClass dx:Case ; sh:property [\n"
+        "    sh:path [ sh:alternativePath ( dx:hasFinding dx:hasAbsentFinding ) ] ; sh:hasValue dx:ItchyLump ;\n"
+        '    sh:name "itchy_lump" ; sh:severity sh:Warning ; sh:message "record whether the lump itches" ;\n'
+        "    dx:assume [ dx:onProperty dx:hasFinding ; dx:value dx:ItchyLump ] ] .\n"
+    )
+    context_file = tmp_path / "ontology" / "case-form.context.jsonld"
+    context = json.loads(context_file.read_text())
+    context["@context"]["itchy_lump"] = "dx:ItchyLump"
+    context_file.write_text(json.dumps(context))
+    knowledge = load_knowledge(tmp_path)
+    items = items_by_id(build_questionnaire(knowledge))
+    assert items["itchy_lump"]["required"] and items["itchy_lump.help"]["text"] == "record whether the lump itches"
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    response["item"].append(
+        {"linkId": "itchy_lump", "answer": [{"valueCoding": {"system": DORSUM_SYSTEM, "code": str(DX.hasFinding)}}]}
+    )
+    assert "itchy_lump" in case_from_fhir(response, knowledge).form["present"]
+
+
+def test_codes_of_other_systems_are_read_only_through_mappings_recorded_with_a_source(tmp_path: Path) -> None:
+    import shutil
+
+    from reasoner import load_knowledge
+
+    for part in ("ontology", "shapes", "queries"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    (tmp_path / "ontology" / "test-mappings.ttl").write_text(
+        "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+        "dx:BackPain skos:exactMatch <http://snomed.info/id/161891005> .\n"
+        "[] a owl:Axiom ; owl:annotatedSource dx:BackPain ; owl:annotatedProperty skos:exactMatch ;\n"
+        "   owl:annotatedTarget <http://snomed.info/id/161891005> ; dx:source dx:Seed000 .\n"
+        "dx:Fever skos:exactMatch <https://loinc.org/8310-5/> .\n"  # no source: not used
+    )
+    knowledge = load_knowledge(tmp_path)
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    for n, (system, code) in enumerate([("http://snomed.info/sct", "161891005"), ("http://loinc.org", "8310-5")]):
+        bundle["entry"].append(
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": f"ext-{n}",
+                    "status": "final",
+                    "code": {"coding": [{"system": system, "code": code}]},
+                    "valueBoolean": True,
+                }
+            }
+        )
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "back_pain" in fhir_case.form["present"] and "back_pain" not in fhir_case.form["absent"]
+    assert "fever" not in fhir_case.form.get("present", [])
+    assert any("http://loinc.org|8310-5" in note and "Observation/ext-1" in note for note in fhir_case.notes)
+    assert not any("161891005" in note for note in fhir_case.notes if "unmapped" in note)

@@ -75,7 +75,7 @@ def triaged(knowledge: Knowledge) -> list[Triaged]:
 def _reassuring_actions(knowledge: Knowledge) -> set[str]:
     rows = knowledge.ontology.query(
         "PREFIX dx: <https://w3id.org/dorsum/ontology#> "
-        "SELECT ?a WHERE { ?a dx:variantOf* dx:ReassuranceOrObservation . ?a a dx:Action }"
+        "SELECT ?a WHERE { ?a dx:variantOf* dx:ReassuranceOrObservation }"
     )
     return {str(row[0]) for row in rows}  # type: ignore[index]
 

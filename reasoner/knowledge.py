@@ -175,11 +175,22 @@ def _knowledge_files(root: Path, packs: frozenset[str] | None = None) -> list[Pa
     missing = [name for name in KNOWLEDGE_FOLDERS if not (root / name).is_dir()]
     if missing:
         raise KnowledgeError(f"{root} is not a dorsum knowledge base: missing {', '.join(missing)}/")
-    files = sorted((root / "ontology").glob("*.ttl")) + _pack_files(root, packs)
+    files = sorted((root / "ontology").glob("*.ttl")) + _pack_files(root, None)  # unused packs: their vocabulary
     files += sorted((root / "shapes").glob("*.ttl")) + _pack_shapes(root, packs)
     files += sorted((root / "queries").glob("**/*.rq"))
     files.append(root / "ontology" / CONTEXT_FILE)
     return files
+
+
+def _case_vocabulary(pack: Graph) -> Graph:
+    """What a pack not in use still contributes: the terms a case form can name (everything said
+    about a subject with a ``dx:formKey``), so the same case reads under every profile; its rules,
+    advice and sources stay out."""
+    vocabulary = Graph()
+    for term in set(pack.subjects(DX.formKey, None)):
+        for triple in pack.triples((term, None, None)):
+            vocabulary.add(triple)
+    return vocabulary
 
 
 def _pack_shapes(root: Path, packs: frozenset[str] | None) -> list[Path]:
@@ -202,6 +213,8 @@ def _pack_files(root: Path, packs: frozenset[str] | None) -> list[Path]:
 def content_hash(root: Path, packs: frozenset[str] | None = None) -> str:
     """SHA-256 over the names and bytes of every knowledge file that is loaded."""
     digest = hashlib.sha256()
+    if packs is not None:  # the same files, read differently: the selection is part of the identity
+        digest.update(("packs:" + ",".join(sorted(packs)) + "\0").encode())
     for path in _knowledge_files(root, packs):
         try:
             data = path.read_bytes()
@@ -283,8 +296,10 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
 
 def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, PreparedQueries]:
     ontology = _parse_turtle_folder(root / "ontology")
-    for path in _pack_files(root, packs):
-        ontology += _parse_turtle_files([path], path.parent)
+    loaded = _pack_files(root, packs)
+    for path in _pack_files(root, None):
+        pack = _parse_turtle_files([path], path.parent)
+        ontology += pack if path in loaded else _case_vocabulary(pack)
     shape_files = sorted((root / "shapes").glob(f"{CASE_SHAPES_PREFIX}*.ttl")) + _pack_shapes(root, packs)
     shapes = _parse_turtle_files(shape_files, root / "shapes")
     queries = _prepare_queries(root / "queries")

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar, overload
 
 from reasoner.errors import (
-    EXIT_INCOMPLETE,
     EXIT_INVALID_CASE,
     EXIT_TRIAGED,
     EXIT_USAGE,
@@ -41,9 +40,10 @@ from reasoner.errors import (
     NotRegularFile,
     UsageError,
     one_line,
+    worse_exit,
 )
 from reasoner.knowledge import Knowledge, load_knowledge
-from reasoner.pipeline.form_syntax import BYTES_ENV, InputLimits, parse_json
+from reasoner.pipeline.form_syntax import BYTES_ENV, InputLimits, jsonl_lines, parse_json
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, as_mapping, triage
 
@@ -144,12 +144,6 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def worse_exit(current: int, new: int) -> int:
-    """The worse of two exit codes: invalid beats incomplete beats triaged; usage errors beat all."""
-    order = [EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE]
-    return max(current, new, key=lambda code: order.index(code) if code in order else len(order))
-
-
 # ---------------------------------------------------------------- inputs
 
 
@@ -235,26 +229,12 @@ def _file_items(path: Path) -> Iterator[WorkItem]:
         yield WorkItem(name=str(path), source=str(path), kind="error", error=f"cannot read: {exc.strerror}")
 
 
-def _lines(stream: IO[bytes] | IO[str], limit: int) -> Iterator[tuple[str | bytes, bool]]:
-    """Each line of a stream, read at most ``limit`` characters at a time: (line, whole). A longer
-    line gives its first part with ``whole`` False, and the rest of it is skipped."""
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        if len(line) <= limit or line[-1:] in ("\n", b"\n"):
-            yield line, True
-            continue
-        yield line, False
-        while line and line[-1:] not in ("\n", b"\n"):
-            line = stream.readline(limit + 1)
-
-
 def _jsonl_items(stream: IO[bytes] | IO[str], label: str, stem: str) -> Iterator[WorkItem]:
     """Each line of a JSONL stream as a work item; a line that cannot be read (not UTF-8, too
     long, bad JSON) becomes an error item and the lines after it are still read."""
     limits = InputLimits.from_environment()
-    for number, (raw, whole) in enumerate(_lines(stream, limits.max_bytes), start=1):
+    binary = getattr(stream, "buffer", stream)  # standard input as bytes: a bad line is one error
+    for number, (raw, whole) in enumerate(jsonl_lines(binary, limits.max_bytes), start=1):
         where = f"{label}:{number}"
         if not whole:
             error = f"line longer than the limit of {limits.max_bytes} bytes ({BYTES_ENV})"

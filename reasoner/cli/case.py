@@ -24,6 +24,7 @@ from reasoner.errors import (
     EXIT_NOT_REGULAR_FILE,
     EXIT_TOO_MANY_NODES,
     EXIT_TRIAGED,
+    EXIT_USAGE,
     EXIT_YAML_ALIASES,
     DorsumError,
     one_line,
@@ -41,14 +42,16 @@ SEVERAL = (
     "With several CASE files, every good one is answered and each bad one gets one error line; the "
     "exit code is the worst of their codes (3 beats 1 beats 0; 2 and 10-15 beat those; 70 beats all)."
 )
-#: Inputs refused by a limit or safety rule (README, "Safety of inputs").
-REFUSED_INPUT = (
-    (EXIT_INPUT_TOO_LARGE, "refused: file larger than DORSUM_MAX_CASE_BYTES"),
-    (EXIT_INPUT_TOO_DEEP, "refused: nested deeper than DORSUM_MAX_CASE_DEPTH"),
-    (EXIT_YAML_ALIASES, "refused: more YAML aliases than DORSUM_MAX_YAML_ALIASES"),
-    (EXIT_TOO_MANY_NODES, "refused: more values or triples than DORSUM_MAX_CASE_NODES"),
-    (EXIT_NOT_REGULAR_FILE, "refused: not a regular file (FIFO, device, socket)"),
-    (EXIT_FETCH_REFUSED, "refused: a remote or file JSON-LD @context (never fetched)"),
+#: Inputs refused by a limit or safety rule (README, "Safety of inputs"): a sentence in the help,
+#: as these codes are those of every case-reading command.
+REFUSED = (
+    "Refused inputs (README, 'Safety of inputs'): "
+    f"{EXIT_INPUT_TOO_LARGE} larger than DORSUM_MAX_CASE_BYTES, "
+    f"{EXIT_INPUT_TOO_DEEP} nested deeper than DORSUM_MAX_CASE_DEPTH, "
+    f"{EXIT_YAML_ALIASES} more YAML aliases than DORSUM_MAX_YAML_ALIASES, "
+    f"{EXIT_TOO_MANY_NODES} more values or triples than DORSUM_MAX_CASE_NODES, "
+    f"{EXIT_NOT_REGULAR_FILE} not a regular file (FIFO, device), "
+    f"{EXIT_FETCH_REFUSED} a remote or file JSON-LD @context (never fetched)."
 )
 T = TypeVar("T")
 
@@ -73,10 +76,16 @@ class CaseReading:
                 report(error)
                 self.worst = worse_exit(self.worst, error.exit_code)
                 continue
+            except BrokenPipeError:
+                raise
+            except OSError as error:  # the same line as the command line's one handler, then go on
+                click.echo(f"dorsum: error: {error.strerror or one_line(error)}: {error.filename or path}", err=True)
+                self.worst = worse_exit(self.worst, EXIT_USAGE)
+                continue
             except Exception as error:  # a bug with one case must not cost the others
                 if os.environ.get(DEBUG_ENV):
                     raise
-                click.echo(f"dorsum: internal error: {path}: {type(error).__name__}: {one_line(error)}", err=True)
+                click.echo(f"dorsum: internal error: {type(error).__name__}: {one_line(error)} ({path})", err=True)
                 self.worst = worse_exit(self.worst, EXIT_INTERNAL)
                 continue
             yield path, outcome
@@ -99,9 +108,8 @@ class CaseReading:
         (EXIT_INCOMPLETE, "triaged but incomplete (the answer says what to record)"),
         USAGE_ERROR,
         INVALID_CASE,
-        *REFUSED_INPUT,
     )
-    + f"  {SEVERAL}\n",
+    + f"  {SEVERAL}\n  {REFUSED}\n",
 )
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(*FORMATS)
@@ -150,9 +158,8 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, detail: str
         (EXIT_INCOMPLETE, "valid but incomplete (the items to record are listed)"),
         USAGE_ERROR,
         INVALID_CASE,
-        *REFUSED_INPUT,
     )
-    + f"  {SEVERAL}\n",
+    + f"  {SEVERAL}\n  {REFUSED}\n",
 )
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option("text", "json")

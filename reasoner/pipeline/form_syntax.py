@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
@@ -174,6 +174,21 @@ def _too_deep(limits: InputLimits) -> str:
     return f"nested more than {limits.max_depth} levels deep (limit {DEPTH_ENV}={limits.max_depth})"
 
 
+def jsonl_lines(stream: IO[bytes] | IO[str], limit: int) -> Iterator[tuple[str | bytes, bool]]:
+    """Each line of a stream, read at most ``limit`` characters at a time: (line, whole). A longer
+    line gives its first part with ``whole`` False, and the rest of it is skipped."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line[-1:] in ("\n", b"\n"):
+            yield line, True
+            continue
+        yield line, False
+        while line and line[-1:] not in ("\n", b"\n"):
+            line = stream.readline(limit + 1)
+
+
 # ---------------------------------------------------------------- YAML
 
 
@@ -290,11 +305,15 @@ def _walk(value: Any, where: str, limits: InputLimits, source: str, count: list[
 def number_problems(document: Any, source: str, limits: InputLimits) -> list[str]:
     """Numbers not written as plain decimals, by key path (also enforces the node limit)."""
     return [
-        f"'{where or 'the form'}': {value.text} is not a plain decimal number "
+        f"'{where or 'the form'}': {_shown(value.text)} is not a plain decimal number "
         "(write digits with an optional decimal point, such as 40 or 1.5; quote it if it is text)"
         for where, value in _walk(document, "", limits, source, [0])
         if isinstance(value, NotPlainNumber)
     ]
+
+
+def _shown(text: str, longest: int = 40) -> str:
+    return text if len(text) <= longest else f"{text[:longest]}... ({len(text)} characters)"
 
 
 def keyword_problems(document: Any) -> list[str]:

@@ -217,3 +217,94 @@ def test_batch_records_a_bad_line_and_goes_on(tmp_path: Path) -> None:
     assert [record["exit_code"] for record in records if not record["ok"]] == [11, 3, 3, 3, 10, 3, 3]
     assert "Traceback" not in done.stderr and done.returncode == 11
     assert "not UTF-8" in records[8]["error"] and "'@context' is not allowed" in records[4]["error"]
+
+
+# ---------------------------------------------------------------- JSON and YAML read alike
+
+
+class _FormDumper(yaml.SafeDumper):
+    """Writes YAML that the strict form reader reads back as written: a string that the reader
+    would take for a number, a boolean or null (``1e3``, ``.nan``, ``null``) is quoted."""
+
+
+def _form_dumper() -> type[yaml.SafeDumper]:
+    from reasoner.pipeline.form_syntax import _FormLoader
+
+    _FormDumper.yaml_implicit_resolvers = _FormLoader.yaml_implicit_resolvers
+    return _FormDumper
+
+
+def _context_terms() -> tuple[list[str], dict[str, list[str]]]:
+    from reasoner.knowledge import load_knowledge
+
+    context = load_knowledge().context
+    values = {"depth": ["superficial", "deep"], "consistency": ["soft", "firm", "cystic"]}
+    values |= {"mobility": ["mobile", "fixed"], "growth": ["increasing", "stable", "decreasing"]}
+    values |= {"region": ["lumbar", "thoracic", "sacral"], "position": ["midline", "paraspinal", "lateral"]}
+    used = {value for choices in values.values() for value in choices}
+    findings = sorted(k for k, v in context.items() if isinstance(v, str) and v.startswith("dx:") and k not in used)
+    return [f for f in findings if f != "Case"], values
+
+
+def _case_forms() -> Any:
+    from hypothesis import strategies as st
+
+    findings, lump_values = _context_terms()
+    tenths = st.integers(min_value=1, max_value=300).map(lambda n: n / 10)
+    ages = st.one_of(
+        st.just({}),
+        st.integers(0, 125).map(lambda n: {"age_years": n}),
+        st.integers(0, 1250).map(lambda n: {"age_years": n / 10}),
+        st.integers(0, 36).map(lambda n: {"age_months": n}),
+        st.integers(0, 90).map(lambda n: {"age_days": n}),
+    )
+
+    @st.composite
+    def forms(draw: st.DrawFn) -> dict[str, Any]:
+        form: dict[str, Any] = {"id": f"case-{draw(st.integers(0, 999))}", **draw(ages)}
+        lump = {key: draw(st.sampled_from(choices)) for key, choices in lump_values.items() if draw(st.booleans())}
+        if draw(st.booleans()):
+            lump["size_cm"] = draw(st.one_of(tenths, st.integers(1, 30)))
+        if lump:
+            form["lump"] = lump
+        states = {f: draw(st.sampled_from(["present", "absent", "unknown", "omitted"])) for f in findings}
+        for state in ("present", "absent", "unknown"):
+            chosen = [f for f, s in states.items() if s == state]
+            if chosen or draw(st.booleans()):
+                form[state] = chosen
+        if draw(st.booleans()):
+            form["note"] = draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12))
+        return form
+
+    return forms()
+
+
+def _triaged(text: str, suffix: str) -> Any:
+    from reasoner.errors import CaseError
+    from reasoner.knowledge import load_knowledge
+    from reasoner.pipeline.form_syntax import InputLimits, parse_json, parse_yaml
+    from reasoner.pipeline.read import case_from_form
+    from reasoner.pipeline.triage import as_mapping, triage
+
+    knowledge, limits = load_knowledge(), InputLimits()
+    parse = parse_json if suffix == "json" else parse_yaml
+    try:
+        case = case_from_form(parse(text, "form", limits), knowledge, name="generated", source="form")
+    except CaseError as error:
+        return ("invalid", error.problems)
+    return dict(as_mapping(triage(case, knowledge)))
+
+
+def test_a_form_triages_the_same_from_json_and_from_yaml() -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    dumper = _form_dumper()
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(form=_case_forms())
+    def check(form: dict[str, Any]) -> None:
+        as_json = json.dumps(form)
+        as_yaml = yaml.dump(form, Dumper=dumper, sort_keys=False, allow_unicode=True)
+        assert _triaged(as_json, "json") == _triaged(as_yaml, "yaml"), as_yaml
+
+    check()

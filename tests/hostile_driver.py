@@ -88,7 +88,10 @@ def main() -> None:
     from reasoner.pipeline import read, triage, validate  # noqa: F401
     from reasoner.render import render  # noqa: F401
 
-    load_knowledge()
+    knowledge = load_knowledge()
+    # Warm the engine once (rules compiled, queries prepared), so that no child pays for it.
+    warm = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples", "small-soft-lump.yaml")
+    triage.triage(read.read_case(warm, knowledge), knowledge)
     results = [run_job(job, command) for job in jobs]
     with open(sys.argv[2], "w", encoding="utf-8") as stream:
         json.dump(results, stream)

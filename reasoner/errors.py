@@ -70,10 +70,65 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+#: Exit codes of inputs refused before or while reading (issue 10: hostile input). Each limit has
+#: its own code, so a script can tell "too big" from "malformed"; all are case errors, so a batch
+#: records them and goes on. The limits are set by the DORSUM_MAX_CASE_* environment variables.
+EXIT_INPUT_TOO_LARGE = 10  # the file is larger than DORSUM_MAX_CASE_BYTES
+EXIT_INPUT_TOO_DEEP = 11  # the form nests deeper than DORSUM_MAX_CASE_DEPTH
+EXIT_YAML_ALIASES = 12  # the YAML uses more aliases than DORSUM_MAX_YAML_ALIASES (an alias bomb)
+EXIT_TOO_MANY_NODES = 13  # the form has more values, or the case more triples, than allowed
+EXIT_NOT_REGULAR_FILE = 14  # a FIFO, device, socket (or a symlink to one): refused before opening
+EXIT_FETCH_REFUSED = 15  # the case asks for a remote or local document (an @context): never fetched
+
+
+class InputRefused(CaseError):
+    """A case refused by an input limit or safety rule before it is triaged. Subclasses carry
+    their own exit code; as CaseErrors, a batch records them and goes on."""
+
+    exit_code = EXIT_INVALID_CASE
+
+
+class InputTooLarge(InputRefused):
+    """The case file (or JSONL line) is larger than the size limit."""
+
+    exit_code = EXIT_INPUT_TOO_LARGE
+
+
+class InputTooDeep(InputRefused):
+    """The case form (or JSON-LD document) nests deeper than the depth limit."""
+
+    exit_code = EXIT_INPUT_TOO_DEEP
+
+
+class YamlAliasesRefused(InputRefused):
+    """The YAML uses more aliases (``*name``) than allowed: the shape of an alias bomb."""
+
+    exit_code = EXIT_YAML_ALIASES
+
+
+class TooManyNodes(InputRefused):
+    """The form holds more values, or the case graph more triples, than the limit."""
+
+    exit_code = EXIT_TOO_MANY_NODES
+
+
+class NotRegularFile(InputRefused):
+    """The input is not a regular file (a FIFO, a device, a socket, or a symlink to one)."""
+
+    exit_code = EXIT_NOT_REGULAR_FILE
+
+
+class FetchRefused(InputRefused):
+    """The case refers to a document dorsum would have to fetch or read (a remote or file
+    ``@context``): dorsum never fetches; only the shipped case-form context is known."""
+
+    exit_code = EXIT_FETCH_REFUSED
+
+
 #: A query stopped at its time limit (as timeout(1) reports it).
 EXIT_QUERY_TIMEOUT = 124
 #: A query's answer is over the row or byte cap: it is refused, never cut silently.
-EXIT_ANSWER_TOO_LARGE = 12
+EXIT_ANSWER_TOO_LARGE = 16
 
 
 class QueryRefusedError(UsageError):

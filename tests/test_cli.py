@@ -32,7 +32,7 @@ def run(*args: str) -> tuple[int, str, str]:
 OWN_EXIT_CODES = {
     "evaluate": {0, 1, 2, 3},
     "validate": {0, 1, 2, 3},
-    "query": {0, 2, 3, 12, 124},
+    "query": {0, 2, 3, 16, 124},
     "check": {0, 1, 2},
     "test": {0, 1, 2},
     "conflicts": {0, 2},

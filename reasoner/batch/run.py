@@ -17,7 +17,6 @@ executor sends the same chunks to a dask.distributed cluster; its workers must b
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import re
@@ -25,24 +24,27 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar, overload
 
 from reasoner.errors import (
-    EXIT_INCOMPLETE,
     EXIT_INVALID_CASE,
     EXIT_TRIAGED,
     EXIT_USAGE,
     CaseError,
     DorsumError,
+    InputTooLarge,
+    NotRegularFile,
     UsageError,
     one_line,
+    worse_exit,
 )
 from reasoner.knowledge import Knowledge, load_knowledge
-from reasoner.pipeline.read import CaseInput, case_from_form, case_from_rdf_text, read_case
+from reasoner.pipeline.form_syntax import BYTES_ENV, InputLimits, jsonl_lines, parse_json
+from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, as_mapping, triage
 
 #: Suffixes of the case files a directory is searched for.
@@ -81,6 +83,7 @@ class WorkItem:
     path: str = ""  # kind "file": the case file
     form: Any = None  # kind "form": the decoded JSONL line
     error: str = ""  # kind "error": why the line could not be read
+    error_code: int = EXIT_INVALID_CASE  # kind "error": its exit code (a limit has its own)
 
 
 @dataclass
@@ -141,12 +144,6 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def worse_exit(current: int, new: int) -> int:
-    """The worse of two exit codes: invalid beats incomplete beats triaged; usage errors beat all."""
-    order = [EXIT_TRIAGED, EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_USAGE]
-    return max(current, new, key=lambda code: order.index(code) if code in order else len(order))
-
-
 # ---------------------------------------------------------------- inputs
 
 
@@ -173,7 +170,7 @@ def iter_work(inputs: Sequence[str], stdin: IO[str] | None = None) -> Iterator[W
     """Expand INPUT items into work items, lazily and in order."""
     for item in inputs:
         if item == STDIN:
-            yield from _jsonl_items(stdin if stdin is not None else sys.stdin, STDIN_LABEL, "stdin")
+            yield from _jsonl_items(stdin if stdin is not None else sys.stdin.buffer, STDIN_LABEL, "stdin")
             continue
         path = Path(item)
         if path.is_dir():
@@ -220,28 +217,44 @@ def _file_items(path: Path) -> Iterator[WorkItem]:
         yield WorkItem(name=path.stem, source=str(path), kind="file", path=str(path))
         return
     try:
-        with path.open(encoding="utf-8") as stream:
+        if not path.is_file():  # stat first: a FIFO or device named *.jsonl would block or never end
+            raise NotRegularFile(str(path), ["refused: not a regular file (nothing was read)"])
+        with path.open("rb") as stream:
             yield from _jsonl_items(stream, str(path), path.stem)
-    except UnicodeDecodeError:
-        yield WorkItem(name=str(path), source=str(path), kind="error", error="not UTF-8 text")
+    except NotRegularFile as error:
+        yield WorkItem(
+            name=str(path), source=str(path), kind="error", error=error.problems[0], error_code=error.exit_code
+        )
     except OSError as exc:
         yield WorkItem(name=str(path), source=str(path), kind="error", error=f"cannot read: {exc.strerror}")
 
 
-def _jsonl_items(stream: Iterable[str], label: str, stem: str) -> Iterator[WorkItem]:
-    for number, line in enumerate(stream, start=1):
+def _jsonl_items(stream: IO[bytes] | IO[str], label: str, stem: str) -> Iterator[WorkItem]:
+    """Each line of a JSONL stream as a work item; a line that cannot be read (not UTF-8, too
+    long, bad JSON) becomes an error item and the lines after it are still read."""
+    limits = InputLimits.from_environment()
+    binary = getattr(stream, "buffer", stream)  # standard input as bytes: a bad line is one error
+    for number, (raw, whole) in enumerate(jsonl_lines(binary, limits.max_bytes), start=1):
+        where = f"{label}:{number}"
+        if not whole:
+            error = f"line longer than the limit of {limits.max_bytes} bytes ({BYTES_ENV})"
+            yield WorkItem(name=where, source=where, kind="error", error=error, error_code=InputTooLarge.exit_code)
+            continue
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            yield WorkItem(name=where, source=where, kind="error", error="not UTF-8 text")
+            continue
         if not line.strip():
             continue
-        where = f"{label}:{number}"
         try:
-            form = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield WorkItem(
-                name=where, source=where, kind="error", error=f"JSON syntax error at column {exc.colno}: {exc.msg}"
-            )
+            form = parse_json(line, where, limits)
+        except CaseError as error:
+            detail = "; ".join(error.problems)
+            yield WorkItem(name=where, source=where, kind="error", error=detail, error_code=error.exit_code)
             continue
         case_id = form.get("id") if isinstance(form, dict) else None
-        if isinstance(form, dict) and "id" not in form and "@context" not in form:
+        if isinstance(form, dict) and "id" not in form:
             # A form without an id gets one that is a valid case id (the batch name has ':').
             form = {**form, "id": _UNSAFE_ID.sub("-", f"{stem}-{number}").strip("-.") or f"line-{number}"}
         name = case_id if isinstance(case_id, str) and case_id else where
@@ -251,10 +264,10 @@ def _jsonl_items(stream: Iterable[str], label: str, stem: str) -> Iterator[WorkI
 def load_item(item: WorkItem, knowledge: Knowledge) -> CaseInput:
     """Read one work item into a case graph. Raises CaseError (or UsageError for a vanished file)."""
     if item.kind == "error":
-        raise CaseError(item.source, [item.error])
-    if item.kind == "form":
-        if isinstance(item.form, Mapping) and "@context" in item.form:  # a JSON-LD document, as read_case does
-            return case_from_rdf_text(json.dumps(item.form), "json-ld", knowledge, name=item.name, source=item.source)
+        error = CaseError(item.source, [item.error])
+        error.exit_code = item.error_code
+        raise error
+    if item.kind == "form":  # a case form: one carrying its own @context is refused, as read_case does
         return case_from_form(item.form, knowledge, name=item.name, source=item.source)
     return read_case(item.path, knowledge)
 

@@ -5,32 +5,103 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from reasoner.cli.common import USAGE_ERROR, DorsumCommand, exit_codes, format_option, kb_option, report
+from reasoner.cli.common import DEBUG_ENV, USAGE_ERROR, DorsumCommand, exit_codes, format_option, kb_option, report
 from reasoner.cli.query_options import budget_options, query_budget
 from reasoner.errors import (
     EXIT_ANSWER_TOO_LARGE,
+    EXIT_FETCH_REFUSED,
     EXIT_INCOMPLETE,
+    EXIT_INPUT_TOO_DEEP,
+    EXIT_INPUT_TOO_LARGE,
+    EXIT_INTERNAL,
     EXIT_INVALID_CASE,
+    EXIT_NOT_REGULAR_FILE,
     EXIT_QUERY_TIMEOUT,
+    EXIT_TOO_MANY_NODES,
     EXIT_TRIAGED,
-    CaseError,
+    EXIT_USAGE,
+    EXIT_YAML_ALIASES,
+    DorsumError,
+    one_line,
     worse_exit,
 )
-from reasoner.knowledge import load_knowledge
+from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.policy import load_profile
-from reasoner.pipeline.read import read_case
+from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.triage import triage
 from reasoner.pipeline.validate import ValidationReport, validate_case
 from reasoner.render import FORMATS, render
 
 INVALID_CASE = (EXIT_INVALID_CASE, "invalid case: syntax, wrong type, impossible value, unknown term")
-SEVERAL = "With several CASE files, the worst of their codes (3 beats 1 beats 0; 2 beats all)."
+SEVERAL = (
+    "With several CASE files, every good one is answered and each bad one gets one error line; the "
+    "exit code is the worst of their codes (3 beats 1 beats 0; 2 and 10-15 beat those; 70 beats all)."
+)
+#: Inputs refused by a limit or safety rule (README, "Safety of inputs"): a sentence in the help,
+#: as these codes are those of every case-reading command.
+REFUSED = (
+    "Refused inputs (README, 'Safety of inputs'): "
+    f"{EXIT_INPUT_TOO_LARGE} larger than DORSUM_MAX_CASE_BYTES, "
+    f"{EXIT_INPUT_TOO_DEEP} nested deeper than DORSUM_MAX_CASE_DEPTH, "
+    f"{EXIT_YAML_ALIASES} more YAML aliases than DORSUM_MAX_YAML_ALIASES, "
+    f"{EXIT_TOO_MANY_NODES} more values or triples than DORSUM_MAX_CASE_NODES, "
+    f"{EXIT_NOT_REGULAR_FILE} not a regular file (FIFO, device), "
+    f"{EXIT_FETCH_REFUSED} a remote or file JSON-LD @context (never fetched)."
+)
+T = TypeVar("T")
+
+
+class CaseReading:
+    """Reads each CASE file in turn and applies one step to it: a bad file is reported in one
+    line and skipped (never costing the others), the worst exit code is kept, and two files that
+    describe the same case id are reported."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.worst = EXIT_TRIAGED
+        self.sources: dict[str, str] = {}
+
+    def each(self, paths: Sequence[Path], step: Callable[[CaseInput], T]) -> Iterator[tuple[Path, T]]:
+        for path in paths:
+            try:
+                case = read_case(path, self.knowledge)
+                self._note_identity(case)
+                outcome = step(case)
+            except DorsumError as error:
+                report(error)
+                self.worst = worse_exit(self.worst, error.exit_code)
+                continue
+            except BrokenPipeError:
+                raise
+            except OSError as error:  # the same line as the command line's one handler, then go on
+                click.echo(f"dorsum: error: {error.strerror or one_line(error)}: {error.filename or path}", err=True)
+                self.worst = worse_exit(self.worst, EXIT_USAGE)
+                continue
+            except Exception as error:  # a bug with one case must not cost the others
+                if os.environ.get(DEBUG_ENV):
+                    raise
+                click.echo(f"dorsum: internal error: {type(error).__name__}: {one_line(error)} ({path})", err=True)
+                self.worst = worse_exit(self.worst, EXIT_INTERNAL)
+                continue
+            yield path, outcome
+
+    def _note_identity(self, case: CaseInput) -> None:
+        identity = str(case.case)
+        first = self.sources.setdefault(identity, case.source)
+        if first != case.source:
+            click.echo(
+                f"dorsum: warning: {case.source}: case id '{case.name}' is also the id of {first}: "
+                "two files describe one case (give each case its own id)",
+                err=True,
+            )
 
 
 @click.command(
@@ -41,7 +112,7 @@ SEVERAL = "With several CASE files, the worst of their codes (3 beats 1 beats 0;
         USAGE_ERROR,
         INVALID_CASE,
     )
-    + f"  {SEVERAL}\n",
+    + f"  {SEVERAL}\n  {REFUSED}\n",
 )
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(*FORMATS)
@@ -71,22 +142,16 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, detail: str
     """
     knowledge = load_knowledge(kb)
     chosen = load_profile(knowledge, profile)
-    worst = EXIT_TRIAGED
+    reading = CaseReading(knowledge)
     outputs: list[str] = []
-    for path in cases:
-        try:
-            result = triage(read_case(path, knowledge), knowledge, chosen, explain_missing=True)
-        except CaseError as error:
-            report(error)
-            worst = worse_exit(worst, error.exit_code)
-            continue
+    for _path, result in reading.each(cases, lambda case: triage(case, knowledge, chosen, explain_missing=True)):
         outputs.append(render(result, fmt, detail or "summary"))
-        worst = worse_exit(worst, result.exit_code)
+        reading.worst = worse_exit(reading.worst, result.exit_code)
     if fmt == "json" and len(cases) > 1:
         click.echo("[\n" + ",\n".join(o.rstrip("\n") for o in outputs) + "\n]")
     else:
         click.echo("\n".join(o.rstrip("\n") + "\n" for o in outputs), nl=False)
-    sys.exit(worst)
+    sys.exit(reading.worst)
 
 
 @click.command(
@@ -97,7 +162,7 @@ def evaluate(cases: tuple[Path, ...], fmt: str, profile: str | None, detail: str
         USAGE_ERROR,
         INVALID_CASE,
     )
-    + f"  {SEVERAL}\n",
+    + f"  {SEVERAL}\n  {REFUSED}\n",
 )
 @click.argument("cases", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option("text", "json")
@@ -115,24 +180,18 @@ def validate(cases: tuple[Path, ...], fmt: str, kb: Path | None) -> None:
       dorsum validate examples/*.yaml --format json
     """
     knowledge = load_knowledge(kb)
-    worst = EXIT_TRIAGED
+    reading = CaseReading(knowledge)
     records: list[dict[str, Any]] = []
-    for path in cases:
-        try:
-            checked = validate_case(read_case(path, knowledge), knowledge)
-        except CaseError as error:
-            report(error)
-            worst = worse_exit(worst, error.exit_code)
-            continue
+    for path, checked in reading.each(cases, lambda case: validate_case(case, knowledge)):
         record = validation_record(checked)
-        worst = worse_exit(worst, record["exit_code"])
+        reading.worst = worse_exit(reading.worst, record["exit_code"])
         if fmt == "json":
             records.append(record)
         else:
             _echo_validation(path, checked)
     if fmt == "json":
         click.echo(json.dumps(records[0] if len(cases) == 1 and records else records, indent=2, sort_keys=True))
-    sys.exit(worst)
+    sys.exit(reading.worst)
 
 
 def validation_record(checked: ValidationReport) -> dict[str, Any]:

@@ -4,29 +4,70 @@ A case form maps to RDF through the JSON-LD context shipped with the knowledge
 (``ontology/case-form.context.jsonld``): this module holds no per-field code. It only checks
 that every key of the form is a term of that context, so that a misspelt key is reported
 instead of being dropped silently by JSON-LD processing.
+
+Reading is strict and bounded (see :mod:`reasoner.pipeline.form_syntax` and the README's
+"Safety of inputs"): only the named file is read, and only if it is a regular file within the
+size limit; nothing is fetched (a JSON-LD ``@context`` other than the shipped one is refused,
+and rdflib's context loader is replaced by one that refuses); a case graph is bounded in
+triples, its numbers must be finite plain decimals, and its ages must agree.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
+import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import stat
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
+import rdflib
+import rdflib.plugins.shared.jsonld.context as jsonld_context
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, XSD
+from rdflib.plugins.stores.memory import Memory
 
-from reasoner.errors import CaseError, UsageError, one_line
+from reasoner.errors import (
+    CaseError,
+    FetchRefused,
+    InputTooDeep,
+    InputTooLarge,
+    NotRegularFile,
+    TooManyNodes,
+    UsageError,
+    one_line,
+)
 from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.form_syntax import (
+    BYTES_ENV,
+    NODES_ENV,
+    InputLimits,
+    keyword_problems,
+    number_problems,
+    parse_json,
+    parse_yaml,
+    resolve_contexts,
+)
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
 FORM_SUFFIXES = {".json", ".yaml", ".yml"}
 SUPPORTED = sorted(set(RDF_FORMATS) | FORM_SUFFIXES)
 CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: The age properties of a case and the days in one of their units: ages given in several units
+#: must describe the same age (to the whole unit, give or take AGE_SLACK_DAYS).
+AGE_UNITS = ((DX.ageYears, Decimal("365.25")), (DX.ageMonths, Decimal("30.4375")), (DX.ageDays, Decimal(1)))
+AGE_SLACK_DAYS = Decimal(2)
+_NUMERIC = {XSD.decimal, XSD.integer, XSD.int, XSD.long, XSD.nonNegativeInteger, XSD.positiveInteger}
+_FLOATING = {XSD.double, XSD.float}
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+_FLOATING_TEXT = re.compile(rf"{_DECIMAL_TEXT.pattern}(?:[eE][+-]?[0-9]{{1,3}})?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,49 +80,170 @@ class CaseInput:
     case: URIRef | BNode
 
 
-def read_case(path: Path | str, knowledge: Knowledge) -> CaseInput:
-    """Read one case file, choosing the parser by file extension."""
+_NORMALISATION_LOCK = threading.Lock()
+
+
+class _ContextFetchAttempt(Exception):
+    """rdflib was about to load a JSON-LD context from a URL or file."""
+
+
+def _refuse_context_fetch(source: Any, *args: Any, **kwargs: Any) -> Any:
+    raise _ContextFetchAttempt(str(source))
+
+
+# dorsum never fetches: rdflib's JSON-LD context loader (the only place it would open a URL or a
+# file while parsing a string) is replaced, process-wide, by one that refuses.
+setattr(jsonld_context, "source_to_json", _refuse_context_fetch)  # noqa: B010
+
+
+def read_case(path: Path | str, knowledge: Knowledge, *, limits: InputLimits | None = None) -> CaseInput:
+    """Read one case file, choosing the parser by file extension.
+
+    Only a regular file within ``limits`` (default: from the environment) is opened. A form's
+    case is named by its ``id`` (the file name only when the form has none).
+    """
     file = Path(path)
-    if not file.exists():
-        raise UsageError(f"{file}: file not found")
-    if file.is_dir():
-        raise UsageError(f"{file}: is a directory, expected a case file")
+    limits = limits or InputLimits.from_environment()
     suffix = file.suffix.lower()
-    if suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
-        raise UsageError(f"{file}: unsupported file type '{suffix}' (use one of {', '.join(SUPPORTED)})")
+    text = _read_text(file, suffix, limits)
+    source = str(file)
+    if suffix in FORM_SUFFIXES:
+        parse = parse_json if suffix == ".json" else parse_yaml
+        return case_from_form(parse(text, source, limits), knowledge, name=file.stem, source=source, limits=limits)
+    if suffix == ".jsonld":
+        document = parse_json(text, source, limits)
+        return case_from_jsonld(document, knowledge, name=file.stem, source=source, limits=limits)
+    return case_from_rdf_text(text, RDF_FORMATS[suffix], knowledge, name=file.stem, source=source, limits=limits)
+
+
+def _read_text(file: Path, suffix: str, limits: InputLimits) -> str:
+    """The text of a case file: stat first (a FIFO or device is refused before it is opened, so
+    nothing blocks), then read at most the size limit."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CaseError(str(file), ["not UTF-8 text"]) from exc
+        info = os.stat(file)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{file}: file not found") from exc
     except OSError as exc:
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{file}: is a directory, expected a case file")
+    if suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
+        raise UsageError(f"{file}: unsupported file type '{suffix}' (use one of {', '.join(SUPPORTED)})")
+    _check_regular(file, info, limits)
+    try:
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
+    try:
+        _check_regular(file, os.fstat(descriptor), limits)  # the file may have been swapped since stat
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            data = stream.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(descriptor)
+    if len(data) > limits.max_bytes:
+        raise InputTooLarge(str(file), [_too_large(limits)])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseError(str(file), ["not UTF-8 text"]) from exc
     if not text.strip():
         raise CaseError(str(file), ["the file is empty"])
-    if suffix in FORM_SUFFIXES:
-        document = _parse_json(text, str(file)) if suffix == ".json" else _parse_yaml(text, str(file))
-        if isinstance(document, Mapping) and "@context" in document:
-            return case_from_rdf_text(json.dumps(document), "json-ld", knowledge, name=file.stem, source=str(file))
-        return case_from_form(document, knowledge, name=file.stem, source=str(file))
-    return case_from_rdf_text(text, RDF_FORMATS[suffix], knowledge, name=file.stem, source=str(file))
+    return text
+
+
+def _check_regular(file: Path, info: os.stat_result, limits: InputLimits) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
+        raise NotRegularFile(str(file), [f"refused: {kind}, not a regular file (nothing was read)"])
+    if info.st_size > limits.max_bytes:
+        raise InputTooLarge(str(file), [f"{info.st_size} bytes: {_too_large(limits)}"])
+
+
+def _too_large(limits: InputLimits) -> str:
+    return f"larger than the limit of {limits.max_bytes} bytes ({BYTES_ENV})"
 
 
 def case_from_rdf_text(
-    text: str, rdf_format: str, knowledge: Knowledge, *, name: str, source: str = "<text>"
+    text: str,
+    rdf_format: str,
+    knowledge: Knowledge,
+    *,
+    name: str,
+    source: str = "<text>",
+    limits: InputLimits | None = None,
 ) -> CaseInput:
-    """Parse RDF text holding exactly one dx:Case."""
-    graph = Graph()
+    """Parse RDF text holding exactly one dx:Case (at most ``limits.max_nodes`` triples)."""
+    limits = limits or InputLimits.from_environment()
+    graph = Graph(store=_BoundedMemory(limits.max_nodes))
     try:
-        graph.parse(data=text, format=rdf_format)
+        with _literals_as_written():
+            graph.parse(data=text, format=rdf_format)
+    except _TooManyTriples as exc:
+        raise TooManyNodes(source, [f"more than {limits.max_nodes} triples (limit {NODES_ENV})"]) from exc
+    except _ContextFetchAttempt as exc:
+        raise FetchRefused(source, [f"refused to load the JSON-LD context '{exc}': dorsum never fetches"]) from exc
+    except RecursionError as exc:
+        raise InputTooDeep(source, [f"{rdf_format} nested too deeply"]) from exc
     except Exception as exc:  # rdflib's parsers raise many exception types
         raise CaseError(source, [f"{rdf_format} syntax error: {one_line(exc)}"]) from exc
-    return case_from_graph(_normalise_literals(graph), name=name, source=source)
+    problems = _number_problems(graph, knowledge.context)  # on the numbers as written, before rdflib's rewriting
+    if problems:
+        raise CaseError(source, problems)
+    case = case_from_graph(_normalise_literals(graph), name=name, source=source, context=knowledge.context)
+    return replace(case, name=_identity(case, knowledge.context, name))
 
 
-def case_from_form(form: Any, knowledge: Knowledge, *, name: str, source: str = "<form>") -> CaseInput:
-    """Turn a case form (a mapping, as read from JSON or YAML) into a case graph."""
+@contextmanager
+def _literals_as_written() -> Iterator[None]:
+    """Parse with rdflib's literal normalisation off, so that a number is checked as written:
+    normalising reads "1_5"^^xsd:decimal as 15 (Python's Decimal accepts '_'). rdflib reads the
+    switch as each literal is made; the lock keeps two parses from interleaving it."""
+    with _NORMALISATION_LOCK:
+        before = rdflib.NORMALIZE_LITERALS
+        rdflib.NORMALIZE_LITERALS = False
+        try:
+            yield
+        finally:
+            rdflib.NORMALIZE_LITERALS = before
+
+
+def case_from_jsonld(
+    document: Any, knowledge: Knowledge, *, name: str, source: str = "<json-ld>", limits: InputLimits | None = None
+) -> CaseInput:
+    """Read a parsed JSON-LD case document. Its ``@context`` may be inline or name the shipped
+    case-form context; any other context (a URL, a file, an ``@import``) is refused, never loaded."""
+    limits = limits or InputLimits.from_environment()
+    problems = number_problems(document, source, limits)
+    if problems:
+        raise CaseError(source, problems)
+    resolved = resolve_contexts(document, knowledge.context, source)
+    return case_from_rdf_text(
+        json.dumps(resolved, default=str), "json-ld", knowledge, name=name, source=source, limits=limits
+    )
+
+
+def case_from_form(
+    form: Any, knowledge: Knowledge, *, name: str, source: str = "<form>", limits: InputLimits | None = None
+) -> CaseInput:
+    """Turn a case form (a mapping, as read from JSON or YAML) into a case graph.
+
+    The case is named by the form's ``id``; ``name`` is the id of a form without one.
+    """
     if not isinstance(form, Mapping):
         raise CaseError(source, ["a case form must be a JSON object or YAML mapping of fields"])
-    problems = list(_unknown_keys(form, knowledge.context, where=""))
+    limits = limits or InputLimits.from_environment()
+    problems = number_problems(form, source, limits) + keyword_problems(form)
+    problems += [p for p in _unknown_keys(form, knowledge.context, where="") if not p.startswith("unknown field '@")]
     if problems:
         raise CaseError(source, problems)
     document = dict(form)
@@ -94,11 +256,17 @@ def case_from_form(form: Any, knowledge: Knowledge, *, name: str, source: str = 
         text = json.dumps(document, default=str)
     except (TypeError, ValueError) as exc:
         raise CaseError(source, [f"cannot read the form: {one_line(exc)}"]) from exc
-    return case_from_rdf_text(text, "json-ld", knowledge, name=name, source=source)
+    return case_from_rdf_text(text, "json-ld", knowledge, name=document["id"], source=source, limits=limits)
 
 
-def case_from_graph(graph: Graph, *, name: str, source: str = "<graph>") -> CaseInput:
-    """Wrap an RDF graph holding exactly one dx:Case."""
+def case_from_graph(
+    graph: Graph, *, name: str, source: str = "<graph>", context: Mapping[str, Any] | None = None
+) -> CaseInput:
+    """Wrap an RDF graph holding exactly one dx:Case.
+
+    Its numbers must be finite and written as plain decimals, and its ages (in years, months,
+    days) must agree; ``context`` (the case-form context) names the fields in errors.
+    """
     cases = sorted(set(graph.subjects(RDF.type, DX.Case)), key=str)
     if not cases:
         raise CaseError(source, ["no dx:Case found (a case graph needs a node typed dx:Case)"])
@@ -114,7 +282,84 @@ def case_from_graph(graph: Graph, *, name: str, source: str = "<graph>") -> Case
             source,
             [f"statements about {', '.join(strangers[:3])}: a case file may only describe the case and its lump"],
         )
+    problems = _number_problems(graph, context or {}) or _age_problems(graph, case, context or {})
+    if problems:
+        raise CaseError(source, problems)
     return CaseInput(name=name, source=source, graph=graph, case=case)
+
+
+def _field(predicate: Any, context: Mapping[str, Any]) -> str:
+    """The case-form key of a property (its local name if the context has none)."""
+    local = str(predicate).rsplit("#", 1)[-1]
+    for key, value in context.items():
+        if isinstance(value, Mapping) and value.get("@id") in (f"dx:{local}", str(predicate)):
+            return key
+    return local
+
+
+def _number_problems(graph: Graph, context: Mapping[str, Any]) -> list[str]:
+    """Numeric literals that are not finite numbers written plainly (NaN, INF, 1_5, 'big')."""
+    problems = []
+    for _s, predicate, value in graph:
+        if not isinstance(value, Literal) or value.datatype not in _NUMERIC | _FLOATING:
+            continue
+        text = str(value).strip()
+        pattern = _FLOATING_TEXT if value.datatype in _FLOATING else _DECIMAL_TEXT
+        if not pattern.fullmatch(text) or not math.isfinite(float(text)):
+            problems.append(
+                f"{_field(predicate, context)} must be one number, written as a plain decimal (got '{value}')"
+            )
+    return sorted(set(problems))
+
+
+def _age_problems(graph: Graph, case: URIRef | BNode, context: Mapping[str, Any]) -> list[str]:
+    """Ages given in several units that cannot describe the same age."""
+    spans = []
+    for predicate, days in AGE_UNITS:
+        for value in graph.objects(case, predicate):
+            if not isinstance(value, Literal) or value.datatype not in _NUMERIC | _FLOATING:
+                continue  # not a number: the shapes report it
+            number = Decimal(str(value).strip())
+            spans.append((predicate, value, number * days - AGE_SLACK_DAYS, (number + 1) * days + AGE_SLACK_DAYS))
+    problems = []
+    for index, (first, first_value, low, high) in enumerate(spans):
+        for second, second_value, other_low, other_high in spans[index + 1 :]:
+            if first != second and (other_low >= high or low >= other_high):
+                problems.append(
+                    f"contradictory ages: {_field(first, context)} {first_value} and "
+                    f"{_field(second, context)} {second_value} do not describe the same age"
+                )
+    return problems
+
+
+def _identity(case: CaseInput, context: Mapping[str, Any], fallback: str) -> str:
+    """A case's name: its id (its IRI under the case-form base), else ``fallback``."""
+    base = context.get("@base")
+    node = str(case.case)
+    if isinstance(case.case, URIRef) and isinstance(base, str) and node.startswith(base):
+        local = node[len(base) :]
+        if CASE_ID.fullmatch(local):
+            return local
+    return fallback
+
+
+class _TooManyTriples(Exception):
+    """A case graph grew past its triple limit while being parsed."""
+
+
+class _BoundedMemory(Memory):
+    """rdflib's memory store, refusing triples beyond a limit (so a huge case stops early)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.added = 0
+
+    def add(self, triple: Any, context: Any, quoted: bool = False) -> None:
+        self.added += 1
+        if self.added > self.limit:
+            raise _TooManyTriples()
+        super().add(triple, context, quoted)
 
 
 def _normalise_literals(graph: Graph) -> Graph:
@@ -146,24 +391,8 @@ def _unknown_keys(form: Mapping[Any, Any], context: Mapping[str, Any], where: st
             suggestion = f" (did you mean '{where}{hint[0]}'?)" if hint else ""
             problems.append(f"unknown field '{label}'{suggestion}")
             continue
-        if isinstance(value, Mapping):
-            problems.extend(_unknown_keys(value, context, where=f"{label}."))
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, Mapping):
+                problems.extend(_unknown_keys(item, context, where=f"{label}."))
     return problems
-
-
-def _parse_json(text: str, source: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseError(source, [f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from exc
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise CaseError(source, [f"YAML syntax error{where}: {exc.problem}"]) from exc
-    except yaml.YAMLError as exc:
-        raise CaseError(source, [f"YAML syntax error: {one_line(exc)}"]) from exc

@@ -42,7 +42,7 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_MAX_TEXT_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_DEPTH: Final = 64
 #: Address space a query's child process may add to what it inherits: a query that would need
-#: more fails there, alone (exit 12), and never takes the machine's memory.
+#: more fails there, alone (exit 16), and never takes the machine's memory.
 DEFAULT_MAX_MEMORY: Final = 2 * 1024 * 1024 * 1024
 
 QUERY_FORMS: Final = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"})

@@ -187,7 +187,17 @@ def _case_vocabulary(pack: Graph) -> Graph:
     about a subject with a ``dx:formKey``), so the same case reads under every profile; its rules,
     advice and sources stay out."""
     vocabulary = Graph()
-    for term in set(pack.subjects(DX.formKey, None)):
+    terms = set(pack.subjects(DX.formKey, None))
+    classes = {cls for term in terms for cls in pack.objects(term, RDF.type)}
+    while classes:  # the classes those terms belong to, up their subclass chains within the pack
+        cls = classes.pop()
+        if (cls, None, None) in vocabulary:
+            continue
+        terms.add(cls)
+        for triple in pack.triples((cls, None, None)):
+            vocabulary.add(triple)
+        classes |= set(pack.objects(cls, RDFS.subClassOf))
+    for term in terms:
         for triple in pack.triples((term, None, None)):
             vocabulary.add(triple)
     return vocabulary

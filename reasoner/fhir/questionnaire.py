@@ -37,6 +37,7 @@ ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemContro
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 KNOWLEDGE_EXTENSION = "https://w3id.org/dorsum/fhir/StructureDefinition/knowledge"
 XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
+XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
 
 #: How a number is written on the form: the UCUM unit of each numeric form property. A matter of
 #: representation (the form key says the same: size_cm, age_years), not a clinical fact.
@@ -194,6 +195,8 @@ class _Builder:
                     {"url": UNIT_EXTENSION, "valueCoding": {"system": UCUM, "code": code, "display": display}}
                 )
             return item
+        if kind == XSD_BOOLEAN:
+            return self._item(key, "boolean")
         return self._item(key, "text")
 
     def _finding_item(self, key: str, iri: str) -> dict[str, Any]:
@@ -316,6 +319,8 @@ class _Builder:
                 "operator": "=",
                 "answerCoding": coding(self.vocabulary.iri_of[term], self.knowledge),
             }
+        if self.vocabulary.datatype.get(term) == XSD_BOOLEAN:
+            return {"question": term, "operator": "=", "answerBoolean": value.lower() == "true"}
         return {"question": term, "operator": "=", "answerCoding": coding(value, self.knowledge)}
 
 

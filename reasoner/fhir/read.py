@@ -165,6 +165,8 @@ class _Reader:
             self.builder.add(Answer(link_id, number, False, origin))
         elif "valueQuantity" in value:
             self._quantity(link_id, value["valueQuantity"], origin)
+        elif "valueBoolean" in value:
+            self.builder.add(Answer(link_id, bool(value["valueBoolean"]), False, origin))
         elif "valueString" in value:
             self.builder.add(Answer(link_id, value["valueString"], False, origin))
         else:

@@ -150,11 +150,11 @@ def test_generate_is_deterministic_and_covers_the_vocabulary(knowledge: Knowledg
 
 def test_generated_batch_has_complete_incomplete_and_invalid_cases(knowledge: Knowledge) -> None:
     runner = CliRunner()
-    generated = runner.invoke(generate, ["--count", "40", "--seed", "4"])  # seed 4: three invalid forms
+    generated = runner.invoke(generate, ["--count", "200", "--seed", "4"])
     assert generated.exit_code == 0
     result = runner.invoke(batch, ["-", "--jobs", "2"], input=generated.stdout)
     statuses = [line.get("status", "invalid") for line in map(json.loads, result.stdout.splitlines())]
-    assert len(statuses) == 40
+    assert len(statuses) == 200
     assert {"complete", "incomplete", "invalid"} <= set(statuses)
 
 

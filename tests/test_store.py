@@ -76,7 +76,7 @@ def _vignette_case(path: Path, knowledge: Knowledge, folder: Path) -> CaseInput:
 def _all_cases(knowledge: Knowledge, folder: Path) -> list[CaseInput]:
     """Every example and every valid vignette, as case inputs (invalid ones are skipped)."""
     cases = []
-    for path in sorted(EXAMPLES.iterdir()):
+    for path in sorted(p for p in EXAMPLES.iterdir() if p.is_file()):
         cases.append(read_case(path, knowledge))
     for path in sorted(CASES.glob("*.yaml")):
         try:

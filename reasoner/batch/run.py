@@ -200,11 +200,12 @@ def count_cases(inputs: Sequence[str]) -> int | None:
 
 
 def _directory_files(folder: Path) -> list[Path]:
-    """Case and JSONL files under a folder, recursively, sorted by path; hidden entries are skipped."""
+    """Case and JSONL files in a folder (not its subfolders: examples/fhir holds FHIR resources, read
+    by `dorsum evaluate-fhir`), sorted by path; hidden entries are skipped."""
     wanted = {*CASE_SUFFIXES, JSONL_SUFFIX}
     found = [
         path
-        for path in folder.rglob("*")
+        for path in folder.glob("*")
         if path.is_file()
         and path.suffix.lower() in wanted
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)

@@ -280,5 +280,5 @@ def test_conflicts_packs_vs_seeds_lists_only_seed_versus_pack_rows() -> None:
     assert text.stdout.count("\n[") + text.stdout.startswith("[") == len(only)
     sides = [line.strip() for line in text.stdout.splitlines() if line.startswith("  - (")]
     assert len(sides) == 2 * len(only)
-    assert all(side.startswith(("- (seed) ", "- (pack ")) for side in sides), sides
+    assert all(side.startswith(("- (seed) ", "- (pack ", "- (seed and pack ")) for side in sides), sides
     assert f"{len(only)} disagreements between a guideline pack and the seed articles (of {len(every)})" in text.stdout

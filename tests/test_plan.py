@@ -9,68 +9,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from rdflib import URIRef
-from rdflib.namespace import RDF
 
-from reasoner import CaseError, Knowledge, case_from_form, load_knowledge, read_case, triage
-from reasoner.authoring.vignettes import load_vignette
-from reasoner.batch.generate import generate_forms
+from reasoner import Knowledge, read_case, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.infer import close_case
 from reasoner.pipeline.result import PlanOption
-from reasoner.pipeline.triage import TriageResult, worst_case_graph
-from reasoner.pipeline.validate import validate_graph
+
+from .conftest import Triaged
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 GENERATED = 1000
 
 
-@dataclass(frozen=True)
-class Triaged:
-    name: str
-    result: TriageResult
-    red_flag_possible: bool  # present, or present in the worst-case completion
-
-
-def _triaged(knowledge: Knowledge) -> Iterator[Triaged]:
-    for path in CASES:
-        vignette = load_vignette(path)
-        if vignette.expect.get("status") != "invalid" and isinstance(vignette.case, dict):
-            yield _one(path.stem, case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge)
-    for form in generate_forms(GENERATED, seed=11, knowledge=knowledge):
-        try:
-            case = case_from_form(form, knowledge, name=str(form["id"]), source=str(form["id"]))
-            yield _one(str(form["id"]), case, knowledge)
-        except CaseError:
-            continue
-
-
-def _one(name: str, case: object, knowledge: Knowledge) -> Triaged:
-    assert case is not None
-    result = triage(case, knowledge)  # type: ignore[arg-type]
-    if result.red_flags or not result.missing:
-        return Triaged(name, result, bool(result.red_flags))
-    graph = case.graph  # type: ignore[attr-defined]
-    worst = worst_case_graph(graph, validate_graph(graph, knowledge, name), knowledge)
-    closure = close_case(worst, knowledge)
-    return Triaged(name, result, (case.case, RDF.type, DX.RedFlag) in closure)  # type: ignore[attr-defined]
-
-
 @pytest.fixture(scope="module")
-def knowledge() -> Knowledge:
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def triaged(knowledge: Knowledge) -> list[Triaged]:
-    found = list(_triaged(knowledge))
-    assert len(found) > GENERATED // 2
-    return found
+def triaged(triaged_sample: list[Triaged]) -> list[Triaged]:
+    return triaged_sample
 
 
 def _reassuring_actions(knowledge: Knowledge) -> set[str]:

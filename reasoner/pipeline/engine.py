@@ -11,12 +11,13 @@ Each part is prepared on first use, so a command that only validates never build
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
 import owlrl
 import rdflib
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.sparql.sparql import Query
@@ -44,7 +45,9 @@ class CaseReasoner:
 
     @classmethod
     def for_knowledge(cls, knowledge: Knowledge) -> CaseReasoner:
-        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__))
+        # The compiled rules name the ontology's blank nodes (class expressions) by label, and labels
+        # differ between two parses of the same files: rules compiled from another parse never match.
+        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__, _blank_labels(knowledge.schema)))
         cache = cache_file(RULES_KIND, knowledge.content_hash, source)
         key = f"{knowledge.content_hash} {source}"
         cached = read_cached(cache, key, CompiledRules)
@@ -92,6 +95,12 @@ class DeriveRule:
                 data.add(triple)
             view = data
         return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
+
+
+def _blank_labels(schema: Graph) -> str:
+    """A short fingerprint of the schema's blank-node labels."""
+    labels = sorted({str(node) for triple in schema for node in triple if isinstance(node, BNode)})
+    return hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
 
 
 class Engine:

@@ -20,6 +20,8 @@ MAX_DO_NOT = 3
 GENERIC = {"https://w3id.org/dorsum/ontology#Case"}  # the situation of advice that holds for every case
 MAX_LATER = 2
 MAX_WHY = 5
+MAX_FLAGS = 6
+MAX_ALTERNATIVES = 3
 LABEL = "{:<9}"
 
 
@@ -83,8 +85,8 @@ def _summary(result: TriageResult) -> list[str]:
     decisive = [item.item for item in result.missing if item.needed and item.would_change]
     if decisive:
         rest = len(needed) - len(decisive)
-        more = f", and {rest} more that change nothing on their own" if rest else ""
-        text = f"INCOMPLETE: record the {len(decisive)} items that could change this answer{more} (below)"
+        more = f"; {rest} more would not" if rest else ""
+        text = f"INCOMPLETE: record the {len(decisive)} items that could change this answer (below){more}"
         lines.append(_wrap(text, "", " " * 9))
     elif needed:
         lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))
@@ -159,7 +161,10 @@ def _plan_lines(result: TriageResult, full: bool) -> list[str]:
             for alternative in entry.alternatives:
                 lines.append(_wrap(f"instead of {_alternative_text(alternative)}", "      ", "        "))
         elif entry.alternatives:
-            others = "; ".join(f"{a.option.action} ({_short_reason(a)})" for a in entry.alternatives)
+            shown = entry.alternatives[:MAX_ALTERNATIVES]
+            others = "; ".join(f"{a.option.action} ({_short_reason(a)})" for a in shown)
+            if len(entry.alternatives) > len(shown):
+                others += f"; +{len(entry.alternatives) - len(shown)} more"
             lines.append(_wrap(f"instead of: {others}", "      ", "        "))
     if idle and not full:
         lines.append(_wrap(f"- no step now on: {'; '.join(idle)} (why: --detail)", "  ", "      "))
@@ -217,7 +222,9 @@ REASONS = {
 def _compact(result: TriageResult) -> list[str]:
     lines: list[str] = []
     if result.red_flags:
-        flags = "; ".join(flag.label for flag in result.red_flags)
+        shown = [flag.label for flag in result.red_flags[:MAX_FLAGS]]
+        more = len(result.red_flags) - len(shown)
+        flags = "; ".join(shown) + (f"; +{more} more (--detail)" if more > 0 else "")
         lines.append(_wrap(f"Red flags ({len(result.red_flags)}): {flags}", "", "  "))
     explained = any(item.would_change for item in result.missing)
     if explained:
@@ -226,8 +233,11 @@ def _compact(result: TriageResult) -> list[str]:
         for item in result.missing:
             if item.needed:
                 groups.setdefault(item.would_change or "would change nothing on its own", []).append(item.item)
-        for change, items in sorted(groups.items(), key=lambda group: group[0].startswith("would change nothing")):
+        quiet = groups.pop("would change nothing on its own", [])
+        for change, items in groups.items():
             lines.append(_wrap(f"- {change}: {', '.join(items)}", "  ", "    "))
+        if quiet:
+            lines.append(f"  - {len(quiet)} more would change nothing on their own (--detail lists them)")
     elif any(item.needed for item in result.missing):
         lines.append("To record:")
         lines.extend(_wrap(f"- {item.message}", "  ", "    ") for item in result.missing if item.needed)

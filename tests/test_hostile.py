@@ -291,9 +291,9 @@ def _triaged(text: str, suffix: str) -> Any:
     parse = parse_json if suffix == "json" else parse_yaml
     try:
         case = case_from_form(parse(text, "form", limits), knowledge, name="generated", source="form")
-    except CaseError as error:
+        return dict(as_mapping(triage(case, knowledge)))
+    except CaseError as error:  # read, or rejected by the shapes (a contradiction, say)
         return ("invalid", error.problems)
-    return dict(as_mapping(triage(case, knowledge)))
 
 
 def test_a_form_triages_the_same_from_json_and_from_yaml() -> None:

@@ -144,7 +144,10 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def filled_store(knowledge: Knowledge, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("endpoint") / "db"
     with open_store(path) as case_store:
-        report = case_store.add(run_batch([str(p) for p in sorted(EXAMPLES.iterdir()) if p.is_file()], jobs=1, finish=case_record), knowledge)
+        report = case_store.add(
+            run_batch([str(p) for p in sorted(EXAMPLES.iterdir()) if p.is_file()], jobs=1, finish=case_record),
+            knowledge,
+        )
     assert len(report.stored) == len([p for p in EXAMPLES.iterdir() if p.is_file()])
     return path
 
@@ -157,7 +160,9 @@ def read_only_server(start_server: object, filled_store: Path) -> Server:
 def _example_ids() -> list[str]:
     """The examples' own ids: each form's id, or the case IRI's last part (lumbar-mass.ttl
     describes <https://w3id.org/dorsum/case/lumbar-mass-rdf>), never the file name."""
-    return sorted("lumbar-mass-rdf" if path.stem == "lumbar-mass" else path.stem for path in EXAMPLES.iterdir() if path.is_file())
+    return sorted(
+        "lumbar-mass-rdf" if path.stem == "lumbar-mass" else path.stem for path in EXAMPLES.iterdir() if path.is_file()
+    )
 
 
 # ---------------------------------------------------------------- a standard client

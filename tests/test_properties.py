@@ -88,7 +88,9 @@ def test_marking_a_finding_present_never_lowers_urgency(form: dict[str, Any], da
     more = {
         **form,
         "present": sorted({*form["present"], finding}),
-        "absent": [f for f in form["absent"] if f != finding and not (finding in IMPLY_DEFICIT and f == "neurological_deficit")],
+        "absent": [
+            f for f in form["absent"] if f != finding and not (finding in IMPLY_DEFICIT and f == "neurological_deficit")
+        ],
     }
     assert effective_rank(more) >= effective_rank(form)
 

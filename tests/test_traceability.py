@@ -37,6 +37,10 @@ def test_scenarios_exercise_what_they_claim_to_cover(knowledge: Knowledge) -> No
         seen |= {local(step.action_iri) for step in result.next_steps + result.avoid}  # an action a step takes
         seen |= set(outcome.derive_rules)  # a derive rule that produced facts
         # an element the scenario asserts does NOT fire is exercised too (a threshold not reached, say)
-        seen |= {str(name) for key in ("not_steps", "not_red_flags", "not_situations") for name in vignette.expect.get(key) or []}
+        seen |= {
+            str(name)
+            for key in ("not_steps", "not_red_flags", "not_situations")
+            for name in vignette.expect.get(key) or []
+        }
         problems += [f"{path.name}: {name}" for name in vignette.covers if name not in seen]
     assert problems == []

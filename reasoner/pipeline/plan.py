@@ -208,9 +208,7 @@ def _option(steps: Sequence[Step], ranks: Mapping[str, int]) -> PlanOption:
         tier=tier,
         steps=tuple(sorted(s.iri for s in steps)),
         sources=sources,
-        authority=max(
-            (ranks.get(c.iri, 0) for s in steps for c in s.sources if c.relation == "source"), default=0
-        ),
+        authority=max((ranks.get(c.iri, 0) for s in steps for c in s.sources if c.relation == "source"), default=0),
     )
 
 

@@ -312,9 +312,7 @@ def _headline(result: TriageResult) -> str:
             return "URGENCY: undetermined (no recommendation applies)"
         return f"URGENCY: {tier.label} ({tier.time_frame})"
     floor = (
-        f"at least {tier.label} ({tier.time_frame})"
-        if tier
-        else ("no tier can be set from the recorded facts alone")
+        f"at least {tier.label} ({tier.time_frame})" if tier else ("no tier can be set from the recorded facts alone")
     )
     line = f"URGENCY: {floor}"
     if possible is not None and (tier is None or possible.rank > tier.rank):

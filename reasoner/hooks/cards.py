@@ -1,8 +1,9 @@
 """A triage result as CDS Hooks cards: the plan card, what to record, and order-select warnings.
 
 The words and the steps all come from the result (and so from the knowledge); this module only
-lays them out. How a tier shows in the EHR (critical, warning, info) is a presentation policy
-of the service, read from the tier's time frame: :data:`CRITICAL_WITHIN`, :data:`WARNING_WITHIN`.
+lays them out. How a tier shows in the EHR (critical, warning, info) is the tier's own
+``dx:cdsIndicator`` in ``ontology/urgency.ttl``; only for a tier without one does the service fall
+back to its time frame (:data:`CRITICAL_WITHIN`, :data:`WARNING_WITHIN`).
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ class CardLinks:
     patient_reference: str  # "Patient/123", or "" when unknown
 
 
-def indicator(tier: Tier | None) -> Indicator:
+def indicator(tier: Tier | None, knowledge: Knowledge) -> Indicator:
     if tier is None:
         return "warning"
+    declared = str(knowledge.ontology.value(URIRef(tier.iri), DX.cdsIndicator) or "")
+    if declared in ("critical", "warning", "info"):
+        return declared  # type: ignore[return-value]
     within = _duration(tier.time_frame)
     if within is None:
         return "warning"
@@ -68,12 +72,12 @@ def _plan_card(result: TriageResult, knowledge: Knowledge, links: CardLinks, tie
     if len(summary) > SUMMARY_LIMIT:
         summary = fit(f"Back lump: {when}. {first.action if first else 'See the plan'}")
     imaging = [option for option in _chosen(result) if _is_imaging(option.action_iri, knowledge)]
-    suggestions = [_order_suggestion(option, tier, links) for option in imaging]
+    suggestions = [_order_suggestion(option, tier, links, knowledge) for option in imaging]
     return Card(
         uuid=str(uuid.uuid4()),
         summary=summary,
         detail=plan_markdown(result),
-        indicator=indicator(tier),
+        indicator=indicator(tier, knowledge),
         source=source_of(result, knowledge, first),
         suggestions=suggestions or None,
         selectionBehavior="at-most-one" if suggestions else None,
@@ -223,8 +227,8 @@ def knowledge_source(knowledge: Knowledge) -> Source:
     return Source(label=f"dorsum knowledge {knowledge.version}", url=knowledge.version_iri)
 
 
-def _order_suggestion(option: PlanOption, tier: Tier, links: CardLinks) -> Suggestion:
-    priority = {"critical": "stat", "warning": "urgent"}.get(indicator(tier), "routine")
+def _order_suggestion(option: PlanOption, tier: Tier, links: CardLinks, knowledge: Knowledge) -> Suggestion:
+    priority = {"critical": "stat", "warning": "urgent"}.get(indicator(tier, knowledge), "routine")
     request: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",

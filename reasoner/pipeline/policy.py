@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SKOS
@@ -69,7 +70,13 @@ def knowledge_for(knowledge: Knowledge, profile: Profile | None) -> Knowledge:
     """The knowledge a profile reasons with: the same, or reloaded with only the profile's packs."""
     if profile is None or profile.packs is None:
         return knowledge
-    return load_knowledge(knowledge.root, packs=profile.packs)
+    return _with_packs(knowledge, profile.packs)
+
+
+@lru_cache(maxsize=16)
+def _with_packs(knowledge: Knowledge, packs: tuple[str, ...]) -> Knowledge:
+    """Once per knowledge and pack selection, not per case: loading hashes every knowledge file."""
+    return load_knowledge(knowledge.root, packs=packs)
 
 
 def load_profile(knowledge: Knowledge, name: str | None) -> Profile | None:

@@ -4,7 +4,7 @@ It does each step the slow, obvious way:
 
 - validation: pyshacl over the case merged with the WHOLE ontology (production uses the compiled
   validator over the case plus only the ontology triples ``sh:class`` needs);
-- derive rules: rdflib SPARQL, each query parsed again at every use (production: Oxigraph);
+- derive rules: rdflib SPARQL, each query parsed again at every use (production: compiled);
 - OWL 2 RL: a full owlrl closure of ontology + case (production: rules compiled from the closed
   ontology, run over the case only);
 - report queries: rdflib SPARQL parsed at every use, or the production Oxigraph runner
@@ -182,7 +182,7 @@ class ReferencePipeline:
         closure = self.close(graph)
         wanted = names if names is not None else sorted(n for n in self.texts if n.startswith(REPORT_PREFIX))
         if self.report_engine == "oxigraph":
-            return set(closure), engine_for(knowledge).report_queries.run(wanted, closure)
+            return set(closure), engine_for(knowledge).report_store.run(wanted, closure)
         view = ReadOnlyGraphAggregate([closure, knowledge.ontology, self.class_tree])
         rows = {name: [tuple(row) for row in view.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
         return set(closure), rows

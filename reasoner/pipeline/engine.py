@@ -25,6 +25,14 @@ from rdflib.plugins.sparql.sparql import Query
 from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
 from reasoner.engines.owl_rl import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
 from reasoner.engines.shacl_core import CompiledShapes, UnsupportedShape, compile_shapes
+from reasoner.engines.sparql_compiled import (
+    CompiledQuery,
+    Dataset,
+    QuerySet,
+    TripleIndex,
+    UnsupportedQuery,
+    compile_query,
+)
 from reasoner.engines.sparql_footprint import Footprint, footprint
 from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries
 from reasoner.knowledge import DX, Knowledge, per_knowledge
@@ -82,6 +90,13 @@ class DeriveRule:
     query: Query
     footprint: Footprint | None  # None: it may read anything
     schema_slice: tuple[Triple, ...]  # the schema triples it can read (all of them if unbounded)
+    compiled: CompiledQuery | None = None  # None: the query uses SPARQL the compiled evaluator lacks
+
+    def derive(self, data: Dataset, current: set[Triple], schema: Graph) -> set[Triple]:
+        """What the rule builds over the case's triples (``data`` holds them with the schema)."""
+        if self.compiled is not None:
+            return self.compiled.construct(data)
+        return self.run(current, schema)
 
     def run(self, current: set[Triple], schema: Graph) -> set[Triple]:
         """What the rule builds over ``current`` and the schema (rdflib SPARQL, reference semantics)."""
@@ -122,8 +137,24 @@ class Engine:
                 query = self.knowledge.queries[name]
                 bounds = footprint(query.algebra)
                 schema_slice = tuple(bounds.select(self.knowledge.schema)) if bounds is not None else ()
-                rules.append(DeriveRule(name=name, query=query, footprint=bounds, schema_slice=schema_slice))
+                try:
+                    compiled: CompiledQuery | None = compile_query(self.knowledge.queries.text(name))
+                except UnsupportedQuery:
+                    compiled = None
+                if compiled is not None:
+                    compiled.intern(self.schema_index.canon)
+                rules.append(DeriveRule(name, query, bounds, schema_slice, compiled))
         return tuple(rules)
+
+    @cached_property
+    def schema_index(self) -> TripleIndex:
+        """The schema indexed for the compiled derive rules."""
+        return TripleIndex(self.knowledge.schema)
+
+    def derive_data(self, current: set[Triple]) -> Dataset:
+        """The schema plus a case's current triples, for :meth:`DeriveRule.derive`."""
+        index = self.schema_index
+        return Dataset(index, TripleIndex(current, index))
 
     @cached_property
     def class_tree(self) -> frozenset[Triple]:
@@ -153,11 +184,23 @@ class Engine:
         return view
 
     @cached_property
-    def report_queries(self) -> ReportQueries:
-        """One Oxigraph store holding :attr:`report_view`, with the report queries."""
+    def report_texts(self) -> dict[str, str]:
         knowledge = self.knowledge
-        texts = {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
-        return ReportQueries.for_ontology(self.report_view, texts)
+        return {name: knowledge.queries.text(name) for name in knowledge.queries if name.startswith(REPORT_PREFIX)}
+
+    @cached_property
+    def report_store(self) -> ReportQueries:
+        """One Oxigraph store holding :attr:`report_view`, with the report queries: the general
+        engine for a report query the compiled evaluator cannot run."""
+        return ReportQueries.for_ontology(self.report_view, self.report_texts)
+
+    @cached_property
+    def report_queries(self) -> QuerySet:
+        """The report queries, compiled against :attr:`report_view` (Oxigraph runs any the compiled
+        evaluator cannot)."""
+        return QuerySet.prepare(
+            self.report_view, self.report_texts, lambda names, case: self.report_store.run(names, case)
+        )
 
     @cached_property
     def shapes(self) -> CompiledShapes | str:

@@ -46,8 +46,9 @@ def close_and_report(
 def close_case(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
     """Derive rules and OWL 2 RL to a fixpoint. Returns a new set.
 
-    Derive rules run with rdflib's SPARQL engine over only the triples they can read (their
-    footprint), and are not run again when nothing they can read has been added since.
+    Derive rules run compiled (:mod:`reasoner.engines.sparql_compiled`; rdflib's SPARQL engine for a
+    rule it cannot compile), and are not run again when nothing they can read (their footprint) has
+    been added since.
     """
     engine = engine_for(knowledge)
     reasoner = engine.reasoner
@@ -58,6 +59,7 @@ def close_case(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
     closed_already = False
     for _ in range(MAX_ROUNDS):
         derived: set[Triple] = set()
+        data = None
         for rule in rules:
             seen = last_input.get(rule.name)
             unchanged = (
@@ -66,7 +68,9 @@ def close_case(graph: Iterable[Triple], knowledge: Knowledge) -> set[Triple]:
                 and not any(rule.footprint.matches(triple) for triple in current - seen)
             )
             if not unchanged:
-                last_output[rule.name] = rule.run(current, knowledge.schema)
+                if data is None:
+                    data = engine.derive_data(current)
+                last_output[rule.name] = rule.derive(data, current, knowledge.schema)
                 last_input[rule.name] = current
             derived |= last_output[rule.name]
         if closed_already and derived <= current:

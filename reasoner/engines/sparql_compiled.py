@@ -1,0 +1,438 @@
+"""A small SPARQL evaluator for one case against a fixed knowledge graph, in plain Python.
+
+The report and derive queries of ``queries/`` are parsed once (rdflib's algebra) and checked
+against the subset this module evaluates; a query outside it raises :class:`UnsupportedQuery`
+when compiled, and its caller runs it with a general engine instead (as the compiled OWL RL
+rules fall back to owlrl). Evaluation follows SPARQL 1.1's bottom-up semantics over the union of
+two triple sets: the knowledge, indexed once, and the case's closure, indexed per call.
+
+What makes it fast is partial evaluation against the fixed knowledge: every part of a query that no
+triple of *this* case can match (decided per case from the predicates and classes the case holds)
+is answered once per knowledge and memoised on the knowledge's index, together with its hash-join
+buckets. Per case only the parts that touch the case run, on a few hundred triples. The pipeline
+equivalence tests compare whole results with rdflib over a full OWL RL closure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import BNode, Literal, URIRef
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.term import Node
+
+from reasoner.engines.sparql_expressions import (
+    ExprError,
+    Op,
+    Var,
+    as_term,
+    ebv,
+    evaluate,
+    numeric,
+    order_key,
+    to_ops,
+)
+from reasoner.engines.sparql_match import (
+    Dataset,
+    Solution,
+    TripleIndex,
+    UnsupportedQuery,
+    bgp,
+    buckets,
+    compatible,
+    join,
+    shared_variables,
+    wide,
+    zero_length,
+)
+from reasoner.engines.sparql_plan import certain, make_plan, possible
+from reasoner.engines.sparql_prepare import check_part, get, intern, patterns_of, push_filters, translate_exists
+
+__all__ = ["CompiledQuery", "Dataset", "QuerySet", "TripleIndex", "UnsupportedQuery", "compile_query"]
+
+Triple = tuple[Node, Node, Node]
+Row = tuple[Node | None, ...]
+
+
+class _Evaluator:
+    """Evaluates one compiled query's algebra over one dataset."""
+
+    __slots__ = ("data", "patterns")
+
+    def __init__(self, data: Dataset, patterns: Mapping[Any, tuple[Any, ...] | None]) -> None:
+        self.data = data
+        self.patterns = patterns  # per algebra node, every triple pattern under it (None: unknown)
+
+    def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
+        data = self.data
+        patterns = self.patterns.get(id(pattern))
+        if (
+            data.case is not None
+            and patterns is not None
+            and all(data.knowledge_only(triple) and not zero_length(triple) for triple in patterns)
+        ):  # it reads only the knowledge: memoise by the values it is given
+            names = self.patterns.get(("vars", id(pattern))) or ()
+            key = ("exists", id(pattern), tuple(solution.get(name) for name in names))
+            found = data.knowledge.memo.get(key)
+            if found is None:
+                found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
+                data.knowledge.memo[key] = found
+        else:
+            found = bool(self.part(pattern, dict(solution)))
+        return not found if negated else found
+
+    def test(self, expr: Any, solution: Solution) -> bool:
+        try:
+            return ebv(self._value(expr, solution))
+        except ExprError:
+            return False
+
+    def part(self, node: Op, seed: Solution) -> list[Solution]:
+        """The solutions of an algebra node; ``seed`` pre-binds variables (substitution, for EXISTS).
+
+        A ``fixed`` node (see :mod:`reasoner.engines.sparql_plan`) is answered from the knowledge
+        alone, once per knowledge. Returned lists may be memoised answers: callers never change them."""
+        if node.fixed and not seed and self.data.case is not None:
+            knowledge = self.data.knowledge
+            key = ("node", id(node))
+            rows = knowledge.memo.get(key)
+            if rows is None:
+                knowledge.memo[("keep", id(node))] = node  # the id stays this node's while memoised
+                rows = knowledge.remember(key, _Evaluator(Dataset(knowledge, None), self.patterns).part(node, {}))
+            return rows
+        return getattr(self, "_" + node.name)(node, seed)  # type: ignore[no-any-return]
+
+    def _JoinAll(self, node: Op, seed: Solution) -> list[Solution]:
+        """Several parts joined: the case's part first, then each part sharing most with what is
+        bound. A case part that fixes nothing (``?s ?p ?o``) is matched from each row of a
+        knowledge table instead of alone."""
+        pending = list(node.parts)
+        first = next((part for part in pending if not part.fixed), pending[0])
+        pending.remove(first)
+        table = None
+        if first.name == "BGP" and not first.fixed and not first.only_case and wide(first.triples):
+            table = next((part for part in pending if part.fixed and certain(part) & possible(first)), None)
+        if table is not None:
+            pending.remove(table)
+            rows = [found for row in self.part(table, seed) for found in bgp(self.data, first.triples, row)]
+            bound = possible(first) | possible(table)
+        else:
+            rows = self.part(first, seed)
+            bound = possible(first)
+        while pending and rows:
+            best = max(pending, key=lambda part: _shared(part, bound))
+            pending.remove(best)
+            rows = self._join_with(rows, best, seed)
+            bound |= possible(best)
+        return rows if not pending else []
+
+    def _join_with(self, rows: list[Solution], part: Op, seed: Solution) -> list[Solution]:
+        """``rows`` joined with a part; a union branch by branch, so a fixed branch joins by its
+        memoised buckets."""
+        if part.name == "Union":
+            return [*self._join_with(rows, part.p1, seed), *self._join_with(rows, part.p2, seed)]
+        return join(rows, self.part(part, seed), self.data.knowledge)
+
+    def _BGP(self, node: Op, seed: Solution) -> list[Solution]:
+        if node.only_case:  # the knowledge's matches are a fixed branch beside this one
+            return bgp(self.data.case_only(), node.triples, seed)
+        return bgp(self.data, node.triples, seed)
+
+    def _Join(self, node: Op, seed: Solution) -> list[Solution]:
+        return join(self.part(node.p1, seed), self.part(node.p2, seed), self.data.knowledge)
+
+    def _LeftJoin(self, node: Op, seed: Solution) -> list[Solution]:
+        left = self.part(node.p1, seed)
+        if not left:
+            return []
+        right = self.part(node.p2, seed)
+        key = shared_variables(left, right)
+        grouped: dict[tuple[Node, ...], list[Solution]] = (
+            buckets(self.data.knowledge, right, key) if key else {(): right}
+        )
+        always = node.expr is None or node.expr.name == "TrueFilter"
+        kept = []
+        for row in left:
+            matched = False
+            for other in grouped.get(tuple(row[var] for var in key), ()):
+                merged = compatible(row, other)
+                if merged is not None and (always or self.test(node.expr, merged)):
+                    kept.append(merged)
+                    matched = True
+            if not matched:
+                kept.append(row)
+        return kept
+
+    def _Union(self, node: Op, seed: Solution) -> list[Solution]:
+        return [*self.part(node.p1, seed), *self.part(node.p2, seed)]
+
+    def _Filter(self, node: Op, seed: Solution) -> list[Solution]:
+        return [row for row in self.part(node.p, seed) if self.test(node.expr, row)]
+
+    def _value(self, expr: Any, row: Solution) -> Any:
+        """The value of ``expr`` for ``row``; an expression with a knowledge-only EXISTS is memoised
+        by the values of its variables (it depends on nothing else)."""
+        names = self.patterns.get(("expr", id(expr)))
+        if names is None or self.data.case is None or not self._exists_fixed(expr):
+            return evaluate(expr, row, self.exists)
+        memo = self.data.knowledge.memo
+        key = ("value", id(expr), tuple(row.get(name) for name in names))
+        if key not in memo:
+            try:
+                memo[key] = (True, evaluate(expr, row, self.exists))
+            except ExprError as exc:
+                memo[key] = (False, exc)
+        ok, value = memo[key]
+        if not ok:
+            raise value
+        return value
+
+    def _exists_fixed(self, expr: Any) -> bool:
+        patterns = self.patterns.get(("exists", id(expr))) or ()
+        data = self.data
+        return all(data.knowledge_only(triple) and not zero_length(triple) for triple in patterns)
+
+    def _Extend(self, node: Op, seed: Solution) -> list[Solution]:
+        rows = []
+        for row in self.part(node.p, seed):
+            try:
+                value = as_term(self._value(node.expr, row))
+            except ExprError:
+                rows.append(row)
+                continue
+            known = row.get(node.var)
+            if known is not None:
+                if known == value:
+                    rows.append(row)
+                continue
+            extended = dict(row)
+            extended[node.var] = value
+            rows.append(extended)
+        return rows
+
+    def _Project(self, node: Op, seed: Solution) -> list[Solution]:
+        names = node.PV
+        return [{var: row[var] for var in names if var in row} for row in self.part(node.p, seed)]
+
+    def _Distinct(self, node: Op, seed: Solution) -> list[Solution]:
+        seen: dict[frozenset[tuple[Var, Node]], Solution] = {}
+        for row in self.part(node.p, seed):
+            seen.setdefault(frozenset(row.items()), row)
+        return list(seen.values())
+
+    def _Reduced(self, node: Op, seed: Solution) -> list[Solution]:
+        return self._Distinct(node, seed)
+
+    def _OrderBy(self, node: Op, seed: Solution) -> list[Solution]:
+        rows = list(self.part(node.p, seed))
+        for condition in reversed(node.expr):
+            if isinstance(condition, Op) and condition.name == "OrderCondition":
+                expr, descending = condition.expr, condition.order == "DESC"
+            else:
+                expr, descending = condition, False
+            rows.sort(key=self._sort_key(expr), reverse=descending)
+        return rows
+
+    def _sort_key(self, expr: Any) -> Callable[[Solution], tuple[Any, ...]]:
+        return lambda row: self._sort_value(expr, row)
+
+    def _sort_value(self, expr: Any, row: Solution) -> tuple[Any, ...]:
+        try:
+            value: Node | None = as_term(evaluate(expr, row, self.exists))
+        except ExprError:
+            value = None
+        return order_key(value)
+
+    def _Slice(self, node: Op, seed: Solution) -> list[Solution]:
+        rows = self.part(node.p, seed)
+        start = node.start or 0
+        return rows[start:] if node.length is None else rows[start : start + node.length]
+
+    def _ToMultiSet(self, node: Op, seed: Solution) -> list[Solution]:
+        return self.part(node.p, {})  # a subquery sees nothing of the outside
+
+    def _AggregateJoin(self, node: Op, seed: Solution) -> list[Solution]:
+        group = node.p
+        rows = self.part(group.p, seed)
+        keys = group.expr or []
+        groups: dict[tuple[Any, ...], list[Solution]] = {}
+        for row in rows:
+            groups.setdefault(tuple(self._group_value(key, row) for key in keys), []).append(row)
+        if not groups and not keys:
+            groups[()] = []
+        results = []
+        for members in groups.values():
+            result: Solution = {}
+            for aggregate in node.A:
+                value = _aggregate(aggregate, members, self)
+                if value is not None:
+                    result[aggregate.res] = value
+            results.append(result)
+        return results
+
+    def _group_value(self, key: Any, row: Solution) -> Node | None:
+        try:
+            return as_term(evaluate(key, row, self.exists))
+        except ExprError:
+            return None
+
+
+def _shared(part: Op, bound: set[Var]) -> int:
+    """How many bound variables a part joins on (a union: its worst branch)."""
+    if part.name == "Union":
+        return min(_shared(part.p1, bound), _shared(part.p2, bound))
+    return len(certain(part) & bound)
+
+
+def _aggregate(aggregate: Op, members: list[Solution], evaluator: _Evaluator) -> Node | None:
+    """One aggregate over a group (None: unbound, as after an error)."""
+    name = aggregate.name
+    values: list[Any] = []
+    for row in members:
+        if aggregate.vars == "*":
+            values.append(frozenset(row.items()))
+            continue
+        try:
+            values.append(as_term(evaluate(aggregate.vars, row, evaluator.exists)))
+        except ExprError:
+            if name != "Aggregate_Count":
+                return None
+    if aggregate.distinct:
+        values = list(dict.fromkeys(values))
+    if name == "Aggregate_Count":
+        return Literal(len(values))
+    if name == "Aggregate_Sample":
+        return values[0] if values else None
+    if name == "Aggregate_Sum":
+        try:
+            total: Any = 0
+            for value in values:
+                number = numeric(value)
+                total = float(total) + float(number) if isinstance(number, float) else total + number
+        except ExprError:
+            return None
+        return as_term(total)
+    if not values:
+        return None
+    pick = min if name == "Aggregate_Min" else max
+    return pick(values, key=order_key)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledQuery:
+    """A SELECT or CONSTRUCT query ready to run against a knowledge index and one case."""
+
+    kind: str  # "SelectQuery" or "ConstructQuery"
+    pattern: Op
+    variables: tuple[Var, ...]
+    template: tuple[Triple, ...]
+    patterns: Mapping[Any, tuple[Any, ...] | None]
+    plans: dict[tuple[bool, ...], Op] = field(default_factory=dict)
+
+    def intern(self, canon: Mapping[Node, Node]) -> None:
+        """Use the knowledge's own objects for the query's constants (fewer slow comparisons)."""
+        intern(self.pattern, canon)
+        self.plans.clear()
+
+    def solutions(self, data: Dataset) -> list[Solution]:
+        return _Evaluator(data, self.patterns).part(self.plan(data), {})
+
+    def plan(self, data: Dataset) -> Op:
+        """The query rewritten for this case's signature: which of its patterns it can match."""
+        if data.case is None:
+            return self.pattern
+        every = self.patterns.get(id(self.pattern)) or ()
+        signature = (data.apart, *(data.knowledge_only(pattern) for pattern in every))
+        plan = self.plans.get(signature)
+        if plan is None:
+            plan = self.plans[signature] = make_plan(self.pattern, data.knowledge_only, zero_length, data.apart)
+        return plan
+
+    def select(self, data: Dataset) -> list[Row]:
+        """The solutions, as rows in the order of the projected variables."""
+        return [tuple(row.get(var) for var in self.variables) for row in self.solutions(data)]
+
+    def construct(self, data: Dataset) -> set[Triple]:
+        """The triples the CONSTRUCT template builds (templates with blank nodes are not compiled)."""
+        built: set[Triple] = set()
+        for row in self.solutions(data):
+            for pattern in self.template:
+                s, p, o = (row.get(term) if isinstance(term, Var) else term for term in pattern)
+                if s is None or o is None or isinstance(s, Literal) or not isinstance(p, URIRef):
+                    continue
+                built.add((s, p, o))
+        return built
+
+
+def compile_query(text: str) -> CompiledQuery:
+    """Parse, check and prepare a query (UnsupportedQuery if it cannot be evaluated here)."""
+    algebra = prepareQuery(text).algebra  # a parse of our own: translating EXISTS changes it
+    if algebra.name not in ("SelectQuery", "ConstructQuery"):
+        raise UnsupportedQuery(f"query form {algebra.name}")
+    if get(algebra, "datasetClause"):
+        raise UnsupportedQuery("FROM / FROM NAMED")
+    algebra_pattern = translate_exists(algebra["p"])
+    check_part(algebra_pattern)
+    template: tuple[Triple, ...] = ()
+    if algebra.name == "ConstructQuery":
+        template = tuple(to_ops(tuple(t)) for t in algebra.template)
+        if any(isinstance(term, BNode) for triple in template for term in triple):
+            raise UnsupportedQuery("blank nodes in a CONSTRUCT template")
+    pattern = push_filters(to_ops(algebra_pattern))
+    found: dict[Any, tuple[Any, ...] | None] = {}
+    patterns_of(pattern, found)
+    variables = tuple(Var(name) for name in algebra.PV) if algebra.name == "SelectQuery" else ()
+    return CompiledQuery(algebra.name, pattern, variables, template, found)
+
+
+Runner = Callable[[list[str], Iterable[Triple]], Mapping[str, list[Row]]]
+
+
+@dataclass(frozen=True, eq=False)
+class QuerySet:
+    """Named SELECT queries over a fixed knowledge graph and one case at a time: compiled here
+    where they can be, otherwise run by ``fallback`` (a general SPARQL engine)."""
+
+    knowledge: TripleIndex
+    compiled: Mapping[str, CompiledQuery]
+    texts: Mapping[str, str]
+    fallback: Runner | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict)  # why a query is not compiled
+
+    @classmethod
+    def prepare(cls, knowledge: Iterable[Triple], texts: Mapping[str, str], fallback: Runner | None) -> QuerySet:
+        compiled: dict[str, CompiledQuery] = {}
+        reasons: dict[str, str] = {}
+        for name, text in texts.items():
+            try:
+                compiled[name] = compile_query(text)
+            except UnsupportedQuery as exc:
+                reasons[name] = str(exc)
+        index = TripleIndex(knowledge)
+        for query in compiled.values():
+            query.intern(index.canon)
+        return cls(index, compiled, dict(texts), fallback, reasons)
+
+    def case_data(self, case: Iterable[Triple]) -> Dataset:
+        """The knowledge plus one case's triples, ready to query."""
+        return Dataset(self.knowledge, TripleIndex(case, self.knowledge))
+
+    def run(self, names: list[str], case: Iterable[Triple]) -> dict[str, list[Row]]:
+        """The rows of each named query over the knowledge plus ``case`` (no rows for an unknown name)."""
+        triples = case if isinstance(case, (set, frozenset)) else set(case)
+        data = self.case_data(triples)
+        results: dict[str, list[Row]] = {}
+        rest = []
+        for name in names:
+            query = self.compiled.get(name)
+            if query is not None:
+                results[name] = query.select(data)
+            elif name in self.texts and self.fallback is not None:
+                rest.append(name)
+            else:
+                results[name] = []
+        if rest and self.fallback is not None:
+            results.update(self.fallback(rest, triples))
+        return results

@@ -1,0 +1,450 @@
+"""Matching triple patterns and property paths over a fixed knowledge graph plus one case, with
+answers that depend only on the knowledge memoised on the knowledge's index.
+
+Used by :mod:`reasoner.engines.sparql_compiled`; see there for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import RDF
+from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
+from rdflib.term import Node
+
+from reasoner.engines.sparql_expressions import Var
+
+__all__ = [
+    "Dataset",
+    "Solution",
+    "TripleIndex",
+    "UnsupportedQuery",
+    "bgp",
+    "buckets",
+    "check_path",
+    "compatible",
+    "join",
+    "shared_variables",
+    "wide",
+    "zero_length",
+]
+
+Triple = tuple[Node, Node, Node]
+Solution = dict[Var, Node]
+Row = tuple[Node | None, ...]
+
+
+class UnsupportedQuery(Exception):
+    """The query uses a SPARQL feature this evaluator does not implement."""
+
+
+class TripleIndex:
+    """A set of triples indexed by subject, predicate and object."""
+
+    __slots__ = ("canon", "memo", "osp", "pos", "remembered", "spo", "triples")
+
+    def __init__(self, triples: Iterable[Triple], knowledge: TripleIndex | None = None) -> None:
+        """Index ``triples``; for a case, leave out those ``knowledge`` holds, and use the knowledge's
+        own term objects (equal terms that are also identical compare fastest)."""
+        spo: dict[Node, dict[Node, set[Node]]] = {}
+        pos: dict[Node, dict[Node, set[Node]]] = {}
+        osp: dict[Node, dict[Node, set[Node]]] = {}
+        kept = set()
+        exclude = knowledge.triples if knowledge is not None else frozenset()
+        canon = knowledge.canon if knowledge is not None else {}
+        for triple in triples:
+            s, p, o = triple
+            if isinstance(s, Literal) or triple in exclude or triple in kept:
+                continue
+            if canon:
+                s, p, o = canon.get(s, s), canon.get(p, p), canon.get(o, o)
+                triple = (s, p, o)
+            kept.add(triple)
+            spo.setdefault(s, {}).setdefault(p, set()).add(o)
+            pos.setdefault(p, {}).setdefault(o, set()).add(s)
+            osp.setdefault(o, {}).setdefault(s, set()).add(p)
+        self.spo, self.pos, self.osp = spo, pos, osp
+        self.triples: frozenset[Triple] = frozenset(kept)
+        self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *osp)}
+        self.memo: dict[Any, Any] = {}  # answers that depend only on these triples (see bgp)
+        self.remembered: dict[int, list[Solution]] = {}  # the memoised answers by id
+
+    def remember(self, key: Any, rows: list[Solution]) -> list[Solution]:
+        """Memoise ``rows``, an answer that depends only on these triples, under ``key``."""
+        self.memo[key] = rows
+        self.remembered[id(rows)] = rows
+        return rows
+
+    def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
+        """The triples matching a pattern (None: any term)."""
+        if s is not None:
+            yield from self._by_subject(s, p, o)
+        elif p is not None:
+            by_o = self.pos.get(p)
+            if not by_o:
+                return
+            if o is not None:
+                for subj in by_o.get(o, ()):
+                    yield (subj, p, o)
+                return
+            for obj, subjects in by_o.items():
+                for subj in subjects:
+                    yield (subj, p, obj)
+        elif o is not None:
+            for subj, preds in self.osp.get(o, {}).items():
+                for pred in preds:
+                    yield (subj, pred, o)
+        else:
+            yield from self.triples
+
+    def _by_subject(self, s: Node, p: Node | None, o: Node | None) -> Iterator[Triple]:
+        by_p = self.spo.get(s)
+        if not by_p:
+            return
+        if p is not None:
+            objects = by_p.get(p, ())
+            if o is None:
+                for obj in objects:
+                    yield (s, p, obj)
+            elif o in objects:
+                yield (s, p, o)
+            return
+        for pred, found in by_p.items():
+            if o is None:
+                for obj in found:
+                    yield (s, pred, obj)
+            elif o in found:
+                yield (s, pred, o)
+
+
+class Dataset:
+    """The union of the knowledge and one case (disjoint: the case index excludes knowledge triples)."""
+
+    __slots__ = ("apart", "case", "case_types", "free", "knowledge", "parts")
+
+    def __init__(self, knowledge: TripleIndex, case: TripleIndex | None) -> None:
+        self.knowledge = knowledge
+        self.case = case
+        self.parts = (knowledge,) if case is None else (knowledge, case)
+        self.case_types = case.pos.get(RDF.type, {}) if case is not None else {}
+        self.free: dict[int, bool] = {}  # per algebra node: whether it reads only the knowledge
+        # whether no subject of the case's triples is a term of the knowledge
+        self.apart = case is not None and not any(s in knowledge.spo or s in knowledge.osp for s in case.spo)
+
+    def case_only(self) -> Dataset:
+        """The case's triples alone (an empty index if there is no case)."""
+        only = Dataset(self.case or _EMPTY, None)
+        return only
+
+    def knowledge_only(self, pattern: Sequence[Any]) -> bool:
+        """Whether no case triple can match a step of ``pattern`` (a zero-length path step still
+        matches every node: see :func:`zero_length`)."""
+        case = self.case
+        if case is None:
+            return True
+        reads = _reads(pattern)
+        if reads is None:
+            return False
+        for predicate, type_object in reads:
+            if type_object is not None:
+                if type_object in self.case_types:
+                    return False
+            elif predicate in case.pos:
+                return False
+        return True
+
+    def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
+        for part in self.parts:
+            yield from part.match(s, p, o)
+
+    def nodes(self) -> set[Node]:
+        found: set[Node] = set()
+        for part in self.parts:
+            found.update(part.spo)
+            found.update(part.osp)
+        return found
+
+
+_READS: dict[tuple[Any, ...], tuple[tuple[Node, Node | None], ...] | None] = {}
+
+
+def _reads(pattern: Sequence[Any]) -> tuple[tuple[Node, Node | None], ...] | None:
+    """The (predicate, rdf:type object or None) pairs a triple pattern can match; None if any triple."""
+    key = tuple(pattern)
+    if key not in _READS:
+        _READS[key] = _pattern_reads(pattern)
+    return _READS[key]
+
+
+def _pattern_reads(pattern: Sequence[Any]) -> tuple[tuple[Node, Node | None], ...] | None:
+    _s, p, o = pattern
+    if isinstance(p, URIRef):
+        return ((p, o if p == RDF.type and not isinstance(o, Var) else None),)
+    if isinstance(p, Path):
+        return tuple((predicate, None) for predicate in _path_predicates(p))
+    return None
+
+
+def zero_length(pattern: Sequence[Any]) -> bool:
+    """Whether the pattern is a path that may take no step (then it matches any node with itself)."""
+    return isinstance(pattern[1], Path) and _has_zero_length(pattern[1])
+
+
+def _path_predicates(path: Any) -> set[URIRef]:
+    if isinstance(path, URIRef):
+        return {path}
+    if isinstance(path, InvPath):
+        return _path_predicates(path.arg)
+    if isinstance(path, MulPath):
+        return _path_predicates(path.path)
+    return {predicate for arg in path.args for predicate in _path_predicates(arg)}
+
+
+def _has_zero_length(path: Any) -> bool:
+    if isinstance(path, MulPath):
+        return path.mod in ("*", "?") or _has_zero_length(path.path)
+    if isinstance(path, InvPath):
+        return _has_zero_length(path.arg)
+    if isinstance(path, SequencePath):
+        return all(_has_zero_length(arg) for arg in path.args)
+    if isinstance(path, AlternativePath):
+        return any(_has_zero_length(arg) for arg in path.args)
+    return False
+
+
+# ------------------------------------------------------------------ property paths
+
+
+def _path_step(data: Dataset, start: Node, path: Any, forward: bool) -> set[Node]:
+    """The nodes reached from ``start`` over ``path`` (backwards if not ``forward``)."""
+    if isinstance(path, URIRef):
+        if forward:
+            return {o for _s, _p, o in data.match(start, path, None)}
+        return {s for s, _p, _o in data.match(None, path, start)}
+    if isinstance(path, InvPath):
+        return _path_step(data, start, path.arg, not forward)
+    if isinstance(path, AlternativePath):
+        reached: set[Node] = set()
+        for arg in path.args:
+            reached |= _path_step(data, start, arg, forward)
+        return reached
+    if isinstance(path, SequencePath):
+        current = {start}
+        for arg in path.args if forward else reversed(path.args):
+            current = {node for here in current for node in _path_step(data, here, arg, forward)}
+        return current
+    if isinstance(path, MulPath):
+        if path.mod == "?":
+            return {start} | _path_step(data, start, path.path, forward)
+        seen: set[Node] = {start} if path.mod == "*" else set()
+        frontier = [start]
+        while frontier:
+            here = frontier.pop()
+            for node in _path_step(data, here, path.path, forward):
+                if node not in seen:
+                    seen.add(node)
+                    frontier.append(node)
+        return seen
+    raise UnsupportedQuery(f"property path {path!r}")
+
+
+def check_path(path: Any) -> None:
+    if isinstance(path, URIRef):
+        return
+    if isinstance(path, InvPath):
+        check_path(path.arg)
+    elif isinstance(path, (AlternativePath, SequencePath)):
+        for arg in path.args:
+            check_path(arg)
+    elif isinstance(path, MulPath):
+        check_path(path.path)
+    else:
+        raise UnsupportedQuery(f"property path {path!r}")
+
+
+# ------------------------------------------------------------------ basic graph patterns
+
+
+def _value(term: Any, solution: Solution) -> Node | None:
+    if isinstance(term, Var):
+        return solution.get(term)
+    return term  # type: ignore[no-any-return]
+
+
+def _pattern_cost(pattern: Sequence[Any], bound: set[Var]) -> int:
+    s, p, o = pattern
+    s_bound = not isinstance(s, Var) or s in bound
+    o_bound = not isinstance(o, Var) or o in bound
+    if isinstance(p, Path):
+        return 1 if s_bound or o_bound else 6
+    p_bound = not isinstance(p, Var) or p in bound
+    return (0 if s_bound else 2) + (0 if o_bound else 1) + (0 if p_bound else 2)
+
+
+def wide(patterns: Sequence[Sequence[Any]]) -> bool:
+    """Whether even the most selective pattern leaves its predicate and one end open (``?s ?p ?o``)."""
+    return min(_pattern_cost(pattern, set()) for pattern in patterns) >= 4
+
+
+_ORDERS: dict[tuple[int, frozenset[Var]], tuple[Sequence[Sequence[Any]], list[Sequence[Any]]]] = {}
+
+
+def _order_patterns(patterns: Sequence[Sequence[Any]], bound: set[Var]) -> list[Sequence[Any]]:
+    """The patterns in evaluation order, cached per pattern list and bound variables."""
+    key = (id(patterns), frozenset(bound))
+    entry = _ORDERS.get(key)
+    if entry is None or entry[0] is not patterns:  # the id of a list that has gone may be reused
+        if len(_ORDERS) > 4096:
+            _ORDERS.clear()
+        entry = _ORDERS[key] = (patterns, _plan_order(patterns, bound))
+    return entry[1]
+
+
+def _plan_order(patterns: Sequence[Sequence[Any]], bound: set[Var]) -> list[Sequence[Any]]:
+    remaining = list(patterns)
+    ordered = []
+    bound = set(bound)
+    while remaining:
+        best = min(remaining, key=lambda pattern: _pattern_cost(pattern, bound))
+        remaining.remove(best)
+        ordered.append(best)
+        bound.update(term for term in best if isinstance(term, Var))
+    return ordered
+
+
+def _extend(solution: Solution, pairs: Iterable[tuple[Any, Node]]) -> Solution | None:
+    """``solution`` with each variable of ``pairs`` bound (None if a binding disagrees)."""
+    extended = solution
+    for term, value in pairs:
+        if isinstance(term, Var):
+            known = extended.get(term)
+            if known is None:
+                if extended is solution:
+                    extended = dict(solution)
+                extended[term] = value
+            elif known is not value and known != value:
+                return None
+    return extended
+
+
+def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) -> Iterator[Solution]:
+    s_term, p_term, o_term = pattern
+    s = _value(s_term, solution)
+    o = _value(o_term, solution)
+    if isinstance(p_term, Path):
+        yield from _match_path(data, s_term, p_term, o_term, s, o, solution)
+        return
+    p = _value(p_term, solution)
+    for ts, tp, to in data.match(s, p, o):
+        extended = _extend(solution, ((s_term, ts), (p_term, tp), (o_term, to)))
+        if extended is not None:
+            yield extended
+
+
+def _match_path(
+    data: Dataset, s_term: Any, path: Path, o_term: Any, s: Node | None, o: Node | None, solution: Solution
+) -> Iterator[Solution]:
+    if s is not None:
+        for reached in _path_step(data, s, path, True):
+            if o is None or reached == o:
+                extended = _extend(solution, ((o_term, reached),))
+                if extended is not None:
+                    yield extended
+        return
+    if o is not None:
+        for reached in _path_step(data, o, path, False):
+            extended = _extend(solution, ((s_term, reached),))
+            if extended is not None:
+                yield extended
+        return
+    for start in data.nodes():
+        for reached in _path_step(data, start, path, True):
+            extended = _extend(solution, ((s_term, start), (o_term, reached)))
+            if extended is not None:
+                yield extended
+
+
+def bgp(data: Dataset, patterns: Sequence[Sequence[Any]], seed: Solution) -> list[Solution]:
+    """The solutions of a basic graph pattern (index nested loops, most bound pattern first)."""
+    return _nested_loop(data, patterns, [seed])
+
+
+def buckets(knowledge: TripleIndex, rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
+    """``rows`` grouped by their values of ``key`` (rows missing one are left out); memoised when
+    ``rows`` is an answer memoised on ``knowledge``."""
+    memo_key = ("buckets", id(rows), tuple(key))
+    memoised = id(rows) in knowledge.remembered
+    if memoised and memo_key in knowledge.memo:
+        return knowledge.memo[memo_key]  # type: ignore[no-any-return]
+    grouped: dict[tuple[Node, ...], list[Solution]] = {}
+    for row in rows:
+        try:
+            grouped.setdefault(tuple(row[var] for var in key), []).append(row)
+        except KeyError:
+            continue
+    if memoised:
+        knowledge.memo[memo_key] = grouped
+    return grouped
+
+
+def _nested_loop(data: Dataset, patterns: Sequence[Sequence[Any]], solutions: list[Solution]) -> list[Solution]:
+    bound = set(solutions[0]) if solutions else set()
+    for pattern in _order_patterns(patterns, bound):
+        solutions = [found for solution in solutions for found in _match_pattern(data, pattern, solution)]
+        if not solutions:
+            break
+    return solutions
+
+
+# ------------------------------------------------------------------ the algebra
+
+
+def compatible(left: Solution, right: Solution) -> Solution | None:
+    if len(right) < len(left):
+        left, right = right, left
+    for var, value in left.items():
+        other = right.get(var)
+        if other is not None and other is not value and other != value:
+            return None
+    merged = dict(right)
+    merged.update(left)
+    return merged
+
+
+def shared_variables(left: list[Solution], right: list[Solution]) -> list[Var]:
+    """The variables bound in every row of both sides (the hash key of a join)."""
+    if not left or not right:
+        return []
+    common = set(left[0]).intersection(right[0])
+    for rows in (left, right):
+        for row in rows:
+            if not common:
+                return []
+            common.intersection_update(row)
+    return sorted(common)
+
+
+def join(left: list[Solution], right: list[Solution], knowledge: TripleIndex | None = None) -> list[Solution]:
+    """The SPARQL join of two answers (hash join on the variables both always bind)."""
+    key = shared_variables(left, right)
+    if not key:
+        return [merged for a in left for b in right if (merged := compatible(a, b)) is not None]
+    grouped = buckets(knowledge, right, key) if knowledge is not None else _buckets_plain(right, key)
+    return [
+        merged
+        for row in left
+        for other in grouped.get(tuple(row[var] for var in key), ())
+        if (merged := compatible(row, other)) is not None
+    ]
+
+
+def _buckets_plain(rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
+    grouped: dict[tuple[Node, ...], list[Solution]] = {}
+    for row in rows:
+        grouped.setdefault(tuple(row[var] for var in key), []).append(row)
+    return grouped
+
+
+_EMPTY = TripleIndex(())

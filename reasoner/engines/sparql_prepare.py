@@ -1,0 +1,200 @@
+"""Preparing a parsed query for :mod:`reasoner.engines.sparql_compiled`: checking that every part
+is one it evaluates, translating EXISTS patterns, moving filters down, and recording which triple
+patterns each node reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rdflib import Literal, URIRef
+from rdflib.paths import Path
+from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.term import Node
+
+from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expression, variables_of
+from reasoner.engines.sparql_match import UnsupportedQuery, check_path
+from reasoner.engines.sparql_plan import certain
+
+__all__ = ["check_part", "get", "intern", "patterns_of", "push_filters", "translate_exists"]
+
+SUPPORTED_PARTS = frozenset(
+    [
+        "BGP",
+        "Join",
+        "LeftJoin",
+        "Union",
+        "Filter",
+        "Extend",
+        "Project",
+        "Distinct",
+        "Reduced",
+        "OrderBy",
+        "Slice",
+        "ToMultiSet",
+        "AggregateJoin",
+    ]
+)
+SUPPORTED_AGGREGATES = frozenset(
+    {"Aggregate_Count", "Aggregate_Sample", "Aggregate_Sum", "Aggregate_Min", "Aggregate_Max"}
+)
+
+
+def check_part(node: Any) -> None:
+    """Raise UnsupportedQuery unless every part of the pattern ``node`` is evaluated here."""
+    if not isinstance(node, CompValue) or node.name not in SUPPORTED_PARTS:
+        raise UnsupportedQuery(f"the graph pattern {getattr(node, 'name', node)!r}")
+    try:
+        _check_expressions(node)
+    except ExprError as exc:
+        raise UnsupportedQuery(str(exc)) from exc
+    if node.name == "BGP":
+        for _s, p, _o in node.triples:
+            if isinstance(p, Path):
+                check_path(p)
+    child = get(node, "p")
+    if node.name == "AggregateJoin":
+        if not isinstance(child, CompValue) or child.name != "Group":
+            raise UnsupportedQuery("an aggregate without a group")
+        child = get(child, "p")
+    for part in (child, get(node, "p1"), get(node, "p2")):
+        if part is not None:
+            check_part(part)
+
+
+def get(node: CompValue, key: str) -> Any:
+    return node[key] if key in node else None  # noqa: SIM401 (CompValue.get answers the key itself when missing)
+
+
+def _check_expressions(node: CompValue) -> None:
+    if node.name == "AggregateJoin":
+        for aggregate in node.A:
+            if aggregate.name not in SUPPORTED_AGGREGATES:
+                raise UnsupportedQuery(f"the aggregate {aggregate.name}")
+            if aggregate.vars != "*":
+                check_expression(aggregate.vars, _check_exists)
+        for key in get(node.p, "expr") or []:
+            check_expression(key, _check_exists)
+    elif node.name == "OrderBy":
+        for condition in node.expr:
+            check_expression(condition.expr if condition.name == "OrderCondition" else condition, _check_exists)
+    elif get(node, "expr") is not None:
+        check_expression(node.expr, _check_exists)
+
+
+def _check_exists(graph: Any) -> None:
+    check_part(graph)
+
+
+def translate_exists(node: Any) -> Any:
+    """rdflib translates the pattern of EXISTS only inside FILTER; translate it everywhere (in
+    place: callers pass a copy)."""
+    if isinstance(node, list):
+        for item in node:
+            translate_exists(item)
+    if not isinstance(node, CompValue):
+        return node
+    if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS") and node["graph"].name == "GroupGraphPatternSub":
+        node["graph"] = translateGroupGraphPattern(node["graph"])
+    for key, value in node.items():
+        if not key.startswith("_") and isinstance(value, (CompValue, list)):
+            translate_exists(value)
+    return node
+
+
+# ------------------------------------------------------------------ preparing the algebra
+
+
+def push_filters(node: Any) -> Any:
+    """Filters moved below OPTIONALs and BINDs that cannot change what they test (as any SPARQL
+    optimiser does), so that fewer rows go through the OPTIONALs. Same answers."""
+    if not isinstance(node, Op):
+        return node
+    for key in ("p", "p1", "p2"):
+        child = getattr(node, key)
+        if isinstance(child, Op):
+            setattr(node, key, push_filters(child))
+    if node.name != "Filter":
+        return node
+    needs = variables_of(node.expr)
+    inner = node.p
+    if needs is None:
+        return node
+    if inner.name == "LeftJoin" and needs <= certain(inner.p1):
+        inner.p1 = push_filters(Op("Filter", expr=node.expr, p=inner.p1))
+        return inner
+    if inner.name == "Extend" and inner.var not in needs:
+        inner.p = push_filters(Op("Filter", expr=node.expr, p=inner.p))
+        return inner
+    return node
+
+
+def patterns_of(node: Any, found: dict[Any, tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
+    """Every triple pattern under ``node``, EXISTS patterns included (recorded per node in ``found``)."""
+    if isinstance(node, list):
+        collected: list[Any] = []
+        for item in node:
+            inner = patterns_of(item, found)
+            if inner is None:
+                return None
+            collected.extend(inner)
+        return tuple(collected)
+    if not isinstance(node, Op):
+        return ()
+    collected = list(node.triples) if node.name == "BGP" else []
+    unknown = False
+    for key, value in vars(node).items():
+        if key in ("name", "triples") or not isinstance(value, (Op, list)):
+            continue
+        inner = patterns_of(value, found)
+        if inner is None:
+            unknown = True
+        else:
+            collected.extend(inner)
+    result = None if unknown else tuple(collected)
+    found[id(node)] = result
+    if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
+        found[("vars", id(node.graph))] = tuple(sorted(_all_variables(node.graph)))
+    for key in ("expr",):  # an expression with an EXISTS: what its memo key reads
+        expr = getattr(node, key)
+        if isinstance(expr, Op) and result is not None and _has_exists(expr):
+            found[("expr", id(expr))] = tuple(sorted(_all_variables(expr)))
+            found[("exists", id(expr))] = patterns_of(expr, {})
+    return result
+
+
+def intern(node: Any, canon: Mapping[Node, Node]) -> Any:
+    if isinstance(node, (URIRef, Literal)):
+        return canon.get(node, node)
+    if isinstance(node, list):
+        node[:] = [intern(item, canon) for item in node]
+        return node
+    if isinstance(node, tuple):
+        return tuple(intern(item, canon) for item in node)
+    if isinstance(node, Op):
+        for key, value in list(vars(node).items()):
+            if key != "name":
+                setattr(node, key, intern(value, canon))
+    return node
+
+
+def _has_exists(expr: Any) -> bool:
+    if isinstance(expr, list):
+        return any(_has_exists(item) for item in expr)
+    if not isinstance(expr, Op):
+        return False
+    if expr.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
+        return True
+    return any(_has_exists(value) for key, value in vars(expr).items() if key != "name")
+
+
+def _all_variables(node: Any) -> set[Var]:
+    if isinstance(node, Var):
+        return {node}
+    if isinstance(node, (list, tuple)):
+        return set().union(*(_all_variables(item) for item in node)) if node else set()
+    if isinstance(node, Op):
+        return set().union(*(_all_variables(value) for key, value in vars(node).items() if key != "name"))
+    return set()

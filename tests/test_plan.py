@@ -5,6 +5,9 @@
   would be present once the unrecorded items are completed at their worst case.
 - Every triaged case has exactly one primary first-imaging step, or says explicitly that none is
   needed.
+- No later step is shown whose condition is the result of a step absent from the plan (dx:waitsOn):
+  the step it waits on is a primary step or a later step the plan shows; every other such step is
+  recorded as dropped, with why, and never printed.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from rdflib import URIRef
+from rdflib.namespace import RDF, RDFS
 
-from reasoner import Knowledge, read_case, triage
+from reasoner import Knowledge, read_case, render_text, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.result import PlanOption
+from reasoner.pipeline.result import PlanOption, TriageResult
 
 from .conftest import Triaged
 
@@ -100,3 +104,94 @@ def test_read_case_examples_have_a_plan(knowledge: Knowledge) -> None:
     for path in sorted((Path(__file__).parent.parent / "examples").glob("*.yaml")):
         result = triage(read_case(path, knowledge), knowledge)
         assert result.plan.topics, path.name
+
+
+# ---------------------------------------------------------------- later steps wait on a step in the plan
+
+
+def _waits_on(knowledge: Knowledge) -> dict[str, set[str]]:
+    """dx:waitsOn, read from the knowledge directly (not through the plan's own query)."""
+    found: dict[str, set[str]] = {}
+    for step, needed in knowledge.ontology.subject_objects(DX.waitsOn):
+        found.setdefault(str(step), set()).add(str(needed))
+    return found
+
+
+def _satisfies(knowledge: Knowledge, action: str, needed: str) -> bool:
+    """The action is the needed one, a dx:variantOf it at any depth, or a member of the needed class."""
+    graph = knowledge.ontology
+    node = URIRef(action)
+    if action == needed or URIRef(needed) in set(graph.transitive_objects(node, DX.variantOf)):
+        return True
+    classes = {c for t in graph.objects(node, RDF.type) for c in graph.transitive_objects(t, RDFS.subClassOf)}
+    return URIRef(needed) in classes
+
+
+def _plan_actions(result: TriageResult, *, excluding: str = "") -> set[str]:
+    """The actions the plan holds: its primary steps and the later steps it shows (but one)."""
+    primary = {option.action_iri for entry in result.plan.topics for option in entry.chosen}
+    later = {s.action_iri for s in result.next_steps if result.plan.shows_later(s) and s.iri != excluding}
+    return primary | later
+
+
+def test_no_later_step_waits_on_a_step_absent_from_the_plan(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    rules = _waits_on(knowledge)
+    assert rules, "the knowledge declares no dx:waitsOn: the property would hold vacuously"
+    bad = []
+    for t in triaged:
+        for step in t.result.next_steps:
+            if not t.result.plan.shows_later(step) or step.iri not in rules:
+                continue
+            actions = _plan_actions(t.result, excluding=step.iri)
+            if not any(_satisfies(knowledge, a, n) for a in actions for n in rules[step.iri]):
+                bad.append((t.name, step.iri.rsplit("#", 1)[-1], step.condition))
+    assert not bad, bad[:5]
+
+
+def test_a_later_step_is_dropped_only_when_what_it_waits_on_is_absent(
+    triaged: list[Triaged], knowledge: Knowledge
+) -> None:
+    """Dropping is recorded, explained, and never over-eager: no action in the plan satisfies it."""
+    rules = _waits_on(knowledge)
+    bad = []
+    for t in triaged:
+        actions = _plan_actions(t.result)
+        applicable = {s.iri: s for s in t.result.next_steps}
+        for dropped in t.result.plan.dropped:
+            step = applicable.get(dropped.step)
+            if step is None or not step.condition or t.result.plan.shows_later(step):
+                bad.append((t.name, dropped.step, "not an applicable conditional step, or still shown"))
+            elif set(dropped.waits_on) != rules.get(dropped.step, set()) or "not in the plan" not in dropped.because:
+                bad.append((t.name, dropped.step, "waits_on or reason does not match the knowledge"))
+            elif any(_satisfies(knowledge, a, n) for a in actions for n in dropped.waits_on):
+                bad.append((t.name, dropped.step, "dropped although the plan holds what it waits on"))
+        suppressed = {s.step for s in t.result.plan.suppressed}
+        dropped_iris = {d.step for d in t.result.plan.dropped}
+        for step in t.result.next_steps:  # every conditional step is shown, avoided, or dropped
+            if step.condition and not t.result.plan.shows_later(step) and step.iri not in suppressed | dropped_iris:
+                bad.append((t.name, step.iri, "conditional step neither shown nor accounted for"))
+    assert not bad, bad[:5]
+
+
+def test_later_steps_are_both_kept_and_dropped_somewhere(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    """The properties above must not hold vacuously: some waiting steps are shown, some dropped."""
+    rules = _waits_on(knowledge)
+    shown = {s.iri for t in triaged for s in t.result.next_steps if t.result.plan.shows_later(s) and s.iri in rules}
+    dropped = {d.step for t in triaged for d in t.result.plan.dropped}
+    assert len(shown) >= 5 and len(dropped) >= 5, (len(shown), len(dropped))
+
+
+def test_the_text_never_prints_a_dropped_later_step(triaged: list[Triaged]) -> None:
+    bad = []
+    for t in triaged:
+        if not t.result.plan.dropped:
+            continue
+        shown = {(s.condition, s.action) for s in t.result.next_steps if t.result.plan.shows_later(s)}
+        brief = " ".join(render_text(t.result, "brief").split())
+        for dropped in t.result.plan.dropped:
+            if (
+                dropped.condition,
+                dropped.action,
+            ) not in shown and f"if {dropped.condition}: {dropped.action}" in brief:
+                bad.append((t.name, dropped.step))
+    assert not bad, bad[:5]

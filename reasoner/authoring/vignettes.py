@@ -23,6 +23,9 @@ A vignette is a YAML file::
       not_avoid: [...]
       conflicts: [first imaging test]         # conflict subjects (substring match)
       missing: [fever]                        # items that must be reported missing
+      later: [Rec001_MRIRegion]               # conditional steps shown as later steps
+      not_later: [...]                        # conditional steps not shown (dropped or avoided)
+      dropped: [Rec000_MRIIfUncertain]        # left out: what they wait on (dx:waitsOn) is not in the plan
       error: "size_cm"                        # invalid cases: text the error must contain
       exit_code: 0
 
@@ -274,7 +277,25 @@ def _compare_conflicts_and_missing(expect: Mapping[str, Any], result: TriageResu
         for wanted in expect["missing"] or []:
             if wanted not in items:
                 problems.append(f"missing: {wanted} not reported (got {sorted(items)})")
-    return problems + _compare_plan(expect, result)
+    return problems + _compare_plan(expect, result) + _compare_later(expect, result)
+
+
+def _compare_later(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    """``later`` / ``not_later``: conditional steps shown (or not) as later steps; ``dropped``: left
+    out of the plan because the step they wait on is not in it."""
+    problems: list[str] = []
+    shown = {_local(step.iri) for step in result.next_steps if result.plan.shows_later(step)}
+    dropped = {_local(entry.step) for entry in result.plan.dropped}
+    for name in expect.get("later") or []:
+        if name not in shown:
+            problems.append(f"later: {name} is not shown as a later step")
+    for name in expect.get("not_later") or []:
+        if name in shown:
+            problems.append(f"not_later: {name} is shown as a later step")
+    for name in expect.get("dropped") or []:
+        if name not in dropped:
+            problems.append(f"dropped: {name} is not recorded as dropped (dropped: {sorted(dropped)})")
+    return problems
 
 
 def _compare_plan(expect: Mapping[str, Any], result: TriageResult) -> list[str]:

@@ -13,7 +13,10 @@ the reason each losing step lost:
 4. authority: the highest ``dx:authorityRank`` of the step's sources;
 5. what is left with different actions is a tie, shown as one.
 
-Conditional steps (``dx:onlyIf``) wait on a result and never compete. The urgency tier is not
+Conditional steps (``dx:onlyIf``) wait on a result and never compete. One that ``dx:waitsOn`` an
+earlier step's action (``knowledge-plan-waits-on.rq``: "if ultrasound is uncertain" waits on any
+ultrasound) is shown only when the plan holds that action, as a primary step or as a later step it
+shows; otherwise it is dropped and recorded with why (``Plan.dropped``). The urgency tier is not
 decided here: it stays the most urgent applicable recommendation, whatever wins a topic.
 """
 
@@ -37,6 +40,7 @@ from reasoner.pipeline.result import (
     SUPPRESSED,
     TIE,
     Alternative,
+    Dropped,
     Plan,
     PlanOption,
     PlanTopic,
@@ -81,6 +85,31 @@ def covered_actions(knowledge: Knowledge) -> frozenset[tuple[str, str]]:
         return frozenset()
     rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-covers"])
     return frozenset((str(action), str(covered)) for action, covered in rows)
+
+
+@dataclass(frozen=True)
+class WaitsOn:
+    """What a later step waits on (dx:waitsOn), and every action that would satisfy it."""
+
+    needed: tuple[str, ...]  # the actions or action classes named, any one of which will do
+    satisfied_by: frozenset[str]  # actions that are one of them, a dx:variantOf one, or a member
+
+
+@per_knowledge
+def waits_on(knowledge: Knowledge) -> Mapping[str, WaitsOn]:
+    """Each later step's dx:waitsOn, by recommendation IRI (once per knowledge)."""
+    if "knowledge-plan-waits-on" not in knowledge.queries:
+        return {}
+    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-plan-waits-on"])
+    needed: dict[str, set[str]] = {}
+    satisfied: dict[str, set[str]] = {}
+    for recommendation, need, action in rows:
+        needed.setdefault(str(recommendation), set()).add(str(need))
+        if action is not None:
+            satisfied.setdefault(str(recommendation), set()).add(str(action))
+    return {
+        iri: WaitsOn(tuple(sorted(needs)), frozenset(satisfied.get(iri, ()))) for iri, needs in sorted(needed.items())
+    }
 
 
 def build_plan(
@@ -137,7 +166,69 @@ def build_plan(
         )
         for iri, avoids in sorted(suppressed.items())
     )
-    return Plan(topics=tuple(entries), suppressed=suppressions)
+    dropped = _dropped_later_steps(steps, suppressed, entries, knowledge)
+    return Plan(topics=tuple(entries), suppressed=suppressions, dropped=dropped)
+
+
+def _dropped_later_steps(
+    steps: Sequence[Step], suppressed: Mapping[str, set[str]], entries: Sequence[PlanTopic], knowledge: Knowledge
+) -> tuple[Dropped, ...]:
+    """The later steps whose dx:waitsOn no action in the plan satisfies.
+
+    The plan's actions are its primary steps' and, to a fixpoint, those of the later steps it shows
+    (a biopsy after imaging also follows an MRI that is itself a later step). A suppressed later
+    step is not shown (the avoid item says why) and satisfies nothing.
+    """
+    rules = waits_on(knowledge)
+    in_plan = {option.action_iri for entry in entries for option in entry.chosen}
+    pending = {
+        step.iri: step
+        for step in steps
+        if step.kind == "recommendation" and step.condition and step.iri not in suppressed
+    }
+    changed = True
+    while changed:
+        changed = False
+        for iri, step in list(pending.items()):
+            rule = rules.get(iri)
+            if rule is None or rule.satisfied_by & in_plan:
+                in_plan.add(step.action_iri)
+                del pending[iri]
+                changed = True
+    return tuple(
+        Dropped(
+            step=iri,
+            action=step.action,
+            condition=step.condition,
+            waits_on=rules[iri].needed,
+            because=_absent_because(rules[iri], steps, suppressed, entries, knowledge),
+        )
+        for iri, step in sorted(pending.items())
+    )
+
+
+def _absent_because(
+    rule: WaitsOn,
+    steps: Sequence[Step],
+    suppressed: Mapping[str, set[str]],
+    entries: Sequence[PlanTopic],
+    knowledge: Knowledge,
+) -> str:
+    """Why no step the later step waits on is in the plan: avoided, lost on its topic, or not offered."""
+    needed = " or ".join(knowledge.label(URIRef(iri)) for iri in rule.needed)
+    fates: dict[str, str] = {}
+    for step in steps:
+        if step.kind == "recommendation" and step.action_iri in rule.satisfied_by and step.iri in suppressed:
+            fates.setdefault(step.action, "avoided here")
+    for entry in entries:
+        for alternative in entry.alternatives:
+            if alternative.option.action_iri in rule.satisfied_by:
+                fates.setdefault(alternative.option.action, alternative.detail)
+    for step in steps:
+        if step.kind == "recommendation" and step.action_iri in rule.satisfied_by:
+            fates.setdefault(step.action, "a later step that is not shown")
+    what = "; ".join(f"{action}: {fate}" for action, fate in sorted(fates.items())) or "no step offers it here"
+    return f"waits on a result of {needed}, which is not in the plan ({what})"
 
 
 def _decide(

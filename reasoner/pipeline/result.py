@@ -142,9 +142,22 @@ class Suppression:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """A later step left out of the plan: it waits on the result of a step (dx:waitsOn) that the
+    plan does not hold (suppressed, lost on its topic, or never applicable)."""
+
+    step: str  # recommendation IRI
+    action: str
+    condition: str  # its dx:onlyIf, in the source's terms
+    waits_on: tuple[str, ...]  # IRIs of the actions or action classes it waits on (any one would do)
+    because: str  # why none of them is in the plan, in words
+
+
+@dataclass(frozen=True)
 class Plan:
     topics: tuple[PlanTopic, ...]
     suppressed: tuple[Suppression, ...]
+    dropped: tuple[Dropped, ...] = ()
 
     def topic(self, local_name: str) -> PlanTopic | None:
         for entry in self.topics:
@@ -156,6 +169,14 @@ class Plan:
     def primary_steps(self) -> frozenset[str]:
         """The IRIs of every recommendation behind a chosen step."""
         return frozenset(iri for entry in self.topics for option in entry.chosen for iri in option.steps)
+
+    def shows_later(self, step: Step) -> bool:
+        """Whether a conditional step is shown as a later step: not suppressed by an applicable avoid
+        item, and not dropped because the step whose result it waits on is not in the plan."""
+        if not step.condition or step.kind != "recommendation":
+            return False
+        hidden = {entry.step for entry in self.dropped} | {entry.step for entry in self.suppressed}
+        return step.iri not in hidden
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def _field(name: str, text: str) -> str:
 
 
 def _later(result: TriageResult) -> list[str]:
-    conditional = [s for s in result.next_steps if s.condition and not set(s.because) <= GENERIC]
+    conditional = [s for s in result.next_steps if result.plan.shows_later(s) and not set(s.because) <= GENERIC]
     seen: dict[str, Step] = {}
     for step in conditional:
         seen.setdefault(step.action_iri, step)
@@ -112,7 +112,7 @@ def _later(result: TriageResult) -> list[str]:
 
 def _hidden(result: TriageResult, shown_later: int, shown_avoid: int) -> list[str]:
     """One line saying what the summary left out, if anything."""
-    later = len({s.action_iri for s in result.next_steps if s.condition}) - shown_later
+    later = len({s.action_iri for s in result.next_steps if result.plan.shows_later(s)}) - shown_later
     avoid = len({s.action for s in result.avoid} | {s.action for s in result.plan.suppressed}) - shown_avoid
     parts = [f"{later} more conditional steps"] * (later > 0) + [f"{avoid} more to avoid"] * (avoid > 0)
     return [_field("", f"(+{', +'.join(parts)}: --detail)")] if parts else []
@@ -274,7 +274,7 @@ def _full(result: TriageResult) -> list[str]:
             out.append(f"      because {label}" + (f" ({facts})" if facts else ""))
 
     unconditional = [s for s in result.next_steps if not s.condition]
-    conditional = [s for s in result.next_steps if s.condition]
+    conditional = [s for s in result.next_steps if result.plan.shows_later(s)]
     out.append("")
     out.append("Every applicable step (most urgent first):")
     for number, step in enumerate(unconditional, start=1):
@@ -284,6 +284,7 @@ def _full(result: TriageResult) -> list[str]:
         out.append("Later steps, depending on results:")
         for step in conditional:
             out.extend(_step_lines(result, step, "-"))
+    out.extend(_left_out(result))
     if result.avoid:
         out.append("")
         out.append("Avoid:")
@@ -302,6 +303,23 @@ def _full(result: TriageResult) -> list[str]:
         date = f" ({citation.date})" if citation.date else ""
         out.append(_wrap(f"{citation.short}{date}: {citation.citation}", "  - ", "    "))
     return out
+
+
+def _left_out(result: TriageResult) -> list[str]:
+    """The later steps the plan does not show: avoided here, or waiting on a step not in the plan."""
+    steps = {step.iri: step for step in result.next_steps}
+    lines: list[str] = []
+    for suppression in result.plan.suppressed:
+        step = steps.get(suppression.step)
+        if step is not None and step.condition:
+            why = "not now, because: " + "; ".join(suppression.because)
+            text = f"{step.action} (if {step.condition}): {why}  [{_sources_short(step.sources)}]"
+            lines.append(_wrap(text, "  - ", "    "))
+    for dropped in result.plan.dropped:
+        step = steps.get(dropped.step)
+        sources = f"  [{_sources_short(step.sources)}]" if step is not None else ""
+        lines.append(_wrap(f"{dropped.action} (if {dropped.condition}): {dropped.because}{sources}", "  - ", "    "))
+    return ["", "Later steps left out of this plan:", *lines] if lines else []
 
 
 def _headline(result: TriageResult) -> str:

@@ -79,3 +79,8 @@ def _add_plan(graph: Graph, node: URIRef, result: TriageResult) -> None:
                 graph.add((topic, RESULT.alternativeStep, URIRef(step)))
     for suppression in result.plan.suppressed:
         graph.add((node, RESULT.suppressedStep, URIRef(suppression.step)))
+    for later in result.next_steps:
+        if result.plan.shows_later(later):
+            graph.add((node, RESULT.laterStep, URIRef(later.iri)))
+    for dropped in result.plan.dropped:
+        graph.add((node, RESULT.droppedStep, URIRef(dropped.step)))

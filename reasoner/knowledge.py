@@ -90,6 +90,9 @@ class PreparedQueries(Mapping[str, "Query"]):
     def __len__(self) -> int:
         return len(self._texts)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._texts  # without parsing it (Mapping's own would)
+
     def text(self, name: str) -> str:
         """The SPARQL text of the named query."""
         return self._texts[name]

@@ -35,8 +35,10 @@ from reasoner.engines.sparql_expressions import (
     to_ops,
 )
 from reasoner.engines.sparql_match import (
+    MEMO_LIMIT,
     Dataset,
     Solution,
+    Table,
     TripleIndex,
     UnsupportedQuery,
     bgp,
@@ -57,31 +59,38 @@ Row = tuple[Node | None, ...]
 
 
 class _Evaluator:
-    """Evaluates one compiled query's algebra over one dataset."""
+    """Evaluates one compiled query's algebra over one dataset.
 
-    __slots__ = ("data", "patterns")
+    Answers that depend only on the knowledge are kept on the nodes of the query's plan (``rows``
+    of a fixed node, ``answers`` of an EXISTS pattern, ``values`` of an expression with one), so
+    they last as long as the compiled query, which belongs to one knowledge, and are saved with it."""
 
-    def __init__(self, data: Dataset, patterns: Mapping[Any, tuple[Any, ...] | None]) -> None:
+    __slots__ = ("data",)
+
+    def __init__(self, data: Dataset) -> None:
         self.data = data
-        self.patterns = patterns  # per algebra node, every triple pattern under it (None: unknown)
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
         data = self.data
-        patterns = self.patterns.get(id(pattern))
-        if (
-            data.case is not None
-            and patterns is not None
-            and all(data.knowledge_only(triple) and not zero_length(triple) for triple in patterns)
-        ):  # it reads only the knowledge: memoise by the values it is given
-            names = self.patterns.get(("vars", id(pattern))) or ()
-            key = ("exists", id(pattern), tuple(solution.get(name) for name in names))
-            found = data.knowledge.memo.get(key)
+        if data.case is not None and pattern.exists_vars is not None and self._fixed_patterns(pattern.reads):
+            # it reads only the knowledge: memoise by the values it is given
+            names = pattern.exists_vars
+            key = tuple(solution.get(name) for name in names)
+            answers = pattern.answers
+            if answers is None:
+                answers = pattern.answers = {}
+            found = answers.get(key)
             if found is None:
                 found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
-                data.knowledge.memo[key] = found
+                if len(answers) < MEMO_LIMIT:
+                    answers[key] = found
         else:
             found = bool(self.part(pattern, dict(solution)))
         return not found if negated else found
+
+    def _fixed_patterns(self, patterns: tuple[Any, ...] | None) -> bool:
+        data = self.data
+        return patterns is not None and all(data.knowledge_only(t) and not zero_length(t) for t in patterns)
 
     def test(self, expr: Any, solution: Solution) -> bool:
         try:
@@ -93,15 +102,12 @@ class _Evaluator:
         """The solutions of an algebra node; ``seed`` pre-binds variables (substitution, for EXISTS).
 
         A ``fixed`` node (see :mod:`reasoner.engines.sparql_plan`) is answered from the knowledge
-        alone, once per knowledge. Returned lists may be memoised answers: callers never change them."""
+        alone, once. Returned lists may be memoised answers: callers never change them."""
         if node.fixed and not seed and self.data.case is not None:
-            knowledge = self.data.knowledge
-            key = ("node", id(node))
-            rows = knowledge.memo.get(key)
+            rows = node.rows
             if rows is None:
-                knowledge.memo[("keep", id(node))] = node  # the id stays this node's while memoised
-                rows = knowledge.remember(key, _Evaluator(Dataset(knowledge, None), self.patterns).part(node, {}))
-            return rows
+                rows = node.rows = Table(_Evaluator(Dataset(self.data.knowledge, None)).part(node, {}))
+            return rows  # type: ignore[no-any-return]
         return getattr(self, "_" + node.name)(node, seed)  # type: ignore[no-any-return]
 
     def _JoinAll(self, node: Op, seed: Solution) -> list[Solution]:
@@ -133,7 +139,7 @@ class _Evaluator:
         memoised buckets."""
         if part.name == "Union":
             return [*self._join_with(rows, part.p1, seed), *self._join_with(rows, part.p2, seed)]
-        return join(rows, self.part(part, seed), self.data.knowledge)
+        return join(rows, self.part(part, seed))
 
     def _BGP(self, node: Op, seed: Solution) -> list[Solution]:
         if node.only_case:  # the knowledge's matches are a fixed branch beside this one
@@ -141,7 +147,7 @@ class _Evaluator:
         return bgp(self.data, node.triples, seed)
 
     def _Join(self, node: Op, seed: Solution) -> list[Solution]:
-        return join(self.part(node.p1, seed), self.part(node.p2, seed), self.data.knowledge)
+        return join(self.part(node.p1, seed), self.part(node.p2, seed))
 
     def _LeftJoin(self, node: Op, seed: Solution) -> list[Solution]:
         left = self.part(node.p1, seed)
@@ -149,9 +155,7 @@ class _Evaluator:
             return []
         right = self.part(node.p2, seed)
         key = shared_variables(left, right)
-        grouped: dict[tuple[Node, ...], list[Solution]] = (
-            buckets(self.data.knowledge, right, key) if key else {(): right}
-        )
+        grouped: dict[tuple[Node, ...], list[Solution]] = buckets(right, key) if key else {(): right}
         always = node.expr is None or node.expr.name == "TrueFilter"
         kept = []
         for row in left:
@@ -174,25 +178,25 @@ class _Evaluator:
     def _value(self, expr: Any, row: Solution) -> Any:
         """The value of ``expr`` for ``row``; an expression with a knowledge-only EXISTS is memoised
         by the values of its variables (it depends on nothing else)."""
-        names = self.patterns.get(("expr", id(expr)))
-        if names is None or self.data.case is None or not self._exists_fixed(expr):
+        names = expr.memo_vars if isinstance(expr, Op) else None
+        if names is None or self.data.case is None or not self._fixed_patterns(expr.exists_patterns):
             return evaluate(expr, row, self.exists)
-        memo = self.data.knowledge.memo
-        key = ("value", id(expr), tuple(row.get(name) for name in names))
-        if key not in memo:
+        values = expr.values
+        if values is None:
+            values = expr.values = {}
+        key = tuple(row.get(name) for name in names)
+        known = values.get(key)
+        if known is None:
             try:
-                memo[key] = (True, evaluate(expr, row, self.exists))
+                known = (True, evaluate(expr, row, self.exists))
             except ExprError as exc:
-                memo[key] = (False, exc)
-        ok, value = memo[key]
+                known = (False, exc)
+            if len(values) < MEMO_LIMIT:
+                values[key] = known
+        ok, value = known
         if not ok:
             raise value
         return value
-
-    def _exists_fixed(self, expr: Any) -> bool:
-        patterns = self.patterns.get(("exists", id(expr))) or ()
-        data = self.data
-        return all(data.knowledge_only(triple) and not zero_length(triple) for triple in patterns)
 
     def _Extend(self, node: Op, seed: Solution) -> list[Solution]:
         rows = []
@@ -328,7 +332,6 @@ class CompiledQuery:
     pattern: Op
     variables: tuple[Var, ...]
     template: tuple[Triple, ...]
-    patterns: Mapping[Any, tuple[Any, ...] | None]
     plans: dict[tuple[bool, ...], Op] = field(default_factory=dict)
 
     def intern(self, canon: Mapping[Node, Node]) -> None:
@@ -337,13 +340,13 @@ class CompiledQuery:
         self.plans.clear()
 
     def solutions(self, data: Dataset) -> list[Solution]:
-        return _Evaluator(data, self.patterns).part(self.plan(data), {})
+        return _Evaluator(data).part(self.plan(data), {})
 
     def plan(self, data: Dataset) -> Op:
         """The query rewritten for this case's signature: which of its patterns it can match."""
         if data.case is None:
             return self.pattern
-        every = self.patterns.get(id(self.pattern)) or ()
+        every = self.pattern.reads or ()
         signature = (data.apart, *(data.knowledge_only(pattern) for pattern in every))
         plan = self.plans.get(signature)
         if plan is None:
@@ -381,10 +384,9 @@ def compile_query(text: str) -> CompiledQuery:
         if any(isinstance(term, BNode) for triple in template for term in triple):
             raise UnsupportedQuery("blank nodes in a CONSTRUCT template")
     pattern = push_filters(to_ops(algebra_pattern))
-    found: dict[Any, tuple[Any, ...] | None] = {}
-    patterns_of(pattern, found)
+    patterns_of(pattern)
     variables = tuple(Var(name) for name in algebra.PV) if algebra.name == "SelectQuery" else ()
-    return CompiledQuery(algebra.name, pattern, variables, template, found)
+    return CompiledQuery(algebra.name, pattern, variables, template)
 
 
 Runner = Callable[[list[str], Iterable[Triple]], Mapping[str, list[Row]]]

@@ -75,6 +75,8 @@ class Op:
         self.__dict__.update(parts)
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)  # pickle and copy look for special methods
         return None
 
     def __setattr__(self, key: str, value: Any) -> None:

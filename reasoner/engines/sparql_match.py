@@ -43,7 +43,7 @@ class UnsupportedQuery(Exception):
 class TripleIndex:
     """A set of triples indexed by subject, predicate and object."""
 
-    __slots__ = ("canon", "memo", "osp", "pos", "remembered", "spo", "triples")
+    __slots__ = ("canon", "osp", "pos", "spo", "triples")
 
     def __init__(self, triples: Iterable[Triple], knowledge: TripleIndex | None = None) -> None:
         """Index ``triples``; for a case, leave out those ``knowledge`` holds, and use the knowledge's
@@ -54,12 +54,15 @@ class TripleIndex:
         kept = set()
         exclude = knowledge.triples if knowledge is not None else frozenset()
         canon = knowledge.canon if knowledge is not None else {}
+        local: dict[Node, Node] = {}
         for triple in triples:
             s, p, o = triple
             if isinstance(s, Literal) or triple in exclude or triple in kept:
                 continue
-            if canon:
-                s, p, o = canon.get(s, s), canon.get(p, p), canon.get(o, o)
+            if knowledge is not None:  # one object per term: the knowledge's, or the first seen here
+                s = canon.get(s) or local.setdefault(s, s)
+                p = canon.get(p) or local.setdefault(p, p)
+                o = canon.get(o) or local.setdefault(o, o)
                 triple = (s, p, o)
             kept.add(triple)
             spo.setdefault(s, {}).setdefault(p, set()).add(o)
@@ -68,14 +71,6 @@ class TripleIndex:
         self.spo, self.pos, self.osp = spo, pos, osp
         self.triples: frozenset[Triple] = frozenset(kept)
         self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *osp)}
-        self.memo: dict[Any, Any] = {}  # answers that depend only on these triples (see bgp)
-        self.remembered: dict[int, list[Solution]] = {}  # the memoised answers by id
-
-    def remember(self, key: Any, rows: list[Solution]) -> list[Solution]:
-        """Memoise ``rows``, an answer that depends only on these triples, under ``key``."""
-        self.memo[key] = rows
-        self.remembered[id(rows)] = rows
-        return rows
 
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
         """The triples matching a pattern (None: any term)."""
@@ -117,6 +112,19 @@ class TripleIndex:
                     yield (s, pred, obj)
             elif o in found:
                 yield (s, pred, o)
+
+
+MEMO_LIMIT = 100_000  # memoised answers kept per EXISTS pattern or expression (cases' values vary)
+
+
+class Table(list):  # type: ignore[type-arg]
+    """A memoised answer (rows that depend only on the knowledge), with its hash-join buckets."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self, rows: Iterable[Solution] = ()) -> None:
+        super().__init__(rows)
+        self.buckets: dict[tuple[Var, ...], dict[tuple[Node, ...], list[Solution]]] | None = None
 
 
 class Dataset:
@@ -371,21 +379,20 @@ def bgp(data: Dataset, patterns: Sequence[Sequence[Any]], seed: Solution) -> lis
     return _nested_loop(data, patterns, [seed])
 
 
-def buckets(knowledge: TripleIndex, rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
-    """``rows`` grouped by their values of ``key`` (rows missing one are left out); memoised when
-    ``rows`` is an answer memoised on ``knowledge``."""
-    memo_key = ("buckets", id(rows), tuple(key))
-    memoised = id(rows) in knowledge.remembered
-    if memoised and memo_key in knowledge.memo:
-        return knowledge.memo[memo_key]  # type: ignore[no-any-return]
+def buckets(rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
+    """``rows`` grouped by their values of ``key`` (rows missing one are left out); kept with the
+    rows when they are a memoised :class:`Table`."""
+    kept = rows.buckets if isinstance(rows, Table) else None
+    if kept is not None and tuple(key) in kept:
+        return kept[tuple(key)]
     grouped: dict[tuple[Node, ...], list[Solution]] = {}
     for row in rows:
         try:
             grouped.setdefault(tuple(row[var] for var in key), []).append(row)
         except KeyError:
             continue
-    if memoised:
-        knowledge.memo[memo_key] = grouped
+    if isinstance(rows, Table):
+        rows.buckets = {**(kept or {}), tuple(key): grouped}
     return grouped
 
 
@@ -426,25 +433,18 @@ def shared_variables(left: list[Solution], right: list[Solution]) -> list[Var]:
     return sorted(common)
 
 
-def join(left: list[Solution], right: list[Solution], knowledge: TripleIndex | None = None) -> list[Solution]:
+def join(left: list[Solution], right: list[Solution]) -> list[Solution]:
     """The SPARQL join of two answers (hash join on the variables both always bind)."""
     key = shared_variables(left, right)
     if not key:
         return [merged for a in left for b in right if (merged := compatible(a, b)) is not None]
-    grouped = buckets(knowledge, right, key) if knowledge is not None else _buckets_plain(right, key)
+    grouped = buckets(right, key)
     return [
         merged
         for row in left
         for other in grouped.get(tuple(row[var] for var in key), ())
         if (merged := compatible(row, other)) is not None
     ]
-
-
-def _buckets_plain(rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
-    grouped: dict[tuple[Node, ...], list[Solution]] = {}
-    for row in rows:
-        grouped.setdefault(tuple(row[var] for var in key), []).append(row)
-    return grouped
 
 
 _EMPTY = TripleIndex(())

@@ -103,7 +103,7 @@ class _Planner:
         name = node.name
         if name == "BGP":
             return self._bgp(node)
-        copy = Op(name, **{key: value for key, value in vars(node).items() if key != "name"})
+        copy = Op(name, **{key: value for key, value in vars(node).items() if key not in ("name", "rows")})
         for key in ("p", "p1", "p2"):
             child = getattr(node, key)
             if isinstance(child, Op):

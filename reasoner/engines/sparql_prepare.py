@@ -18,7 +18,7 @@ from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expres
 from reasoner.engines.sparql_match import UnsupportedQuery, check_path
 from reasoner.engines.sparql_plan import certain
 
-__all__ = ["check_part", "get", "intern", "patterns_of", "push_filters", "translate_exists"]
+__all__ = ["MEMO_ATTRIBUTES", "check_part", "get", "intern", "patterns_of", "push_filters", "translate_exists"]
 
 SUPPORTED_PARTS = frozenset(
     [
@@ -131,12 +131,14 @@ def push_filters(node: Any) -> Any:
     return node
 
 
-def patterns_of(node: Any, found: dict[Any, tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
-    """Every triple pattern under ``node``, EXISTS patterns included (recorded per node in ``found``)."""
+def patterns_of(node: Any) -> tuple[Any, ...] | None:
+    """Every triple pattern under ``node``, EXISTS patterns included; recorded on each node as
+    ``reads``, with what memoising an EXISTS or an expression with one needs (``exists_vars``,
+    ``memo_vars``, ``exists_patterns``)."""
     if isinstance(node, list):
         collected: list[Any] = []
         for item in node:
-            inner = patterns_of(item, found)
+            inner = patterns_of(item)
             if inner is None:
                 return None
             collected.extend(inner)
@@ -145,23 +147,22 @@ def patterns_of(node: Any, found: dict[Any, tuple[Any, ...] | None]) -> tuple[An
         return ()
     collected = list(node.triples) if node.name == "BGP" else []
     unknown = False
-    for key, value in vars(node).items():
+    for key, value in list(vars(node).items()):
         if key in ("name", "triples") or not isinstance(value, (Op, list)):
             continue
-        inner = patterns_of(value, found)
+        inner = patterns_of(value)
         if inner is None:
             unknown = True
         else:
             collected.extend(inner)
     result = None if unknown else tuple(collected)
-    found[id(node)] = result
+    node.reads = result
     if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
-        found[("vars", id(node.graph))] = tuple(sorted(_all_variables(node.graph)))
-    for key in ("expr",):  # an expression with an EXISTS: what its memo key reads
-        expr = getattr(node, key)
-        if isinstance(expr, Op) and result is not None and _has_exists(expr):
-            found[("expr", id(expr))] = tuple(sorted(_all_variables(expr)))
-            found[("exists", id(expr))] = patterns_of(expr, {})
+        node.graph.exists_vars = tuple(sorted(_all_variables(node.graph)))
+    expr = node.expr
+    if isinstance(expr, Op) and result is not None and _has_exists(expr):  # what its memo key reads
+        expr.memo_vars = tuple(sorted(_all_variables(expr)))
+        expr.exists_patterns = patterns_of(expr) or ()
     return result
 
 
@@ -190,11 +191,15 @@ def _has_exists(expr: Any) -> bool:
     return any(_has_exists(value) for key, value in vars(expr).items() if key != "name")
 
 
+MEMO_ATTRIBUTES = frozenset({"rows", "answers", "values"})  # what evaluation stores on a node
+
+
 def _all_variables(node: Any) -> set[Var]:
     if isinstance(node, Var):
         return {node}
     if isinstance(node, (list, tuple)):
         return set().union(*(_all_variables(item) for item in node)) if node else set()
     if isinstance(node, Op):
-        return set().union(*(_all_variables(value) for key, value in vars(node).items() if key != "name"))
+        parts = (value for key, value in vars(node).items() if key not in ("name", "reads", "exists_patterns"))
+        return set().union(*(_all_variables(value) for value in parts))
     return set()

@@ -11,9 +11,12 @@ Each part is prepared on first use, so a command that only validates never build
 
 from __future__ import annotations
 
+import atexit
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 
 import owlrl
 import rdflib
@@ -34,10 +37,20 @@ from reasoner.engines.sparql_compiled import (
     compile_query,
 )
 from reasoner.engines.sparql_footprint import Footprint, footprint
-from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries
+from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries, Row
 from reasoner.knowledge import DX, Knowledge, per_knowledge
 
 RULES_KIND = "rules"
+PREPARED_KIND = "queries"
+PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old one
+    "engines/sparql_compiled.py",
+    "engines/sparql_expressions.py",
+    "engines/sparql_match.py",
+    "engines/sparql_plan.py",
+    "engines/sparql_prepare.py",
+    "engines/sparql_footprint.py",
+    "pipeline/engine.py",
+)
 RULES_KEEP = 32
 RULES_SOURCES = ("engines/owl_rl.py",)  # a new rule compiler never reuses rules compiled by an old one
 DERIVE_PREFIX = "derive-"
@@ -82,15 +95,24 @@ class CaseReasoner:
         return set(owlrl_reference_infer(self.schema, graph))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class DeriveRule:
     """A derive query (``queries/derive-*.rq``), with what it reads of the schema."""
 
     name: str
-    query: Query
+    knowledge: Knowledge = field(repr=False)
     footprint: Footprint | None  # None: it may read anything
-    schema_slice: tuple[Triple, ...]  # the schema triples it can read (all of them if unbounded)
     compiled: CompiledQuery | None = None  # None: the query uses SPARQL the compiled evaluator lacks
+
+    @cached_property
+    def schema_slice(self) -> tuple[Triple, ...]:
+        """The schema triples the rule can read (none if unbounded: it then reads the whole schema)."""
+        return tuple(self.footprint.select(self.knowledge.schema)) if self.footprint is not None else ()
+
+    @property
+    def query(self) -> Query:
+        """The rule parsed by rdflib (on first use: only the reference semantics need it)."""
+        return self.knowledge.queries[self.name]
 
     def derive(self, data: Dataset, current: set[Triple], schema: Graph) -> set[Triple]:
         """What the rule builds over the case's triples (``data`` holds them with the schema)."""
@@ -118,6 +140,25 @@ def _blank_labels(schema: Graph) -> str:
     return hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
 
 
+@dataclass(eq=False)
+class CompiledQueries:
+    """What the compiled SPARQL evaluator keeps per knowledge: the report queries and the knowledge
+    they read, the derive rules and the schema, the ``knowledge-*`` answers. The compiled queries
+    carry their plans and memoised answers, so saving this saves them (one pickle: the terms of
+    the indexes and of the answers stay the same objects)."""
+
+    report: QuerySet
+    schema: TripleIndex
+    derive: dict[str, CompiledQuery | None]
+    footprints: dict[str, Footprint | None]
+    ontology: TripleIndex
+    knowledge_rows: dict[str, list[Row]]
+
+    def plan_count(self) -> int:
+        queries = [*self.report.compiled.values(), *(query for query in self.derive.values() if query is not None)]
+        return sum(len(query.plans) for query in queries) + len(self.knowledge_rows)
+
+
 class Engine:
     """The prepared reasoning parts of one knowledge base. Get it with :func:`engine_for`."""
 
@@ -129,27 +170,80 @@ class Engine:
         return CaseReasoner.for_knowledge(self.knowledge)
 
     @cached_property
-    def derive_rules(self) -> tuple[DeriveRule, ...]:
-        """The derive rules, in name order."""
-        rules = []
-        for name in sorted(self.knowledge.queries):
+    def prepared(self) -> CompiledQueries:
+        """The compiled queries of this knowledge with what they have memoised, from the disk cache
+        when an earlier process saved them (see :meth:`save`), else compiled now."""
+        cache, key = self._prepared_cache()
+        cached = read_cached(cache, key, CompiledQueries)
+        if cached is None:
+            cached = self._prepare()
+        self._saved_plans = cached.plan_count()
+        atexit.register(self.save)
+        return cached
+
+    def _prepared_cache(self) -> tuple[Path | None, str]:
+        knowledge = self.knowledge
+        versions = (rdflib.__version__, _blank_labels(knowledge.ontology), _blank_labels(knowledge.schema))
+        source = source_hash(PREPARED_SOURCES, versions)
+        return cache_file(PREPARED_KIND, knowledge.content_hash, source), f"{knowledge.content_hash} {source}"
+
+    def _prepare(self) -> CompiledQueries:
+        knowledge = self.knowledge
+        report = QuerySet.prepare(self.report_view, self.report_texts, None)
+        schema = TripleIndex(knowledge.schema)
+        derive: dict[str, CompiledQuery | None] = {}
+        footprints: dict[str, Footprint | None] = {}
+        for name in sorted(knowledge.queries):
             if name.startswith(DERIVE_PREFIX):
-                query = self.knowledge.queries[name]
-                bounds = footprint(query.algebra)
-                schema_slice = tuple(bounds.select(self.knowledge.schema)) if bounds is not None else ()
+                footprints[name] = footprint(knowledge.queries[name].algebra)
                 try:
-                    compiled: CompiledQuery | None = compile_query(self.knowledge.queries.text(name))
+                    derive[name] = compile_query(knowledge.queries.text(name))
+                    derive[name].intern(schema.canon)  # type: ignore[union-attr]
                 except UnsupportedQuery:
-                    compiled = None
-                if compiled is not None:
-                    compiled.intern(self.schema_index.canon)
-                rules.append(DeriveRule(name, query, bounds, schema_slice, compiled))
-        return tuple(rules)
+                    derive[name] = None
+        return CompiledQueries(report, schema, derive, footprints, TripleIndex(knowledge.ontology), {})
+
+    def save(self) -> None:
+        """Save the compiled queries and their memoised answers for the next process, if this one
+        planned anything new (called at exit; errors are ignored, as for every cache)."""
+        prepared = self.__dict__.get("prepared")
+        if prepared is None or prepared.plan_count() <= getattr(self, "_saved_plans", 0):
+            return
+        cache, key = self._prepared_cache()
+        write_cached(cache, key, prepared)
+        self._saved_plans = prepared.plan_count()
+        prune(PREPARED_KIND, RULES_KEEP)
 
     @cached_property
+    def derive_rules(self) -> tuple[DeriveRule, ...]:
+        """The derive rules, in name order."""
+        prepared = self.prepared
+        rules = []
+        for name, compiled in sorted(prepared.derive.items()):
+            rules.append(DeriveRule(name, self.knowledge, prepared.footprints[name], compiled))
+        return tuple(rules)
+
+    def knowledge_rows(self, name: str) -> list[Row]:
+        """The rows of a query over the ontology alone (``queries/knowledge-*.rq``): compiled, or
+        rdflib's engine for a query the compiled evaluator cannot run; kept with the prepared queries."""
+        prepared = self.prepared
+        rows = prepared.knowledge_rows.get(name)
+        if rows is None:
+            try:
+                query = compile_query(self.knowledge.queries.text(name))
+            except UnsupportedQuery:
+                graph = self.knowledge.ontology
+                rows = [tuple(row) for row in graph.query(self.knowledge.queries[name])]  # type: ignore[arg-type]
+            else:
+                query.intern(prepared.ontology.canon)
+                rows = query.select(Dataset(prepared.ontology, None))
+            prepared.knowledge_rows[name] = rows
+        return rows
+
+    @property
     def schema_index(self) -> TripleIndex:
         """The schema indexed for the compiled derive rules."""
-        return TripleIndex(self.knowledge.schema)
+        return self.prepared.schema
 
     def derive_data(self, current: set[Triple]) -> Dataset:
         """The schema plus a case's current triples, for :meth:`DeriveRule.derive`."""
@@ -198,9 +292,10 @@ class Engine:
     def report_queries(self) -> QuerySet:
         """The report queries, compiled against :attr:`report_view` (Oxigraph runs any the compiled
         evaluator cannot)."""
-        return QuerySet.prepare(
-            self.report_view, self.report_texts, lambda names, case: self.report_store.run(names, case)
-        )
+        return replace(self.prepared.report, fallback=self._run_on_store)
+
+    def _run_on_store(self, names: list[str], case: Iterable[Triple]) -> dict[str, list[Row]]:
+        return self.report_store.run(names, case)
 
     @cached_property
     def shapes(self) -> CompiledShapes | str:

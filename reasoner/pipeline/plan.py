@@ -29,6 +29,7 @@ from typing import Any
 from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge, per_knowledge
+from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
@@ -61,7 +62,7 @@ def plan_topics(knowledge: Knowledge) -> tuple[TopicInfo, ...]:
     """The knowledge's topics in plan order (once per knowledge); none for knowledge without a plan model."""
     if "knowledge-plan-topics" not in knowledge.queries:
         return ()
-    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-plan-topics"])
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-topics")
     topics = [
         TopicInfo(str(topic), int(order) if order is not None else 999, str(no_step or ""))
         for topic, order, no_step in rows
@@ -74,7 +75,7 @@ def authority_ranks(knowledge: Knowledge) -> Mapping[str, int]:
     """Each source's dx:authorityRank, by source IRI (once per knowledge)."""
     if "knowledge-authority" not in knowledge.queries:
         return {}
-    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-authority"])
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-authority")
     return {str(source): int(rank) for source, rank in rows}
 
 
@@ -83,7 +84,7 @@ def covered_actions(knowledge: Knowledge) -> frozenset[tuple[str, str]]:
     """(action, covered action) pairs from dx:covers, at any depth (once per knowledge)."""
     if "knowledge-covers" not in knowledge.queries:
         return frozenset()
-    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-covers"])
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-covers")
     return frozenset((str(action), str(covered)) for action, covered in rows)
 
 
@@ -100,7 +101,7 @@ def waits_on(knowledge: Knowledge) -> Mapping[str, WaitsOn]:
     """Each later step's dx:waitsOn, by recommendation IRI (once per knowledge)."""
     if "knowledge-plan-waits-on" not in knowledge.queries:
         return {}
-    rows: Iterable[Any] = knowledge.ontology.query(knowledge.queries["knowledge-plan-waits-on"])
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-waits-on")
     needed: dict[str, set[str]] = {}
     satisfied: dict[str, set[str]] = {}
     for recommendation, need, action in rows:

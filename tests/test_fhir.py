@@ -104,13 +104,18 @@ def test_units_required_and_help_come_from_the_shapes(questionnaire: dict[str, A
 
 def test_conditional_items_follow_their_shapes(questionnaire: dict[str, Any]) -> None:
     items = items_by_id(questionnaire)
-    lipomatous = items["lipomatous"]
-    assert lipomatous["enableBehavior"] == "all"
+    lipomatous = items["lipomatous"]  # two shapes ask it: a lump over 5 cm (Seed 001), a child's midline lump (a pack)
+    assert lipomatous["enableBehavior"] == "any"
     assert {(w["question"], w["operator"]) for w in lipomatous["enableWhen"]} == {
-        ("consistency", "="),
         ("size_cm", ">"),
+        ("position", "="),
     }
     assert [w["answerDecimal"] for w in lipomatous["enableWhen"] if "answerDecimal" in w] == [5.0]
+    assert len(items["lipomatous.help"]["text"].splitlines()) == 2  # one line per shape
+    immunosuppression = items["immunosuppression"]  # asked wherever any kind of back pain is present
+    assert immunosuppression["enableBehavior"] == "any"
+    assert {w["question"] for w in immunosuppression["enableWhen"]} >= {"back_pain", "night_pain", "radiating_pain"}
+    assert not any(w["question"] == "no_discrete_lump" for w in immunosuppression["enableWhen"])
     straining = items["pain_aggravated_by_straining"]["enableWhen"]
     assert straining == [
         {

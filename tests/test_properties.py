@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasoner import Knowledge, case_from_form, load_knowledge, triage
+from reasoner.batch.generate import form_vocabulary
 
 KNOWLEDGE = load_knowledge()
 FINDINGS = sorted(
@@ -53,9 +54,18 @@ LUMP_VALUES: dict[str, list[Any]] = {
     "growth": ["increasing", "stable", "decreasing"],
     "region": ["lumbar", "thoracolumbar", "lumbosacral", "thoracic", "sacral"],
 }
-# A worsening deficit and weakness of both legs are neurological deficits: recording either present
-# while neurological_deficit is absent is a contradiction the well-formedness shapes reject.
-IMPLY_DEFICIT = {"progressive_neurological_deficit", "bilateral_leg_weakness"}
+# A finding that implies another (dx:impliesFinding: a worsening deficit or weakness of both legs is a
+# neurological deficit; NG234's straining or mechanical pain is back pain): recording it present while
+# the implied finding is absent is a contradiction the well-formedness shapes reject.
+IMPLIES = form_vocabulary(KNOWLEDGE).implies
+
+
+def _without_contradictions(present: list[str], absent: list[str]) -> list[str]:
+    """The absent list without any finding that a present one implies."""
+    implied = {other for finding in present for other in IMPLIES.get(finding, ())}
+    return [f for f in absent if f not in implied]
+
+
 AGES = [{"age_days": 10}, {"age_months": 2}, {"age_years": 8}, {"age_years": 30}, {"age_years": 65}, {}]
 
 
@@ -67,8 +77,7 @@ def case_forms(draw: st.DrawFn) -> dict[str, Any]:
     states = {finding: draw(st.sampled_from(["present", "absent", "absent", "omitted"])) for finding in FINDINGS}
     form["present"] = [f for f, s in states.items() if s == "present"]
     form["absent"] = [f for f, s in states.items() if s == "absent"]
-    if IMPLY_DEFICIT & set(form["present"]):
-        form["absent"] = [f for f in form["absent"] if f != "neurological_deficit"]
+    form["absent"] = _without_contradictions(form["present"], form["absent"])
     return form
 
 
@@ -88,9 +97,7 @@ def test_marking_a_finding_present_never_lowers_urgency(form: dict[str, Any], da
     more = {
         **form,
         "present": sorted({*form["present"], finding}),
-        "absent": [
-            f for f in form["absent"] if f != finding and not (finding in IMPLY_DEFICIT and f == "neurological_deficit")
-        ],
+        "absent": _without_contradictions([finding], [f for f in form["absent"] if f != finding]),
     }
     assert effective_rank(more) >= effective_rank(form)
 

@@ -17,6 +17,7 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
 
+from reasoner.authoring.completeness_gaps import completeness_gaps, describe
 from reasoner.engines.owl_rl_profile import rl_profile_violations
 from reasoner.knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
 from reasoner.pipeline.engine import engine_for
@@ -78,6 +79,7 @@ def check_knowledge(root: Path | str) -> CheckReport:
     findings += _consistency(knowledge)
     findings += _qa_shapes(knowledge)
     findings += _qc_queries(knowledge)
+    findings += _completeness(knowledge)
     reasoner = engine_for(knowledge).reasoner
     if reasoner.compiled is None:
         findings.append(CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {reasoner.fallback_reason}"))
@@ -195,6 +197,19 @@ def _qc_queries(knowledge: Knowledge) -> list[CheckFinding]:
                     _rel(path, knowledge.root),
                 )
             )
+    return findings
+
+
+def _completeness(knowledge: Knowledge) -> list[CheckFinding]:
+    """Findings an advice's condition uses that the completeness shapes do not ask wherever the
+    advice can apply (see :mod:`reasoner.authoring.completeness_gaps`)."""
+    findings = []
+    for gap in completeness_gaps(knowledge):
+        text = describe(gap, _show)
+        if gap.shapes:
+            findings.append(CheckFinding(WARN, "completeness-narrower-than-advice", text, "shapes/"))
+        else:
+            findings.append(CheckFinding(INFO, "finding-never-asked", text, "shapes/"))
     return findings
 
 

@@ -26,6 +26,8 @@ A vignette is a YAML file::
       later: [Rec001_MRIRegion]               # conditional steps shown as later steps
       not_later: [...]                        # conditional steps not shown (dropped or avoided)
       dropped: [Rec000_MRIIfUncertain]        # left out: what they wait on (dx:waitsOn) is not in the plan
+      would_change:                           # what recording a missing item at its worst would
+        fever: "raises the tier to"           #   change (a substring; "" for nothing on its own)
       error: "size_cm"                        # invalid cases: text the error must contain
       exit_code: 0
 
@@ -171,7 +173,12 @@ def run_vignette(vignette: Vignette, knowledge: Knowledge) -> VignetteOutcome:
     error = ""
     try:
         case = vignette_case(vignette, knowledge)
-        result = triage(case, knowledge, load_profile(knowledge, vignette.profile))
+        result = triage(
+            case,
+            knowledge,
+            load_profile(knowledge, vignette.profile),
+            explain_missing="would_change" in vignette.expect,
+        )
         exit_code = result.exit_code
         rules, thresholds = _derivations(case.graph, knowledge)
     except CaseError as exc:
@@ -277,6 +284,13 @@ def _compare_conflicts_and_missing(expect: Mapping[str, Any], result: TriageResu
         for wanted in expect["missing"] or []:
             if wanted not in items:
                 problems.append(f"missing: {wanted} not reported (got {sorted(items)})")
+    changes = {item.item: item.would_change for item in result.missing}
+    for item, wanted in (expect.get("would_change") or {}).items():
+        got = changes.get(str(item))
+        if got is None:
+            problems.append(f"would_change: {item} is not reported missing")
+        elif (str(wanted) == "" and got) or str(wanted).lower() not in got.lower():
+            problems.append(f"would_change: {item}: expected {wanted!r}, got {got!r}")
     return problems + _compare_plan(expect, result) + _compare_later(expect, result)
 
 

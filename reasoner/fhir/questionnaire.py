@@ -17,6 +17,7 @@ Every code is in the dorsum code system, :data:`DORSUM_SYSTEM`, and is the ontol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +131,7 @@ class _Builder:
         self.knowledge = knowledge
         self.shapes: Graph = knowledge.shapes
         self.vocabulary = form_vocabulary(knowledge)
-        self.enable_when = {key: when for key, when in self._conditional_items()}
+        self.enable_when, self.enable_behavior = self._enable_when()
         self.required, self.help = self._completeness()
 
     # --- the items -------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class _Builder:
             item["required"] = True  # required only while enabled
             item["enableWhen"] = self.enable_when[key]
             if len(self.enable_when[key]) > 1:
-                item["enableBehavior"] = "all"
+                item["enableBehavior"] = self.enable_behavior[key]
         if key in self.help:
             item["item"] = [self._help(key)]
         return item
@@ -268,8 +269,9 @@ class _Builder:
             if name is None or str(name) not in self.vocabulary.iri_of:
                 continue
             key = str(name)
-            if message is not None:
-                help_text.setdefault(key, str(message))
+            if message is not None and str(message) not in help_text.get(key, "").split("\n"):
+                # several shapes may ask one key, each in its own situation: one line each
+                help_text[key] = f"{help_text[key]}\n{message}" if key in help_text else str(message)
             path = self.shapes.value(node, SH.path)
             minimum = self.shapes.value(node, SH.minCount)
             single = isinstance(path, URIRef) and isinstance(minimum, Literal) and int(minimum.toPython()) >= 1
@@ -278,19 +280,60 @@ class _Builder:
                 required.add(key)
         return required, help_text
 
-    def _conditional_items(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Shapes of the form ``sh:or ( [ sh:not CONDITION ] ASKED )``: ask KEY only when CONDITION holds."""
+    def _enable_when(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """``enableWhen`` per key, from the shapes that ask it only in some situation, and its
+        ``enableBehavior``. Several shapes may ask one key (each in its own situation): the item is
+        enabled when any of their conditions holds. FHIR can say "all of these" or "any of these";
+        a key whose situations need both (or that some shape asks without a condition) is always
+        enabled, never hidden where a shape asks it."""
+        alternatives: dict[str, list[list[dict[str, Any]]]] = {}
+        always: set[str] = set()
+        for key, found in self._conditional_items():
+            if found is None:
+                always.add(key)
+            else:
+                alternatives.setdefault(key, []).extend(found)
+        when: dict[str, list[dict[str, Any]]] = {}
+        behavior: dict[str, str] = {}
+        for key, options in alternatives.items():
+            unique = {tuple(_frozen(condition) for condition in option): option for option in reversed(options)}
+            conditions = list(reversed(unique.values()))  # each once, in the order first found
+            if key in always or any(not option for option in conditions):
+                continue
+            if len(conditions) == 1:
+                when[key], behavior[key] = conditions[0], "all"
+            elif all(len(option) == 1 for option in conditions):
+                when[key], behavior[key] = [option[0] for option in conditions], "any"
+        return when, behavior
+
+    def _conditional_items(self) -> Iterator[tuple[str, list[list[dict[str, Any]]] | None]]:
+        """Shapes of the form ``sh:or ( [ sh:not CONDITION ] ASKED )``: ask KEY only when CONDITION
+        holds (its alternatives, each a list of conditions that must all hold); None for a shape
+        that asks KEY without such a condition (everywhere, or unless something is recorded)."""
         for shape in self.shapes.subjects(SH["or"], None):
             name = self.shapes.value(shape, SH.name)
             if name is None or str(name) not in self.vocabulary.iri_of:
                 continue
+            if (shape, SH.severity, SH.Warning) not in self.shapes:
+                continue
             head = self.shapes.value(shape, SH["or"])
-            for branch in Collection(self.shapes, head) if head is not None else ():
-                condition = self.shapes.value(branch, SH["not"])
-                if condition is not None:
-                    when = list(self._conditions(condition))
-                    if when:
-                        yield str(name), when
+            conditions = [
+                condition
+                for branch in (Collection(self.shapes, head) if head is not None else ())
+                if (condition := self.shapes.value(branch, SH["not"])) is not None
+            ]
+            if not conditions:
+                yield str(name), None
+                continue
+            yield str(name), [option for condition in conditions for option in self._alternatives(condition)]
+
+    def _alternatives(self, node: Node) -> list[list[dict[str, Any]]]:
+        """A condition's alternatives: its own conditions, with each branch of its ``sh:or``."""
+        own = list(self._conditions(node))
+        head = self.shapes.value(node, SH["or"])
+        if head is None:
+            return [own]
+        return [own + branch for member in Collection(self.shapes, head) for branch in self._alternatives(member)]
 
     def _conditions(self, node: Node) -> Iterator[dict[str, Any]]:
         for prop in self.shapes.objects(node, SH.property):
@@ -322,6 +365,10 @@ class _Builder:
         if self.vocabulary.datatype.get(term) == XSD_BOOLEAN:
             return {"question": term, "operator": "=", "answerBoolean": value.lower() == "true"}
         return {"question": term, "operator": "=", "answerCoding": coding(value, self.knowledge)}
+
+
+def _frozen(condition: Mapping[str, Any]) -> str:
+    return json.dumps(condition, sort_keys=True)
 
 
 def _disposition_order(term: str) -> tuple[int, str]:

@@ -50,7 +50,15 @@ from reasoner.engines.sparql_match import (
     zero_length,
 )
 from reasoner.engines.sparql_plan import certain, make_plan, possible
-from reasoner.engines.sparql_prepare import check_part, get, intern, patterns_of, push_filters, translate_exists
+from reasoner.engines.sparql_prepare import (
+    check_part,
+    get,
+    intern,
+    patterns_of,
+    push_filters,
+    structure,
+    translate_exists,
+)
 
 __all__ = ["CompiledQuery", "Dataset", "QuerySet", "TripleIndex", "UnsupportedQuery", "compile_query"]
 
@@ -65,10 +73,11 @@ class _Evaluator:
     of a fixed node, ``answers`` of an EXISTS pattern, ``values`` of an expression with one), so
     they last as long as the compiled query, which belongs to one knowledge, and are saved with it."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "tables")
 
-    def __init__(self, data: Dataset) -> None:
+    def __init__(self, data: Dataset, tables: dict[Any, Table]) -> None:
         self.data = data
+        self.tables = tables  # the query's memoised fixed parts, by their structure
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
         data = self.data
@@ -106,7 +115,11 @@ class _Evaluator:
         if node.fixed and not seed and self.data.case is not None:
             rows = node.rows
             if rows is None:
-                rows = node.rows = Table(_Evaluator(Dataset(self.data.knowledge, None)).part(node, {}))
+                key = structure(node)  # plans for other cases share the same fixed parts
+                rows = self.tables.get(key)
+                if rows is None:
+                    rows = self.tables[key] = Table(_Evaluator(Dataset(self.data.knowledge, None), {}).part(node, {}))
+                node.rows = rows
             return rows  # type: ignore[no-any-return]
         return getattr(self, "_" + node.name)(node, seed)  # type: ignore[no-any-return]
 
@@ -333,6 +346,7 @@ class CompiledQuery:
     variables: tuple[Var, ...]
     template: tuple[Triple, ...]
     plans: dict[tuple[bool, ...], Op] = field(default_factory=dict)
+    tables: dict[Any, Table] = field(default_factory=dict)
 
     def intern(self, canon: Mapping[Node, Node]) -> None:
         """Use the knowledge's own objects for the query's constants (fewer slow comparisons)."""
@@ -340,7 +354,7 @@ class CompiledQuery:
         self.plans.clear()
 
     def solutions(self, data: Dataset) -> list[Solution]:
-        return _Evaluator(data).part(self.plan(data), {})
+        return _Evaluator(data, self.tables).part(self.plan(data), {})
 
     def plan(self, data: Dataset) -> Op:
         """The query rewritten for this case's signature: which of its patterns it can match."""

@@ -120,11 +120,12 @@ MEMO_LIMIT = 100_000  # memoised answers kept per EXISTS pattern or expression (
 class Table(list):  # type: ignore[type-arg]
     """A memoised answer (rows that depend only on the knowledge), with its hash-join buckets."""
 
-    __slots__ = ("buckets",)
+    __slots__ = ("bound", "buckets")
 
     def __init__(self, rows: Iterable[Solution] = ()) -> None:
         super().__init__(rows)
         self.buckets: dict[tuple[Var, ...], dict[tuple[Node, ...], list[Solution]]] | None = None
+        self.bound: set[Var] | None = None  # the variables every row binds, once computed
 
 
 class Dataset:
@@ -424,13 +425,21 @@ def shared_variables(left: list[Solution], right: list[Solution]) -> list[Var]:
     """The variables bound in every row of both sides (the hash key of a join)."""
     if not left or not right:
         return []
-    common = set(left[0]).intersection(right[0])
-    for rows in (left, right):
-        for row in rows:
-            if not common:
-                return []
-            common.intersection_update(row)
-    return sorted(common)
+    return sorted(_always_bound(left) & _always_bound(right))
+
+
+def _always_bound(rows: list[Solution]) -> set[Var]:
+    """The variables every row binds (kept with a memoised :class:`Table`)."""
+    if isinstance(rows, Table) and rows.bound is not None:
+        return rows.bound
+    common = set(rows[0])
+    for row in rows:
+        if not common:
+            break
+        common.intersection_update(row)
+    if isinstance(rows, Table):
+        rows.bound = common
+    return common
 
 
 def join(left: list[Solution], right: list[Solution]) -> list[Solution]:

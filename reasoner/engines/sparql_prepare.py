@@ -18,7 +18,7 @@ from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expres
 from reasoner.engines.sparql_match import UnsupportedQuery, check_path
 from reasoner.engines.sparql_plan import certain
 
-__all__ = ["MEMO_ATTRIBUTES", "check_part", "get", "intern", "patterns_of", "push_filters", "translate_exists"]
+__all__ = ["check_part", "get", "intern", "patterns_of", "push_filters", "structure", "translate_exists"]
 
 SUPPORTED_PARTS = frozenset(
     [
@@ -203,3 +203,21 @@ def _all_variables(node: Any) -> set[Var]:
         parts = (value for key, value in vars(node).items() if key not in ("name", "reads", "exists_patterns"))
         return set().union(*(_all_variables(value) for value in parts))
     return set()
+
+
+_NOT_STRUCTURE = frozenset({"reads", "exists_patterns", "memo_vars", "exists_vars", "rows", "answers", "values"})
+
+
+def structure(node: Any) -> Any:
+    """A hashable description of a pattern or expression: equal for subtrees that give the same
+    answers over the same data (what memoised answers are shared by)."""
+    if isinstance(node, Op):
+        parts = sorted((key, structure(value)) for key, value in vars(node).items() if key not in _NOT_STRUCTURE)
+        return (node.name, tuple(parts))
+    if isinstance(node, (list, tuple)):
+        return ("seq", tuple(structure(item) for item in node))
+    if isinstance(node, Var):
+        return ("var", str(node))
+    if isinstance(node, Node):
+        return (type(node).__name__, node.n3())
+    return ("value", repr(node))

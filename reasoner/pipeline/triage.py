@@ -498,11 +498,20 @@ def chain(result: TriageResult, step: Step) -> list[tuple[RedFlag, int]]:
 
 
 def as_mapping(result: TriageResult) -> Mapping[str, Any]:
-    """A plain, JSON-ready view of a result (used by the JSON renderer and tests)."""
-    from dataclasses import asdict, replace
-
-    data = asdict(replace(result, trace=None))
-    del data["trace"]
+    """A plain, JSON-ready view of a result (used by the JSON renderer and tests): what
+    ``dataclasses.asdict`` gives, built without its deep copies (the result is immutable)."""
+    data = {name: _plain(getattr(result, name)) for name in result.__dataclass_fields__ if name != "trace"}
     data["exit_code"] = result.exit_code
-    data["effective_urgency"] = asdict(result.effective_urgency) if result.effective_urgency else None
+    data["effective_urgency"] = _plain(result.effective_urgency)
     return data
+
+
+def _plain(value: Any) -> Any:
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is not None and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in fields}
+    if isinstance(value, tuple | list):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    return value

@@ -72,6 +72,12 @@ class TripleIndex:
         self.triples: frozenset[Triple] = frozenset(kept)
         self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *osp)}
 
+    def __getstate__(self) -> tuple[Triple, ...]:
+        return tuple(self.triples)  # the indexes are rebuilt on load: smaller and faster to read
+
+    def __setstate__(self, triples: tuple[Triple, ...]) -> None:
+        self.__init__(triples)  # type: ignore[misc]
+
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
         """The triples matching a pattern (None: any term)."""
         if s is not None:

@@ -34,23 +34,26 @@ def knowledge() -> Knowledge:
 #: only, except that:
 #: - the files that share the session's triaged sample are one unit (the sample is built once);
 #: - in the files of PER_PARAMETER, the tests of each parameter are a unit (each parameter has its
-#:   own expensive module fixture: tests/test_pipeline_equivalence.py checks its sample in chunks).
+#:   own expensive module fixture: tests/test_pipeline_equivalence.py checks its sample in chunks);
+#: - in the files of PER_TEST (slow tests, no module fixture), each test is a unit.
 SAMPLE_FILES = ("tests/test_plan.py", "tests/test_packs.py")
 PER_PARAMETER = ("tests/test_pipeline_equivalence.py",)
+PER_TEST = ("tests/test_authoring.py", "tests/test_knowledge_cache.py", "tests/test_cache.py")
 
-#: The units that take minutes are handed out first, in this order, so that the short files fill
-#: in around them and the workers finish together. Only the order: every test runs either way.
+#: The units that take minutes are handed out first, in this order, so that the short ones fill in
+#: around them and the workers finish together. Only the order: every test runs either way.
 SLOW_FIRST = (
-    "tests/test_pipeline_equivalence.py[",
     "triaged-sample",
-    "tests/test_pipeline_equivalence.py",
     "tests/test_compiled_equivalence.py",
+    "tests/test_pipeline_equivalence.py[",
+    "tests/test_pipeline_equivalence.py",
     "tests/test_authoring.py",
     "tests/test_knowledge_cache.py",
-    "tests/test_readme.py",
     "tests/test_cache.py",
-    "tests/test_cases.py",
     "tests/test_store.py",
+    "tests/test_docs.py",
+    "tests/test_batch.py",
+    "tests/test_readme.py",
 )
 
 
@@ -59,6 +62,8 @@ def unit_of_work(nodeid: str) -> str:
     file, _, name = nodeid.partition("::")
     if file in SAMPLE_FILES:
         return "triaged-sample"
+    if file in PER_TEST:
+        return nodeid
     if file in PER_PARAMETER and name.endswith("]") and "[" in name:
         return file + name[name.index("[") :]
     return file

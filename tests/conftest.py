@@ -4,6 +4,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rdflib.namespace import RDF
@@ -24,6 +25,72 @@ EXAMPLES = ROOT / "examples"
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:
     return load_knowledge()
+
+
+# ---------------------------------------------------------------- two workers (pytest-xdist)
+
+#: The suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml), which take one unit
+#: of work at a time. A unit is a test file, so that its module fixtures are built on one worker
+#: only, except that:
+#: - the files that share the session's triaged sample are one unit (the sample is built once);
+#: - in the files of PER_PARAMETER, the tests of each parameter are a unit (each parameter has its
+#:   own expensive module fixture: tests/test_pipeline_equivalence.py checks its sample in chunks);
+#: - in the files of PER_TEST (slow tests, no module fixture), each test is a unit.
+SAMPLE_FILES = ("tests/test_plan.py", "tests/test_packs.py")
+PER_PARAMETER = ("tests/test_pipeline_equivalence.py",)
+PER_TEST = ("tests/test_authoring.py", "tests/test_knowledge_cache.py", "tests/test_cache.py")
+
+#: The units that take minutes are handed out first, in this order, so that the short ones fill in
+#: around them and the workers finish together. Only the order: every test runs either way.
+SLOW_FIRST = (
+    "triaged-sample",
+    "tests/test_compiled_equivalence.py",
+    "tests/test_pipeline_equivalence.py[",
+    "tests/test_pipeline_equivalence.py",
+    "tests/test_authoring.py",
+    "tests/test_knowledge_cache.py",
+    "tests/test_cache.py",
+    "tests/test_store.py",
+    "tests/test_docs.py",
+    "tests/test_batch.py",
+    "tests/test_readme.py",
+)
+
+
+def unit_of_work(nodeid: str) -> str:
+    """The unit of work (for the xdist scheduler) that the test with this node id belongs to."""
+    file, _, name = nodeid.partition("::")
+    if file in SAMPLE_FILES:
+        return "triaged-sample"
+    if file in PER_TEST:
+        return nodeid
+    if file in PER_PARAMETER and name.endswith("]") and "[" in name:
+        return file + name[name.index("[") :]
+    return file
+
+
+def _rank(unit: str) -> int:
+    return next((rank for rank, prefix in enumerate(SLOW_FIRST) if unit.startswith(prefix)), len(SLOW_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow units first (a stable sort: the order within each rank is kept)."""
+    items.sort(key=lambda item: _rank(unit_of_work(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadscope``: the scope of a test is its unit of work (:func:`unit_of_work`),
+    and with ``--no-loadscope-reorder`` the units are handed out in collection order."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    return UnitScheduling(config, log)
 
 
 #: Flags for headless Chromium on a machine with a closed network (no background connections).

@@ -36,6 +36,9 @@ from reasoner.pipeline.validate import ValidationReport, data_triples, report_fr
 
 __all__ = ["ReferencePipeline"]
 
+#: The class tree of each knowledge (by content hash), for the pipelines with ``memo``.
+_CLASS_TREES: dict[str, Graph] = {}
+
 
 class ReferencePipeline:
     """The naive pipeline for one knowledge base, as a :class:`reasoner.triage.Pipeline`."""
@@ -53,7 +56,8 @@ class ReferencePipeline:
         ``validation_data``: what pyshacl sees besides the case: the whole ``"ontology"``, or the
         production ``"support"`` triples. ``parse_each_use``: parse each SPARQL query at every use
         (the naive timing) or once (when only the answers matter). ``memo``: remember each
-        validation and closure, so a test that asks twice about a graph pays once."""
+        validation, derive step and closure, so a test that asks twice about a graph (or
+        :meth:`prefill` and then :meth:`close`) pays once."""
         if report_engine not in ("rdflib", "oxigraph"):
             raise ValueError(f"unknown report engine {report_engine!r}")
         if validation_data not in ("ontology", "support"):
@@ -69,11 +73,20 @@ class ReferencePipeline:
         self.memo = memo
         self._validated: dict[tuple[frozenset[Triple], str], ValidationReport] = {}
         self._closed: dict[frozenset[Triple], frozenset[Triple]] = {}
+        self.derived: dict[frozenset[Triple], frozenset[Triple]] = {}  # filled only with ``memo``
 
     @cached_property
     def class_tree(self) -> Graph:
         """The subclass links between the situations advice applies to, by a full owlrl closure of
-        one prototype individual per situation (production classifies them with the compiled rules)."""
+        one prototype individual per situation (production classifies them with the compiled rules).
+        With ``memo``, computed once per knowledge in this process and shared by every instance."""
+        if not self.memo:
+            return self._class_tree()
+        if self.knowledge.content_hash not in _CLASS_TREES:
+            _CLASS_TREES[self.knowledge.content_hash] = self._class_tree()
+        return _CLASS_TREES[self.knowledge.content_hash]
+
+    def _class_tree(self) -> Graph:
         prototypes = Graph()
         situations = sorted(
             {
@@ -129,6 +142,12 @@ class ReferencePipeline:
 
     def derive(self, current: Graph) -> Graph:
         """``current`` plus what the derive rules build over it and the schema (a new graph)."""
+        key: frozenset[Triple] | None = frozenset(current) if self.memo else None
+        if key is not None and key in self.derived:
+            known = Graph()
+            for triple in self.derived[key]:
+                known.add(triple)
+            return known
         view = ReadOnlyGraphAggregate([current, self.knowledge.schema])
         derived = Graph()
         for name in sorted(self.texts):
@@ -136,6 +155,8 @@ class ReferencePipeline:
                 for triple in view.query(self.query(name)):
                     derived.add(triple)  # type: ignore[arg-type]
         derived += current
+        if key is not None:
+            self.derived[key] = frozenset(derived)
         return derived
 
     def owl_closure(self, graph: Graph) -> Graph:

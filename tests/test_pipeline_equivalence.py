@@ -9,10 +9,12 @@ asserts, for each case:
 - the same validation report (pyshacl over case + whole ontology against the compiled validator);
 - the same triage result, field for field (or the same error for an invalid case).
 
-The reference closes cases with owlrl in batches of 100 (each batch is proven equivalent to closing
-its cases one by one, see ``owlrl_reference_infer_many``). Its report queries run on rdflib for the
-scenarios and examples, and on the production Oxigraph runner for the generated cases, which keeps
-the test to a few minutes.
+The sample is checked in CHUNKS chunks, each a unit of work for the pytest-xdist workers; together
+they are the whole sample. In each chunk the reference closes the cases with owlrl in batched runs
+(each batch is proven equivalent to closing its cases one by one, see
+``owlrl_reference_infer_many``). Its report queries run on rdflib for the scenarios and examples,
+and on Oxigraph for the generated cases (production runs them on the compiled SPARQL evaluator, so
+both are independent of it), which keeps the test to a few minutes.
 """
 
 from __future__ import annotations

@@ -137,14 +137,13 @@ class Table(list):  # type: ignore[type-arg]
 class Dataset:
     """The union of the knowledge and one case (disjoint: the case index excludes knowledge triples)."""
 
-    __slots__ = ("apart", "case", "case_types", "free", "knowledge", "parts")
+    __slots__ = ("apart", "case", "case_types", "knowledge", "parts")
 
     def __init__(self, knowledge: TripleIndex, case: TripleIndex | None) -> None:
         self.knowledge = knowledge
         self.case = case
         self.parts = (knowledge,) if case is None else (knowledge, case)
         self.case_types = case.pos.get(RDF.type, {}) if case is not None else {}
-        self.free: dict[int, bool] = {}  # per algebra node: whether it reads only the knowledge
         # whether no subject of the case's triples is a term of the knowledge
         self.apart = case is not None and not any(s in knowledge.spo or s in knowledge.osp for s in case.spo)
 

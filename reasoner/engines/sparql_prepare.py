@@ -191,9 +191,6 @@ def _has_exists(expr: Any) -> bool:
     return any(_has_exists(value) for key, value in vars(expr).items() if key != "name")
 
 
-MEMO_ATTRIBUTES = frozenset({"rows", "answers", "values"})  # what evaluation stores on a node
-
-
 def _all_variables(node: Any) -> set[Var]:
     if isinstance(node, Var):
         return {node}

@@ -45,6 +45,7 @@ from reasoner.engines.sparql_match import (
     buckets,
     compatible,
     join,
+    key_getter,
     shared_variables,
     wide,
     zero_length,
@@ -168,12 +169,13 @@ class _Evaluator:
             return []
         right = self.part(node.p2, seed)
         key = shared_variables(left, right)
-        grouped: dict[tuple[Node, ...], list[Solution]] = buckets(right, key) if key else {(): right}
+        grouped = buckets(right, key) if key else {(): right}
+        value_of = key_getter(key) if key else lambda _row: ()
         always = node.expr is None or node.expr.name == "TrueFilter"
         kept = []
         for row in left:
             matched = False
-            for other in grouped.get(tuple(row[var] for var in key), ()):
+            for other in grouped.get(value_of(row), ()):
                 merged = compatible(row, other)
                 if merged is not None and (always or self.test(node.expr, merged)):
                     kept.append(merged)

@@ -6,7 +6,8 @@ Used by :mod:`reasoner.engines.sparql_compiled`; see there for why.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from rdflib import Literal, URIRef
@@ -26,6 +27,7 @@ __all__ = [
     "check_path",
     "compatible",
     "join",
+    "key_getter",
     "shared_variables",
     "wide",
     "zero_length",
@@ -130,7 +132,7 @@ class Table(list):  # type: ignore[type-arg]
 
     def __init__(self, rows: Iterable[Solution] = ()) -> None:
         super().__init__(rows)
-        self.buckets: dict[tuple[Var, ...], dict[tuple[Node, ...], list[Solution]]] | None = None
+        self.buckets: dict[tuple[Var, ...], dict[Any, list[Solution]]] | None = None
         self.bound: set[Var] | None = None  # the variables every row binds, once computed
 
 
@@ -281,12 +283,6 @@ def check_path(path: Any) -> None:
 # ------------------------------------------------------------------ basic graph patterns
 
 
-def _value(term: Any, solution: Solution) -> Node | None:
-    if isinstance(term, Var):
-        return solution.get(term)
-    return term  # type: ignore[no-any-return]
-
-
 def _pattern_cost(pattern: Sequence[Any], bound: set[Var]) -> int:
     s, p, o = pattern
     s_bound = not isinstance(s, Var) or s in bound
@@ -343,18 +339,53 @@ def _extend(solution: Solution, pairs: Iterable[tuple[Any, Node]]) -> Solution |
     return extended
 
 
-def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) -> Iterator[Solution]:
+def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) -> list[Solution]:
     s_term, p_term, o_term = pattern
-    s = _value(s_term, solution)
-    o = _value(o_term, solution)
+    s = solution.get(s_term) if s_term.__class__ is Var else s_term
+    o = solution.get(o_term) if o_term.__class__ is Var else o_term
     if isinstance(p_term, Path):
-        yield from _match_path(data, s_term, p_term, o_term, s, o, solution)
-        return
-    p = _value(p_term, solution)
+        return list(_match_path(data, s_term, p_term, o_term, s, o, solution))
+    p = solution.get(p_term) if p_term.__class__ is Var else p_term
+    if p is not None and (s is not None or o is not None):
+        return _match_fixed_predicate(data, s_term, o_term, s, p, o, solution)
+    found = []
     for ts, tp, to in data.match(s, p, o):
         extended = _extend(solution, ((s_term, ts), (p_term, tp), (o_term, to)))
         if extended is not None:
-            yield extended
+            found.append(extended)
+    return found
+
+
+def _match_fixed_predicate(
+    data: Dataset, s_term: Any, o_term: Any, s: Node | None, p: Node, o: Node | None, solution: Solution
+) -> list[Solution]:
+    """The common shapes, straight from the indexes: a known predicate and subject or object. The
+    one end left open is a variable that the other positions do not repeat (else it would be bound)."""
+    found = []
+    for part in data.parts:
+        if s is not None:
+            by_p = part.spo.get(s)
+            objects = by_p.get(p) if by_p is not None else None
+            if not objects:
+                continue
+            if o is not None:
+                if o in objects:
+                    found.append(solution)
+                continue
+            for value in objects:
+                row = solution.copy()
+                row[o_term] = value
+                found.append(row)
+        else:
+            by_o = part.pos.get(p)
+            subjects = by_o.get(o) if by_o is not None and o is not None else None
+            if not subjects:
+                continue
+            for value in subjects:
+                row = solution.copy()
+                row[s_term] = value
+                found.append(row)
+    return found
 
 
 def _match_path(
@@ -385,21 +416,27 @@ def bgp(data: Dataset, patterns: Sequence[Sequence[Any]], seed: Solution) -> lis
     return _nested_loop(data, patterns, [seed])
 
 
-def buckets(rows: list[Solution], key: list[Var]) -> dict[tuple[Node, ...], list[Solution]]:
-    """``rows`` grouped by their values of ``key`` (rows missing one are left out); kept with the
+def buckets(rows: list[Solution], key: list[Var]) -> dict[Any, list[Solution]]:
+    """``rows`` grouped by :func:`key_getter` of ``key`` (rows missing one are left out); kept with the
     rows when they are a memoised :class:`Table`."""
     kept = rows.buckets if isinstance(rows, Table) else None
     if kept is not None and tuple(key) in kept:
         return kept[tuple(key)]
-    grouped: dict[tuple[Node, ...], list[Solution]] = {}
+    grouped: dict[Any, list[Solution]] = {}
+    value_of = key_getter(key)
     for row in rows:
         try:
-            grouped.setdefault(tuple(row[var] for var in key), []).append(row)
+            grouped.setdefault(value_of(row), []).append(row)
         except KeyError:
             continue
     if isinstance(rows, Table):
         rows.buckets = {**(kept or {}), tuple(key): grouped}
     return grouped
+
+
+def key_getter(key: list[Var]) -> Callable[[Solution], Any]:
+    """A row's value of a non-empty join key: the value itself for one variable, else a tuple."""
+    return itemgetter(*key)
 
 
 def _nested_loop(data: Dataset, patterns: Sequence[Sequence[Any]], solutions: list[Solution]) -> list[Solution]:
@@ -437,11 +474,7 @@ def _always_bound(rows: list[Solution]) -> set[Var]:
     """The variables every row binds (kept with a memoised :class:`Table`)."""
     if isinstance(rows, Table) and rows.bound is not None:
         return rows.bound
-    common = set(rows[0])
-    for row in rows:
-        if not common:
-            break
-        common.intersection_update(row)
+    common = set(rows[0]).intersection(*rows)
     if isinstance(rows, Table):
         rows.bound = common
     return common
@@ -453,12 +486,19 @@ def join(left: list[Solution], right: list[Solution]) -> list[Solution]:
     if not key:
         return [merged for a in left for b in right if (merged := compatible(a, b)) is not None]
     grouped = buckets(right, key)
-    return [
-        merged
-        for row in left
-        for other in grouped.get(tuple(row[var] for var in key), ())
-        if (merged := compatible(row, other)) is not None
-    ]
+    value_of = key_getter(key)
+    joined = []
+    width = len(key)
+    for row in left:
+        others = grouped.get(value_of(row))
+        if not others:
+            continue
+        for other in others:
+            merged = {**other, **row}
+            # Rows agree on the key; when they share no other variable there is nothing to check.
+            if len(merged) == len(row) + len(other) - width or compatible(row, other) is not None:
+                joined.append(merged)
+    return joined
 
 
 _EMPTY = TripleIndex(())

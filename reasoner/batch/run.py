@@ -313,18 +313,10 @@ def evaluate_item(item: WorkItem, knowledge: Knowledge, finish: Finish[Any] | No
 def result_record(result: TriageResult, name: str) -> Record:
     """A triage result as a batch record: the mapping ``dorsum evaluate --format json`` writes
     (lists for tuples, as JSON reads back), plus ``"case"`` and ``"ok": true``."""
-    record: Record = _json_ready(as_mapping(result))
+    record: Record = dict(as_mapping(result, lists=True))
     record["case"] = name
     record["ok"] = True
     return record
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    return value
 
 
 def error_record(name: str, message: str, exit_code: int = EXIT_INVALID_CASE) -> Record:

@@ -22,6 +22,7 @@ from rdflib.term import Node
 __all__ = ["Footprint", "footprint"]
 
 Triple = tuple[Node, Node, Node]
+_TYPE: Node = RDF.type  # one object: a namespace attribute builds a new term at every use
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Footprint:
 
     def matches(self, triple: Triple) -> bool:
         _s, p, o = triple
-        if p == RDF.type:
+        if p is _TYPE or p == _TYPE:
             return self.types is None or o in self.types
         return p in self.predicates
 

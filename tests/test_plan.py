@@ -195,3 +195,20 @@ def test_the_text_never_prints_a_dropped_later_step(triaged: list[Triaged]) -> N
             ) not in shown and f"if {dropped.condition}: {dropped.action}" in brief:
                 bad.append((t.name, dropped.step))
     assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("decisive", [1, 2])
+def test_the_incomplete_line_counts_the_decisive_items(triaged: list[Triaged], decisive: int) -> None:
+    """ "record the item that could change this answer", and "the N items" for more than one."""
+    from dataclasses import replace
+
+    from reasoner.pipeline.result import Missing
+
+    base = next(t.result for t in triaged if t.result.status == "complete")
+    missing = tuple(Missing(f"item {n}", "not recorded", ("worst",), True, "raises the tier") for n in range(decisive))
+    text = " ".join(render_text(replace(base, status="incomplete", missing=missing), "brief").split())
+    expected = (
+        "record the item that could change" if decisive == 1 else f"record the {decisive} items that could change"
+    )
+    assert expected in text
+    assert "the 1 items" not in text

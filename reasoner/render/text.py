@@ -86,7 +86,8 @@ def _summary(result: TriageResult) -> list[str]:
     if decisive:
         rest = len(needed) - len(decisive)
         more = f"; {rest} more would not" if rest else ""
-        text = f"INCOMPLETE: record the {len(decisive)} items that could change this answer (below){more}"
+        items = "the item that could" if len(decisive) == 1 else f"the {len(decisive)} items that could"
+        text = f"INCOMPLETE: record {items} change this answer (below){more}"
         lines.append(_wrap(text, "", " " * 9))
     elif needed:
         lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))

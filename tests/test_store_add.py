@@ -117,3 +117,41 @@ def test_add_reports_failures_it_is_given(knowledge: Knowledge, tmp_path: Path) 
     assert "keep_trace" in report.failed[0].error
     with open_store(tmp_path / "db") as case_store, pytest.raises(UsageError, match="run_batch"):
         case_store.add([EXAMPLES / "small-soft-lump.yaml"], knowledge)  # type: ignore[list-item]
+
+
+def test_add_writes_groups_of_cases_and_reports_in_input_order(
+    knowledge: Knowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cases are written several to a transaction; a same-id case with other facts waiting in the
+    group is a collision like a stored one, and every case is reported in input order."""
+    import reasoner.store.case_store as case_store_module
+
+    monkeypatch.setattr(case_store_module, "WRITE_GROUP", 2)
+    paths = _forms(tmp_path, 3)
+    records = [case_record(triage(read_case(path, knowledge), knowledge, keep_trace=True)) for path in paths]
+    (tmp_path / "other").mkdir()
+    other = _forms(tmp_path / "other", 1)[0]  # the id counted-0 again, with other facts
+    other.write_text(yaml.safe_dump(yaml.safe_load(other.read_text(encoding="utf-8")) | {"age_years": 80}))
+    clash = case_record(triage(read_case(other, knowledge), knowledge, keep_trace=True))
+    writes: list[int] = []
+    heard: list[str] = []
+    with open_store(tmp_path / "db") as case_store:
+        real = case_store.put_many
+
+        def counted(group: list[CaseRecord]) -> None:
+            writes.append(len(group))
+            real(group)
+
+        monkeypatch.setattr(case_store, "put_many", counted)
+        failure = CaseFailure("bad.yaml", "bad.yaml: unreadable", EXIT_USAGE)
+        report = case_store.add(
+            [records[0], clash, failure, records[1], records[2]],
+            knowledge,
+            on_case=lambda item: heard.append(getattr(item, "case_id", None) or item.source),
+        )
+        stored = [case.case_id for case in case_store.list_cases()]
+    assert writes == [2, 1]  # counted-0 and counted-1, then counted-2
+    assert stored == ["counted-0", "counted-1", "counted-2"]
+    assert heard == ["counted-0", clash.source, "bad.yaml", "counted-1", "counted-2"]
+    assert [f.source for f in report.failed] == [clash.source, "bad.yaml"]
+    assert "already stored from" in report.failed[0].error and str(paths[0]) in report.failed[0].error

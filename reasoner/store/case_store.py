@@ -8,6 +8,7 @@ reasons or triages itself: ``dorsum store add`` triages through :func:`reasoner.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -121,46 +122,42 @@ class CaseStore(ABC):
         on_case: Callable[[StoredCase | CaseFailure], None] | None = None,
         replace: bool = False,
     ) -> AddReport:
-        """Store evaluated cases, each in its own transaction as soon as it arrives. Failures
-        are reported, not stored.
+        """Store evaluated cases as they arrive, in transactions of up to :data:`WRITE_GROUP` cases
+        (a group is written once it is full, older than :data:`WRITE_SECONDS` when the next case
+        arrives, or at the end). Each case is stored whole or not at all. Failures are reported,
+        not stored; ``on_case`` hears of every case in input order, once it is written or failed.
 
         A case is stored under its own id (:func:`.records.case_identity`), never its file name.
         A stored case with the same id and the same facts is replaced (re-adding is idempotent);
         one with other facts is kept, and the new case fails with a CaseCollisionError naming
-        both sources, unless ``replace`` is true.
+        both sources, unless ``replace`` is true. A case waiting in the group counts as stored.
 
         ``evaluated`` holds triage results kept with their trace, records, or failures: for
         example ``run_batch(files, finish=case_record)``, or ``[triage(case, kb, keep_trace=True)]``.
         Every case must have been triaged with ``knowledge``.
         """
         self.ensure_knowledge(knowledge)
-        stored: list[StoredCase] = []
-        failed: list[CaseFailure] = []
+        group = _WriteGroup(self, on_case)
         for outcome in evaluated:
-            item: StoredCase | CaseFailure
             if isinstance(outcome, TriageResult):
                 outcome = case_record(outcome)
             if isinstance(outcome, CaseRecord):
                 if outcome.content_hash != knowledge.content_hash:
                     raise UsageError(f"case {outcome.case_id} was triaged with other knowledge than the one given")
-                collision = None if replace else self.collision(outcome)
+                collision = None if replace else group.collision(outcome)
                 if collision is not None:
-                    item = CaseFailure(outcome.source, one_line(collision), collision.exit_code)
-                    failed.append(item)
+                    group.fail(CaseFailure(outcome.source, one_line(collision), collision.exit_code))
                 else:
-                    item = self.put(outcome)
-                    stored.append(item)
+                    group.put(outcome)
             elif isinstance(outcome, CaseFailure | Mapping):
-                item = outcome if isinstance(outcome, CaseFailure) else failure_of(outcome)
-                failed.append(item)
+                group.fail(outcome if isinstance(outcome, CaseFailure) else failure_of(outcome))
             else:
                 raise UsageError(
                     f"CaseStore.add takes triage results, records or failures, not {type(outcome).__name__}: "
                     "triage case files with run_batch(files, finish=case_record)"
                 )
-            if on_case is not None:
-                on_case(item)
-        return AddReport(tuple(stored), tuple(failed))
+        group.write()
+        return AddReport(tuple(group.stored), tuple(group.failed))
 
     def collision(self, record: CaseRecord) -> CaseCollisionError | None:
         """The error of storing ``record`` over a different case with the same id, or None when
@@ -169,14 +166,7 @@ class CaseStore(ABC):
         if not isinstance(answer, SelectResult) or not answer.rows:
             return None
         row = answer.as_dicts()[0]
-        digest, source = row.get("digest", ""), row.get("source", "")
-        if (digest and digest == record.facts_digest) or (not digest and source == record.source):
-            return None
-        return CaseCollisionError(
-            f"{record.source}: case id '{record.case_id}' is already stored from {source or 'another source'} "
-            "with other facts; not stored (two different cases cannot share an id: give one another id, "
-            "or add with --replace to replace the stored case)"
-        )
+        return _collision(record, row.get("digest", ""), row.get("source", ""))
 
     def put(self, record: CaseRecord) -> StoredCase:
         """Write one evaluated case, replacing its graphs, in one transaction."""
@@ -254,6 +244,68 @@ class CaseStore(ABC):
         if not self.has_case(case_id):
             raise CaseNotFoundError(f"no case '{case_id}' in the store {self.location}")
         self._update(" ;\n".join(f"DROP SILENT GRAPH <{case_graph_iri(case_id, kind)}>" for kind in GRAPH_KINDS))
+
+
+#: Cases written per transaction by :meth:`CaseStore.add`: committing each case alone costs
+#: about 10 ms of store work, far more than building its statements.
+WRITE_GROUP: Final = 64
+#: A group waiting longer than this is written when the next case arrives.
+WRITE_SECONDS: Final = 1.0
+
+
+def _collision(record: CaseRecord, digest: str, source: str) -> CaseCollisionError | None:
+    if (digest and digest == record.facts_digest) or (not digest and source == record.source):
+        return None
+    return CaseCollisionError(
+        f"{record.source}: case id '{record.case_id}' is already stored from {source or 'another source'} "
+        "with other facts; not stored (two different cases cannot share an id: give one another id, "
+        "or add with --replace to replace the stored case)"
+    )
+
+
+class _WriteGroup:
+    """The cases :meth:`CaseStore.add` has accepted but not yet written, and what it reports."""
+
+    def __init__(self, store: CaseStore, on_case: Callable[[StoredCase | CaseFailure], None] | None) -> None:
+        self.store = store
+        self.on_case = on_case
+        self.records: dict[str, CaseRecord] = {}  # by case id: a later same-id case replaces it
+        self.waiting: list[StoredCase | CaseFailure] = []  # reported once written, in input order
+        self.started = 0.0
+        self.stored: list[StoredCase] = []
+        self.failed: list[CaseFailure] = []
+
+    def collision(self, record: CaseRecord) -> CaseCollisionError | None:
+        earlier = self.records.get(record.case_id)
+        if earlier is not None:
+            return _collision(record, earlier.facts_digest, earlier.source)
+        return self.store.collision(record)
+
+    def put(self, record: CaseRecord) -> None:
+        if not self.records:
+            self.started = time.monotonic()
+        self.records[record.case_id] = record
+        item = StoredCase.from_record(record)
+        self.stored.append(item)
+        self.waiting.append(item)
+        if len(self.records) >= WRITE_GROUP or time.monotonic() - self.started > WRITE_SECONDS:
+            self.write()
+
+    def fail(self, failure: CaseFailure) -> None:
+        self.failed.append(failure)
+        self.waiting.append(failure)
+        if not self.records:
+            self.write()
+
+    def write(self) -> None:
+        """Write the waiting cases in one transaction, then report everything waiting."""
+        if self.records:
+            self.store.put_many(list(self.records.values()))
+            self.records.clear()
+        waiting, self.waiting = self.waiting, []
+        if self.on_case is not None:
+            for item in waiting:
+                self.on_case(item)
 
 
 def _identity_query(result_graph: str) -> str:

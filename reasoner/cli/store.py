@@ -120,8 +120,9 @@ def add(cases: tuple[str, ...], location: str, kb: Path | None, jobs: int, repla
     for JSONL on standard input, read and triaged as by dorsum batch. The id is the case's own:
     a form's id (the file name only when the form has none) or the last part of the case IRI.
     Re-adding a case with the same facts replaces it; a different case with a stored id is
-    refused, naming both files, unless --replace is given. Each case is written in one
-    transaction as soon as it is evaluated; invalid or colliding cases are reported and skipped.
+    refused, naming both files, unless --replace is given. Cases are written in transactions
+    of up to 64 as they are evaluated (each case whole or not at all) and reported once written;
+    invalid or colliding cases are reported and skipped.
 
     \b
     Example:

@@ -52,7 +52,8 @@ PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old 
     "pipeline/engine.py",
 )
 RULES_KEEP = 32
-RULES_SOURCES = ("engines/owl_rl.py",)  # a new rule compiler never reuses rules compiled by an old one
+# a new rule compiler never reuses rules compiled by an old one
+RULES_SOURCES = ("engines/owl_rl.py", "engines/owl_rl_schema.py", "engines/owl_rl_scope.py")
 DERIVE_PREFIX = "derive-"
 
 

@@ -1,8 +1,10 @@
 """OWL 2 RL reasoning over one small case graph, compiled once per ontology.
 
 A full owlrl closure of ontology + case re-derives the whole ontology closure for every case, which
-takes about a second. Here the ontology (the *schema*) is closed once with owlrl, and the A-box rules of
-OWL 2 RL are turned into indexes over the closed schema. :meth:`CompiledRules.infer` then runs a
+takes about a second. Here the ontology (the *schema*) is closed once, and the A-box rules of OWL 2 RL
+are turned into indexes over the closed schema. The closure is owlrl's, computed by
+:func:`owl_rl_schema.close_schema` (semi-naive, a fraction of owlrl's time) or, for an ontology that
+needs a rule :mod:`owl_rl_schema` does not implement, by owlrl itself. :meth:`CompiledRules.infer` then runs a
 semi-naive forward chainer whose every derivation uses at least one triple of the case or a triple
 derived from it: any derivation from schema triples alone is already in the closed schema.
 
@@ -11,7 +13,7 @@ Rules implemented (names from the OWL 2 RL profile, table 4-9): cax-sco (over th
 cls-avf, cls-hv1, cls-hv2, prp-dom, prp-rng, prp-spo1 (over the closed ``rdfs:subPropertyOf``, which
 also covers prp-eqp1/2), prp-inv1, prp-inv2, prp-symp, prp-trp, and owlrl's one-time typing of
 literals by their datatype (dt-type2 with owlrl's datatype subsumptions). The schema rules (scm-*)
-are owlrl's, applied when the schema is closed. tests/test_engine_owl_rl.py has a test per rule.
+are applied when the schema is closed. tests/test_engine_owl_rl.py has a test per rule.
 
 Anything else that owlrl implements (functional and inverse-functional properties, cardinality,
 keys, property chains, ``owl:sameAs``, ``owl:oneOf``, disjointness and the other consistency checks)
@@ -34,6 +36,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
+from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
 
 __all__ = [
@@ -303,21 +306,42 @@ _REFLEXIVE_AXIOMS: frozenset[Node] = frozenset(
 _CHARACTERISTICS: Mapping[Node, str] = {OWL.SymmetricProperty: "symmetric", OWL.TransitiveProperty: "transitive"}
 
 
-def _closed_schema(schema: Graph) -> Graph:
-    """The owlrl closure of a copy of ``schema``, with one object per term (so the indexes and their
-    pickle share them). Raises :class:`UnsupportedConstruct` as :func:`compile_rules` documents."""
-    raw = Graph()
-    raw += schema
-    _closure(raw)
+def _closed_schema(schema: Graph) -> list[Triple]:
+    """The OWL 2 RL closure of ``schema`` as owlrl computes it, with one object per term (so the indexes
+    and their pickle share them): by :func:`close_schema`, or by owlrl itself (on a copy) if that needs a
+    rule :func:`close_schema` lacks. Raises :class:`UnsupportedConstruct` as :func:`compile_rules` documents."""
+    try:
+        raw: Iterable[Triple] = close_schema(schema)
+    except UnsupportedRule:
+        graph = Graph()
+        graph += schema
+        _closure(graph)
+        raw = graph
     check_supported(raw)
     canonical: dict[Node, Node] = {}
-    closed = Graph()
-    for triple in raw:
-        closed.add(tuple(canonical.setdefault(term, term) for term in triple))  # type: ignore[arg-type]
-    return closed
+    setdefault = canonical.setdefault
+    return [(setdefault(s, s), setdefault(p, p), setdefault(o, o)) for s, p, o in raw]
 
 
-def _axiom_indexes(closed: Graph) -> tuple[dict[str, dict[Node, frozenset[Node]]], dict[str, frozenset[Node]]]:
+def _items(sp: Mapping[tuple[Node, Node], Iterable[Node]], head: Node) -> tuple[Node, ...]:
+    """The members of the list at ``head``, read as rdflib's ``Graph.items`` reads them."""
+    members: list[Node] = []
+    chain: set[Node | None] = {head}
+    node: Node | None = head
+    while node:
+        first = next(iter(sp.get((node, RDF.first), ())), None)
+        if first is not None:
+            members.append(first)
+        node = next(iter(sp.get((node, RDF.rest), ())), None)
+        if node in chain:
+            raise ValueError("List contains a recursive rdf:rest reference")
+        chain.add(node)
+    return tuple(members)
+
+
+def _axiom_indexes(
+    closed: Iterable[Triple],
+) -> tuple[dict[str, dict[Node, frozenset[Node]]], dict[str, frozenset[Node]]]:
     """The indexes of :data:`_AXIOM_INDEXES` by name, and the properties of each characteristic."""
     indexes: dict[str, defaultdict[Node, set[Node]]] = {name: defaultdict(set) for name, _ in _AXIOM_INDEXES.values()}
     characteristic: dict[str, set[Node]] = {name: set() for name in _CHARACTERISTICS.values()}
@@ -335,13 +359,14 @@ def _axiom_indexes(closed: Graph) -> tuple[dict[str, dict[Node, frozenset[Node]]
 
 
 def _intersection_indexes(
-    closed: Graph,
+    pairs: Iterable[tuple[Node, Node]], sp: Mapping[tuple[Node, Node], Iterable[Node]]
 ) -> tuple[dict[Node, tuple[tuple[Node, ...], ...]], dict[Node, tuple[tuple[Node, tuple[Node, ...]], ...]]]:
-    """cls-int1/2: intersection class -> member lists; member class -> (intersection, members)."""
+    """cls-int1/2 from the ``owl:intersectionOf`` pairs: intersection class -> member lists; member
+    class -> (intersection, members)."""
     intersection_members: dict[Node, list[tuple[Node, ...]]] = {}
     intersections_by_member: dict[Node, list[tuple[Node, tuple[Node, ...]]]] = {}
-    for inter, head in closed.subject_objects(OWL.intersectionOf):
-        members = tuple(closed.items(head))
+    for inter, head in pairs:
+        members = _items(sp, head)
         if not members:
             continue
         intersection_members.setdefault(inter, []).append(members)
@@ -353,11 +378,13 @@ def _intersection_indexes(
     )
 
 
-def _union_index(closed: Graph) -> dict[Node, frozenset[Node]]:
-    """cls-uni: member class -> union classes."""
+def _union_index(
+    pairs: Iterable[tuple[Node, Node]], sp: Mapping[tuple[Node, Node], Iterable[Node]]
+) -> dict[Node, frozenset[Node]]:
+    """cls-uni from the ``owl:unionOf`` pairs: member class -> union classes."""
     unions_by_member: defaultdict[Node, set[Node]] = defaultdict(set)
-    for union, head in closed.subject_objects(OWL.unionOf):
-        for m in closed.items(head):
+    for union, head in pairs:
+        for m in _items(sp, head):
             unions_by_member[m].add(union)
     return _frozen(unions_by_member)
 
@@ -371,24 +398,27 @@ _RESTRICTION_INDEXES = (
 )
 
 
-def _restriction_indexes(closed: Graph) -> dict[str, dict[Node, tuple[tuple[Node, Node], ...]]]:
-    """The cls-svf1/2, cls-avf and cls-hv1 indexes, by their field names in :class:`CompiledRules`."""
+def _restriction_indexes(
+    pairs: Iterable[tuple[Node, Node]], sp: Mapping[tuple[Node, Node], Iterable[Node]]
+) -> dict[str, dict[Node, tuple[tuple[Node, Node], ...]]]:
+    """The cls-svf1/2, cls-avf and cls-hv1 indexes from the ``owl:onProperty`` pairs, by their field
+    names in :class:`CompiledRules`."""
     index: dict[str, dict[Node, list[tuple[Node, Node]]]] = {name: {} for name in _RESTRICTION_INDEXES}
-    for restriction, prop in closed.subject_objects(OWL.onProperty):
-        for filler in closed.objects(restriction, OWL.someValuesFrom):
+    for restriction, prop in pairs:
+        for filler in sp.get((restriction, OWL.someValuesFrom), ()):
             _add_to(index["svf_by_property"], prop, (restriction, filler))
             _add_to(index["svf_by_filler"], filler, (prop, restriction))
-        for filler in closed.objects(restriction, OWL.allValuesFrom):
+        for filler in sp.get((restriction, OWL.allValuesFrom), ()):
             _add_to(index["avf_by_restriction"], restriction, (prop, filler))
             _add_to(index["avf_by_property"], prop, (restriction, filler))
-        for value in closed.objects(restriction, OWL.hasValue):
+        for value in sp.get((restriction, OWL.hasValue), ()):
             _add_to(index["hv_by_restriction"], restriction, (prop, value))
     return {name: _tuples(pairs) for name, pairs in index.items()}
 
 
 def compile_rules(schema: Graph) -> CompiledRules:
-    """Close a copy of ``schema`` with owlrl (OWL 2 RL, no axiomatic or datatype axiom triples) and build
-    the indexes of the A-box rules that can fire on a case graph.
+    """Close a copy of ``schema`` under OWL 2 RL as owlrl does (no axiomatic or datatype axiom triples)
+    and build the indexes of the A-box rules that can fire on a case graph.
 
     Raises :class:`UnsupportedConstruct`, naming the construct and its subject, if the closed schema
     uses anything the compiled rules do not implement.
@@ -397,14 +427,16 @@ def compile_rules(schema: Graph) -> CompiledRules:
     sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
     po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
     by_subject: defaultdict[Node, list[Triple]] = defaultdict(list)
+    by_predicate: defaultdict[Node, list[tuple[Node, Node]]] = defaultdict(list)
     for triple in closed:
         s, p, o = triple
         sp[(s, p)].add(o)
         po[(p, o)].add(s)
         by_subject[s].append(triple)
+        by_predicate[p].append((s, o))
     axioms, characteristic = _axiom_indexes(closed)
-    intersection_members, intersections_by_member = _intersection_indexes(closed)
-    restrictions = _restriction_indexes(closed)
+    intersection_members, intersections_by_member = _intersection_indexes(by_predicate[OWL.intersectionOf], sp)
+    restrictions = _restriction_indexes(by_predicate[OWL.onProperty], sp)
     hv_by_property_value: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
     for restriction, pairs in restrictions["hv_by_restriction"].items():  # cls-hv2
         for prop, value in pairs:
@@ -422,7 +454,7 @@ def compile_rules(schema: Graph) -> CompiledRules:
         transitive=characteristic["transitive"],
         intersection_members=intersection_members,
         intersections_by_member=intersections_by_member,
-        unions_by_member=_union_index(closed),
+        unions_by_member=_union_index(by_predicate[OWL.unionOf], sp),
         svf_by_property=restrictions["svf_by_property"],
         svf_by_filler=restrictions["svf_by_filler"],
         avf_by_restriction=restrictions["avf_by_restriction"],

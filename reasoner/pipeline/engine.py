@@ -1,7 +1,7 @@
 """The engine: everything prepared from one knowledge base for reasoning over cases, built once
 per loaded knowledge (per process) and shared by every stage.
 
-- compiled OWL 2 RL rules (cached on disk by the knowledge's content hash), or owlrl as fallback;
+- compiled OWL 2 RL rules (cached on disk by a hash of the schema's triples), or owlrl as fallback;
 - the derive rules (``queries/derive-*.rq``) with their footprints;
 - the report queries (``queries/report-*.rq``) over one Oxigraph store holding the ontology;
 - the case shapes compiled to a SHACL Core validator, or why they fall back to pyshacl.
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import owlrl
 import rdflib
-from rdflib import BNode, Graph, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.sparql.sparql import Query
+from rdflib.term import Node
 
 from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
 from reasoner.engines.owl_rl import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
@@ -52,7 +53,8 @@ PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old 
     "pipeline/engine.py",
 )
 RULES_KEEP = 32
-RULES_SOURCES = ("engines/owl_rl.py",)  # a new rule compiler never reuses rules compiled by an old one
+# a new rule compiler never reuses rules compiled by an old one
+RULES_SOURCES = ("engines/owl_rl.py", "engines/owl_rl_schema.py", "engines/owl_rl_scope.py")
 DERIVE_PREFIX = "derive-"
 
 
@@ -66,11 +68,16 @@ class CaseReasoner:
 
     @classmethod
     def for_knowledge(cls, knowledge: Knowledge) -> CaseReasoner:
+        """The reasoner of ``knowledge``: its compiled rules are read from the cache if rules were compiled
+        from the same schema (``compile_rules`` reads nothing else), else compiled and cached."""
         # The compiled rules name the ontology's blank nodes (class expressions) by label, and labels
-        # differ between two parses of the same files: rules compiled from another parse never match.
-        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__, _blank_labels(knowledge.schema)))
-        cache = cache_file(RULES_KIND, knowledge.content_hash, source)
-        key = f"{knowledge.content_hash} {source}"
+        # differ between two parses of the same files: the schema's digest covers the labels, so rules
+        # compiled from another parse never match. (The knowledge is parsed again whenever any of its
+        # files changes, so an edited query or shape reuses the rules only once parsing keeps labels.)
+        digest = _schema_digest(knowledge.schema)
+        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__))
+        cache = cache_file(RULES_KIND, digest, source)
+        key = f"{digest} {source}"
         cached = read_cached(cache, key, CompiledRules)
         if cached is not None:
             return cls(schema=knowledge.schema, compiled=cached)
@@ -132,6 +139,29 @@ class DeriveRule:
                 data.add(triple)
             view = data
         return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
+
+
+def _schema_digest(schema: Graph) -> str:
+    """SHA-256 over the schema's triples, blank-node labels included (one sorted line per triple, each
+    term tagged with its kind and length-prefixed, so that two different graphs never share a text)."""
+    keys: dict[Node, str] = {}
+
+    def key(node: Node) -> str:
+        found = keys.get(node)
+        if found is None:
+            found = keys[node] = _term_key(node)
+        return found
+
+    lines = sorted([key(s) + key(p) + key(o) for s, p, o in schema])
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _term_key(node: Node) -> str:
+    if isinstance(node, Literal):
+        parts = (str(node), str(node.datatype or ""), node.language or "")
+        return "L" + "".join(f"{len(part)}:{part}" for part in parts)
+    text = str(node)
+    return f"{'B' if isinstance(node, BNode) else 'U'}{len(text)}:{text}"
 
 
 def _blank_labels(schema: Graph) -> str:

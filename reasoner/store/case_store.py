@@ -2,8 +2,9 @@
 backend (a local Oxigraph folder, :mod:`.local`, or a SPARQL server, :mod:`.remote`).
 
 Adding a case replaces its three graphs in one SPARQL Update, which both kinds of store run as
-one transaction; :meth:`CaseStore.add` puts up to :data:`WRITE_GROUP` cases in one. The store writes what triage computed (:func:`.records.case_record`); it never
-reasons or triages itself: ``dorsum store add`` triages through :func:`reasoner.batch.run.run_batch`.
+one transaction; :meth:`CaseStore.add` puts up to :data:`WRITE_GROUP` cases in one. The store
+writes what triage computed (:func:`.records.case_record`); it never reasons or triages itself:
+``dorsum store add`` triages through :func:`reasoner.batch.run.run_batch`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 A case form maps to RDF through the JSON-LD context shipped with the knowledge
 (``ontology/case-form.context.jsonld``): this module holds no per-field code. It only checks
 that every key of the form is a term of that context, so that a misspelt key is reported
-instead of being dropped silently by JSON-LD processing.
+instead of being dropped silently by JSON-LD processing. A checked form is read straight into
+triples through the compiled context (:mod:`reasoner.pipeline.form_graph`); a form outside what
+that reader covers goes through rdflib's JSON-LD parser (:func:`case_from_form_json_ld`), which
+gives the same graph, only slower.
 
 Reading is strict and bounded (see :mod:`reasoner.pipeline.form_syntax` and the README's
 "Safety of inputs"): only the named file is read, and only if it is a regular file within the
@@ -21,7 +24,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -45,6 +48,7 @@ from reasoner.errors import (
     one_line,
 )
 from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.form_graph import CASE_TYPE, Triple, form_context
 from reasoner.pipeline.form_syntax import (
     BYTES_ENV,
     NODES_ENV,
@@ -169,6 +173,10 @@ def _check_regular(file: Path, info: os.stat_result, limits: InputLimits) -> Non
         raise InputTooLarge(str(file), [f"{info.st_size} bytes: {_too_large(limits)}"])
 
 
+def _too_many_triples(limits: InputLimits) -> str:
+    return f"more than {limits.max_nodes} triples (limit {NODES_ENV})"
+
+
 def _too_large(limits: InputLimits) -> str:
     return f"larger than the limit of {limits.max_bytes} bytes ({BYTES_ENV})"
 
@@ -189,17 +197,23 @@ def case_from_rdf_text(
         with _literals_as_written():
             graph.parse(data=text, format=rdf_format)
     except _TooManyTriples as exc:
-        raise TooManyNodes(source, [f"more than {limits.max_nodes} triples (limit {NODES_ENV})"]) from exc
+        raise TooManyNodes(source, [_too_many_triples(limits)]) from exc
     except _ContextFetchAttempt as exc:
         raise FetchRefused(source, [f"refused to load the JSON-LD context '{exc}': dorsum never fetches"]) from exc
     except RecursionError as exc:
         raise InputTooDeep(source, [f"{rdf_format} nested too deeply"]) from exc
     except Exception as exc:  # rdflib's parsers raise many exception types
         raise CaseError(source, [f"{rdf_format} syntax error: {one_line(exc)}"]) from exc
-    problems = _number_problems(graph, knowledge.context)  # on the numbers as written, before rdflib's rewriting
+    return _case_from_triples(graph, knowledge, name=name, source=source)
+
+
+def _case_from_triples(triples: Iterable[Triple], knowledge: Knowledge, *, name: str, source: str) -> CaseInput:
+    """The case of triples as parsed, literals as written: their numbers checked as written,
+    then their literals normalised into a new graph."""
+    problems = _number_problems(triples, knowledge.context)  # on the numbers as written, before rdflib's rewriting
     if problems:
         raise CaseError(source, problems)
-    case = case_from_graph(_normalise_literals(graph), name=name, source=source, context=knowledge.context)
+    case = case_from_graph(_normalised_graph(triples), name=name, source=source, context=knowledge.context)
     return replace(case, name=_identity(case, knowledge.context, name))
 
 
@@ -237,8 +251,35 @@ def case_from_form(
 ) -> CaseInput:
     """Turn a case form (a mapping, as read from JSON or YAML) into a case graph.
 
-    The case is named by the form's ``id``; ``name`` is the id of a form without one.
+    The case is named by the form's ``id``; ``name`` is the id of a form without one. The graph,
+    and any error, are those of :func:`case_from_form_json_ld`: the form is read straight into
+    triples (:mod:`reasoner.pipeline.form_graph`) when the direct reader covers it, else through
+    the JSON-LD parser.
     """
+    document, limits = _checked_form(form, knowledge, name=name, source=source, limits=limits)
+    compiled = form_context(knowledge)
+    triples = compiled.triples(document) if compiled is not None else None
+    if triples is None:
+        return _case_from_document(document, knowledge, source=source, limits=limits)
+    if len(triples) > limits.max_nodes:  # what the bounded store refuses while the JSON-LD parser adds
+        raise TooManyNodes(source, [_too_many_triples(limits)])
+    return _case_from_triples(triples, knowledge, name=document["id"], source=source)
+
+
+def case_from_form_json_ld(
+    form: Any, knowledge: Knowledge, *, name: str, source: str = "<form>", limits: InputLimits | None = None
+) -> CaseInput:
+    """:func:`case_from_form` through rdflib's JSON-LD parser only: the form, with the shipped
+    context and ``@type`` added, as JSON-LD text. The reference the direct reader must equal."""
+    document, limits = _checked_form(form, knowledge, name=name, source=source, limits=limits)
+    return _case_from_document(document, knowledge, source=source, limits=limits)
+
+
+def _checked_form(
+    form: Any, knowledge: Knowledge, *, name: str, source: str, limits: InputLimits | None
+) -> tuple[dict[Any, Any], InputLimits]:
+    """The form as a new dict with its ``id`` (``name`` if it has none), and the limits; or
+    CaseError naming every problem found: numbers, JSON-LD keywords, unknown keys, a bad id."""
     if not isinstance(form, Mapping):
         raise CaseError(source, ["a case form must be a JSON object or YAML mapping of fields"])
     limits = limits or InputLimits.from_environment()
@@ -250,8 +291,14 @@ def case_from_form(
     document.setdefault("id", name)
     if not isinstance(document["id"], str) or not CASE_ID.fullmatch(document["id"]):
         raise CaseError(source, ["'id' must be text of letters, digits, '.', '_' or '-'"])
-    document["@context"] = dict(knowledge.context)
-    document["@type"] = "Case"
+    return document, limits
+
+
+def _case_from_document(
+    document: Mapping[str, Any], knowledge: Knowledge, *, source: str, limits: InputLimits
+) -> CaseInput:
+    """A checked form (see :func:`_checked_form`) read as JSON-LD by rdflib's parser."""
+    document = {**document, "@context": dict(knowledge.context), "@type": CASE_TYPE}
     try:
         text = json.dumps(document, default=str)
     except (TypeError, ValueError) as exc:
@@ -297,10 +344,10 @@ def _field(predicate: Any, context: Mapping[str, Any]) -> str:
     return local
 
 
-def _number_problems(graph: Graph, context: Mapping[str, Any]) -> list[str]:
+def _number_problems(triples: Iterable[Triple], context: Mapping[str, Any]) -> list[str]:
     """Numeric literals that are not finite numbers written plainly (NaN, INF, 1_5, 'big')."""
     problems = []
-    for _s, predicate, value in graph:
+    for _s, predicate, value in triples:
         if not isinstance(value, Literal) or value.datatype not in _NUMERIC | _FLOATING:
             continue
         text = str(value).strip()
@@ -362,14 +409,14 @@ class _BoundedMemory(Memory):
         super().add(triple, context, quoted)
 
 
-def _normalise_literals(graph: Graph) -> Graph:
-    """Rebuild each literal from its lexical form.
+def _normalised_graph(triples: Iterable[Triple]) -> Graph:
+    """A new graph of the triples, each literal rebuilt from its lexical form.
 
     rdflib's JSON-LD parser keeps a JSON number's Python type (63 stays an int even when the
     context types it xsd:decimal), which datatype checks then reject.
     """
     normalised = Graph()
-    for s, p, o in graph:
+    for s, p, o in triples:
         if isinstance(o, Literal) and o.datatype is not None:
             o = Literal(str(o), datatype=o.datatype)
         normalised.add((s, p, o))

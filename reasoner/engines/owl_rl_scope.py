@@ -102,13 +102,33 @@ def _in_namespace(node: Node, namespace: str) -> bool:
     return isinstance(node, URIRef) and str(node).startswith(namespace)
 
 
+_MEMO_LIMIT = 10_000
+_BY_PREDICATE: dict[tuple[Node, bool], str | None] = {}  # answers that depend on the predicate only
+_BY_CLASS: dict[tuple[Node, bool], str | None] = {}  # rdf:type answers, by class
+
+
 def schema_statement(triple: Triple, *, derived: bool) -> str | None:
     """Why a case triple (or a triple derived from the case) would change the schema, or None if it does not.
 
     A case may not type a node with a datatype (owlrl's one-time datatype rules would treat it specially);
-    a derived triple may, because owlrl does not re-run those rules.
+    a derived triple may, because owlrl does not re-run those rules. Answers are memoised: they
+    depend on the predicate alone, or for ``rdf:type`` on the class alone.
     """
     _s, p, o = triple
+    memo, key = (_BY_CLASS, (o, derived)) if p is _TYPE or p == _TYPE else (_BY_PREDICATE, (p, derived))
+    try:
+        return memo[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable term: no memo
+        return _schema_statement(p, o, derived)
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    answer = memo[key] = _schema_statement(p, o, derived)
+    return answer
+
+
+def _schema_statement(p: Node, o: Node, derived: bool) -> str | None:
     if not isinstance(p, URIRef):
         return f"a predicate that is not an IRI ({p!r})"
     if p == _TYPE:

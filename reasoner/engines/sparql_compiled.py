@@ -21,6 +21,7 @@ from typing import Any
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.sparql import Query
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import (
@@ -383,9 +384,10 @@ class CompiledQuery:
         return built
 
 
-def compile_query(text: str) -> CompiledQuery:
-    """Parse, check and prepare a query (UnsupportedQuery if it cannot be evaluated here)."""
-    algebra = prepareQuery(text).algebra  # a parse of our own: translating EXISTS changes it
+def compile_query(query: str | Query) -> CompiledQuery:
+    """Check and prepare a query, given as text or as parsed by rdflib (``prepareQuery``, which is
+    not changed: rdflib can still run it); UnsupportedQuery if it cannot be evaluated here."""
+    algebra = (prepareQuery(query) if isinstance(query, str) else query).algebra
     if algebra.name not in ("SelectQuery", "ConstructQuery"):
         raise UnsupportedQuery(f"query form {algebra.name}")
     if get(algebra, "datasetClause"):
@@ -418,12 +420,19 @@ class QuerySet:
     reasons: Mapping[str, str] = field(default_factory=dict)  # why a query is not compiled
 
     @classmethod
-    def prepare(cls, knowledge: Iterable[Triple], texts: Mapping[str, str], fallback: Runner | None) -> QuerySet:
+    def prepare(
+        cls,
+        knowledge: Iterable[Triple],
+        texts: Mapping[str, str],
+        fallback: Runner | None,
+        parsed: Mapping[str, Query] | None = None,
+    ) -> QuerySet:
+        """Compile the queries ``texts`` names, using the parses in ``parsed`` (by name) where given."""
         compiled: dict[str, CompiledQuery] = {}
         reasons: dict[str, str] = {}
         for name, text in texts.items():
             try:
-                compiled[name] = compile_query(text)
+                compiled[name] = compile_query(parsed[name] if parsed is not None and name in parsed else text)
             except UnsupportedQuery as exc:
                 reasons[name] = str(exc)
         index = TripleIndex(knowledge)

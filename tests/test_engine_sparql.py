@@ -206,6 +206,31 @@ def test_a_query_set_given_the_parsed_queries_parses_none(monkeypatch: pytest.Mo
     assert queries.run(["bgp"], set(case))["bgp"]
 
 
+def test_knowledge_queries_match_rdflib_over_the_knowledge_alone() -> None:
+    """The ``knowledge-*`` queries run once per knowledge with no case (Engine.knowledge_rows):
+    their EXISTS answers are memoised for that run only."""
+    knowledge = load_knowledge()
+    index = TripleIndex(knowledge.ontology)
+    compared = 0
+    slow = ("knowledge-conflicts-do-avoid", "knowledge-conflicts-topic")  # seconds each on rdflib
+    for name in sorted(knowledge.queries):
+        if not name.startswith("knowledge-") or name in slow:
+            continue
+        try:
+            query = compile_query(knowledge.queries[name])
+        except UnsupportedQuery:
+            continue
+        query.intern(index.canon)
+        rows = query.select(Dataset(index, None))
+        expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[name])]  # type: ignore[arg-type]
+        if "ORDER BY" in knowledge.queries.text(name):
+            assert rows == expected, name
+        else:
+            assert Counter(rows) == Counter(expected), name
+        compared += "EXISTS" in knowledge.queries.text(name) and bool(rows)
+    assert compared >= 2
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -74,19 +74,22 @@ class _Evaluator:
     of a fixed node, ``answers`` of an EXISTS pattern, ``values`` of an expression with one), so
     they last as long as the compiled query, which belongs to one knowledge, and are saved with it."""
 
-    __slots__ = ("data", "tables")
+    __slots__ = ("answers", "data", "tables")
 
     def __init__(self, data: Dataset, tables: dict[Any, Table]) -> None:
         self.data = data
         self.tables = tables  # the query's memoised fixed parts, by their structure
+        self.answers: dict[int, dict[tuple[Node | None, ...], bool]] = {}  # EXISTS over the knowledge alone
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
         data = self.data
-        if data.case is not None and pattern.exists_vars is not None and self._fixed_patterns(pattern.reads):
-            # it reads only the knowledge: memoise by the values it is given
+        alone = data.case is None
+        if pattern.exists_vars is not None and (alone or self._fixed_patterns(pattern.reads)):
+            # it reads only the knowledge: memoise by the values it is given (with no case, for
+            # this run only: the answers kept on the pattern are those the planned cases share)
             names = pattern.exists_vars
             key = tuple(solution.get(name) for name in names)
-            answers = pattern.answers
+            answers = self.answers.setdefault(id(pattern), {}) if alone else pattern.answers
             if answers is None:
                 answers = pattern.answers = {}
             found = answers.get(key)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.plugins.sparql import prepareQuery
 
 from reasoner import CaseError, case_from_form, load_knowledge
 from reasoner.authoring.vignettes import load_vignette, vignette_case
 from reasoner.batch.generate import generate_forms
+from reasoner.engines import sparql_compiled
 from reasoner.engines.sparql_compiled import Dataset, QuerySet, TripleIndex, UnsupportedQuery, compile_query
+from reasoner.engines.sparql_prepare import structure
 from reasoner.engines.sparql_store import from_oxigraph, quads
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.infer import close_case
@@ -148,6 +152,83 @@ def test_memoised_knowledge_parts_do_not_leak_between_cases() -> None:
     again = query.select(Dataset(index, TripleIndex(case, index)))
     assert Counter(second) == Counter(_rdflib_rows(PREFIX + FEATURES["not exists"], knowledge, other))
     assert first == again and first != second
+
+
+EXISTS_IN_BIND = "SELECT ?a ?e WHERE { ?a :appliesTo ?v BIND (EXISTS { ?a :exceptIn ?x . :case a ?x } AS ?e) }"
+
+
+@pytest.mark.parametrize("text", [EXISTS_IN_BIND, FEATURES["not exists"], FEATURES["subquery"]])
+def test_a_parsed_query_compiles_as_its_text_and_is_left_as_rdflib_parsed_it(text: str) -> None:
+    """compile_query given rdflib's parse (as the knowledge keeps it) answers as from the text and
+    does not change the parse, even where it translates an EXISTS that rdflib leaves untranslated."""
+    knowledge, case = _graphs()
+    index = TripleIndex(knowledge)
+    parsed = prepareQuery(PREFIX + text)
+    before = repr(parsed.algebra)
+    rows = compile_query(parsed).select(Dataset(index, TripleIndex(case, index)))
+    assert repr(parsed.algebra) == before
+    assert rows == compile_query(PREFIX + text).select(Dataset(index, TripleIndex(case, index)))
+    assert Counter(rows) == Counter(_oxigraph_rows(PREFIX + text, knowledge, case)) and rows
+
+
+def test_the_knowledge_queries_compile_from_their_parse_as_from_their_text() -> None:
+    knowledge = load_knowledge()
+    names = [name for name in knowledge.queries if name.split("-")[0] in ("derive", "report", "knowledge")]
+    untranslated = 0
+    for name in names:
+        parsed = knowledge.queries[name]
+        before = repr(parsed.algebra)
+        untranslated += "GroupGraphPatternSub" in before
+        try:
+            compiled = compile_query(parsed)
+        except UnsupportedQuery as exc:
+            with pytest.raises(UnsupportedQuery, match=re.escape(str(exc))):
+                compile_query(knowledge.queries.text(name))
+            continue
+        again = compile_query(knowledge.queries.text(name))
+        assert structure(compiled.pattern) == structure(again.pattern), name
+        assert (compiled.kind, compiled.variables, compiled.template) == (again.kind, again.variables, again.template)
+        assert repr(parsed.algebra) == before, name
+    assert len(names) > 20 and untranslated > 3  # EXISTS outside FILTER: translated on a copy
+
+
+def test_a_query_set_given_the_parsed_queries_parses_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = {name: PREFIX + FEATURES[name] for name in ("bgp", "not exists")}
+    parsed = {name: prepareQuery(text) for name, text in texts.items()}
+
+    def refuse(_text: str) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(sparql_compiled, "prepareQuery", refuse)
+    knowledge, case = _graphs()
+    queries = QuerySet.prepare(knowledge, texts, None, parsed)
+    assert set(queries.compiled) == set(texts)
+    assert queries.run(["bgp"], set(case))["bgp"]
+
+
+def test_knowledge_queries_match_rdflib_over_the_knowledge_alone() -> None:
+    """The ``knowledge-*`` queries run once per knowledge with no case (Engine.knowledge_rows):
+    their EXISTS answers are memoised for that run only."""
+    knowledge = load_knowledge()
+    index = TripleIndex(knowledge.ontology)
+    compared = 0
+    slow = ("knowledge-conflicts-do-avoid", "knowledge-conflicts-topic")  # seconds each on rdflib
+    for name in sorted(knowledge.queries):
+        if not name.startswith("knowledge-") or name in slow:
+            continue
+        try:
+            query = compile_query(knowledge.queries[name])
+        except UnsupportedQuery:
+            continue
+        query.intern(index.canon)
+        rows = query.select(Dataset(index, None))
+        expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[name])]  # type: ignore[arg-type]
+        if "ORDER BY" in knowledge.queries.text(name):
+            assert rows == expected, name
+        else:
+            assert Counter(rows) == Counter(expected), name
+        compared += "EXISTS" in knowledge.queries.text(name) and bool(rows)
+    assert compared >= 2
 
 
 @pytest.mark.parametrize(

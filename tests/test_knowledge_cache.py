@@ -143,3 +143,35 @@ def test_a_sparql_syntax_error_still_stops_the_loading(kb: Path) -> None:
     with pytest.raises(KnowledgeError, match=r"derive-age-bands\.rq: SPARQL syntax error"):
         load_from_disk(kb)
     assert not cache_files(kb)
+
+
+def test_after_an_edit_only_the_queries_whose_text_changed_are_parsed(
+    kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rdflib parsed every unchanged query text before: loading the edited knowledge parses only the
+    edited query (and the two lookups the loading runs)."""
+    load_knowledge(kb)
+    core = kb / "ontology" / "core.ttl"
+    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
+    advice = kb / "queries" / "report-advice.rq"
+    advice.write_text(advice.read_text() + "# edited\n")
+    parsed: list[str] = []
+    prepare = knowledge_module._prepare_text
+
+    def counted(text: str, path: Path) -> object:
+        parsed.append(path.stem)
+        return prepare(text, path)
+
+    monkeypatch.setattr(knowledge_module, "_prepare_text", counted)
+    edited = load_from_disk(kb)
+    assert PROBE in edited.ontology and edited.sources
+    assert sorted(parsed) == ["knowledge-labels", "knowledge-sources", "report-advice"]
+    assert hasattr(edited.queries["report-urgency"], "algebra")  # the others: parsed when used
+
+
+def test_a_sparql_syntax_error_stops_the_loading_after_an_edit(kb: Path) -> None:
+    load_knowledge(kb)
+    (kb / "queries" / "docs-avoid.rq").write_text("SELECT ?x WHERE { ?x ")
+    for _ in range(2):  # the text that does not parse is never taken as checked
+        with pytest.raises(KnowledgeError, match=r"docs-avoid\.rq: SPARQL syntax error"):
+            load_from_disk(kb)

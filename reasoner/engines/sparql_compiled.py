@@ -21,6 +21,7 @@ from typing import Any
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.sparql import Query
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import (
@@ -74,19 +75,22 @@ class _Evaluator:
     of a fixed node, ``answers`` of an EXISTS pattern, ``values`` of an expression with one), so
     they last as long as the compiled query, which belongs to one knowledge, and are saved with it."""
 
-    __slots__ = ("data", "tables")
+    __slots__ = ("answers", "data", "tables")
 
     def __init__(self, data: Dataset, tables: dict[Any, Table]) -> None:
         self.data = data
         self.tables = tables  # the query's memoised fixed parts, by their structure
+        self.answers: dict[int, dict[tuple[Node | None, ...], bool]] = {}  # EXISTS over the knowledge alone
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
         data = self.data
-        if data.case is not None and pattern.exists_vars is not None and self._fixed_patterns(pattern.reads):
-            # it reads only the knowledge: memoise by the values it is given
+        alone = data.case is None
+        if pattern.exists_vars is not None and (alone or self._fixed_patterns(pattern.reads)):
+            # it reads only the knowledge: memoise by the values it is given (with no case, for
+            # this run only: the answers kept on the pattern are those the planned cases share)
             names = pattern.exists_vars
             key = tuple(solution.get(name) for name in names)
-            answers = pattern.answers
+            answers = self.answers.setdefault(id(pattern), {}) if alone else pattern.answers
             if answers is None:
                 answers = pattern.answers = {}
             found = answers.get(key)
@@ -385,9 +389,10 @@ class CompiledQuery:
         return built
 
 
-def compile_query(text: str) -> CompiledQuery:
-    """Parse, check and prepare a query (UnsupportedQuery if it cannot be evaluated here)."""
-    algebra = prepareQuery(text).algebra  # a parse of our own: translating EXISTS changes it
+def compile_query(query: str | Query) -> CompiledQuery:
+    """Check and prepare a query, given as text or as parsed by rdflib (``prepareQuery``, which is
+    not changed: rdflib can still run it); UnsupportedQuery if it cannot be evaluated here."""
+    algebra = (prepareQuery(query) if isinstance(query, str) else query).algebra
     if algebra.name not in ("SelectQuery", "ConstructQuery"):
         raise UnsupportedQuery(f"query form {algebra.name}")
     if get(algebra, "datasetClause"):
@@ -420,12 +425,19 @@ class QuerySet:
     reasons: Mapping[str, str] = field(default_factory=dict)  # why a query is not compiled
 
     @classmethod
-    def prepare(cls, knowledge: Iterable[Triple], texts: Mapping[str, str], fallback: Runner | None) -> QuerySet:
+    def prepare(
+        cls,
+        knowledge: Iterable[Triple],
+        texts: Mapping[str, str],
+        fallback: Runner | None,
+        parsed: Mapping[str, Query] | None = None,
+    ) -> QuerySet:
+        """Compile the queries ``texts`` names, using the parses in ``parsed`` (by name) where given."""
         compiled: dict[str, CompiledQuery] = {}
         reasons: dict[str, str] = {}
         for name, text in texts.items():
             try:
-                compiled[name] = compile_query(text)
+                compiled[name] = compile_query(parsed[name] if parsed is not None and name in parsed else text)
             except UnsupportedQuery as exc:
                 reasons[name] = str(exc)
         index = TripleIndex(knowledge)

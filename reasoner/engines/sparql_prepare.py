@@ -11,7 +11,7 @@ from typing import Any
 from rdflib import Literal, URIRef
 from rdflib.paths import Path
 from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
-from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.parserutils import CompValue, Expr
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expression, variables_of
@@ -89,19 +89,43 @@ def _check_exists(graph: Any) -> None:
 
 
 def translate_exists(node: Any) -> Any:
-    """rdflib translates the pattern of EXISTS only inside FILTER; translate it everywhere (in
-    place: callers pass a copy)."""
+    """``node`` with the pattern of every EXISTS translated (rdflib translates it only inside
+    FILTER). What changes is copied, so the parsed query given is left as rdflib made it (rdflib
+    can still run it); a part without such an EXISTS is returned as it is."""
     if isinstance(node, list):
-        for item in node:
-            translate_exists(item)
+        items = [translate_exists(item) for item in node]
+        return items if any(new is not old for new, old in zip(items, node, strict=True)) else node
     if not isinstance(node, CompValue):
         return node
+    changed: dict[str, Any] = {}
     if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS") and node["graph"].name == "GroupGraphPatternSub":
-        node["graph"] = translateGroupGraphPattern(node["graph"])
+        # rdflib's translation rewrites the pattern it is given: translate a copy
+        changed["graph"] = translate_exists(translateGroupGraphPattern(_copied(node["graph"])))
     for key, value in node.items():
-        if not key.startswith("_") and isinstance(value, (CompValue, list)):
-            translate_exists(value)
-    return node
+        if key not in changed and not key.startswith("_") and isinstance(value, (CompValue, list)):
+            translated = translate_exists(value)
+            if translated is not value:
+                changed[key] = translated
+    if not changed:
+        return node
+    return _copied(node, changed)
+
+
+def _copied(node: Any, replaced: Mapping[str, Any] | None = None) -> Any:
+    """A copy of a parsed (not yet translated) pattern or expression: new nodes and lists, the same
+    terms; with ``replaced`` (by key), a copy of this one node holding them instead."""
+    if isinstance(node, list):
+        return type(node)(_copied(item) for item in node)
+    if not isinstance(node, CompValue):
+        return node
+    values = dict(replaced) if replaced is not None else {}
+    for key, value in node.items():
+        if key not in values:
+            values[key] = value if replaced is not None else _copied(value)
+    if isinstance(node, Expr):
+        function = node._evalfn.__func__ if node._evalfn is not None else None  # bound to the node
+        return Expr(node.name, function, **values)
+    return CompValue(node.name, **values)
 
 
 # ------------------------------------------------------------------ preparing the algebra

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -219,7 +220,8 @@ class Engine:
 
     def _prepare(self) -> CompiledQueries:
         knowledge = self.knowledge
-        report = QuerySet.prepare(self.report_view, self.report_texts, None)
+        viewed = itertools.chain(knowledge.ontology, self.class_tree)  # report_view's triples, without building it
+        report = QuerySet.prepare(viewed, self.report_texts, None, knowledge.queries)
         schema = TripleIndex(knowledge.schema)
         derive: dict[str, CompiledQuery | None] = {}
         footprints: dict[str, Footprint | None] = {}
@@ -227,7 +229,7 @@ class Engine:
             if name.startswith(DERIVE_PREFIX):
                 footprints[name] = footprint(knowledge.queries[name].algebra)
                 try:
-                    derive[name] = compile_query(knowledge.queries.text(name))
+                    derive[name] = compile_query(knowledge.queries[name])
                     derive[name].intern(schema.canon)  # type: ignore[union-attr]
                 except UnsupportedQuery:
                     derive[name] = None
@@ -260,7 +262,7 @@ class Engine:
         rows = prepared.knowledge_rows.get(name)
         if rows is None:
             try:
-                query = compile_query(self.knowledge.queries.text(name))
+                query = compile_query(self.knowledge.queries[name])
             except UnsupportedQuery:
                 graph = self.knowledge.ontology
                 rows = [tuple(row) for row in graph.query(self.knowledge.queries[name])]  # type: ignore[arg-type]
@@ -320,8 +322,8 @@ class Engine:
 
     @cached_property
     def report_queries(self) -> QuerySet:
-        """The report queries, compiled against :attr:`report_view` (Oxigraph runs any the compiled
-        evaluator cannot)."""
+        """The report queries, compiled against the triples of :attr:`report_view` (Oxigraph runs
+        any the compiled evaluator cannot)."""
         return replace(self.prepared.report, fallback=self._run_on_store)
 
     def _run_on_store(self, names: list[str], case: Iterable[Triple]) -> dict[str, list[Row]]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rdflib import BNode, Literal, URIRef
-from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import (
@@ -385,6 +384,9 @@ class CompiledQuery:
 
 def compile_query(text: str) -> CompiledQuery:
     """Parse, check and prepare a query (UnsupportedQuery if it cannot be evaluated here)."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql import prepareQuery
+
     algebra = prepareQuery(text).algebra  # a parse of our own: translating EXISTS changes it
     if algebra.name not in ("SelectQuery", "ConstructQuery"):
         raise UnsupportedQuery(f"query form {algebra.name}")

@@ -6,17 +6,18 @@ patterns each node reads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Literal, URIRef
 from rdflib.paths import Path
-from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
-from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expression, variables_of
 from reasoner.engines.sparql_match import UnsupportedQuery, check_path
 from reasoner.engines.sparql_plan import certain
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.parserutils import CompValue
 
 __all__ = ["check_part", "get", "intern", "patterns_of", "push_filters", "structure", "translate_exists"]
 
@@ -44,6 +45,9 @@ SUPPORTED_AGGREGATES = frozenset(
 
 def check_part(node: Any) -> None:
     """Raise UnsupportedQuery unless every part of the pattern ``node`` is evaluated here."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if not isinstance(node, CompValue) or node.name not in SUPPORTED_PARTS:
         raise UnsupportedQuery(f"the graph pattern {getattr(node, 'name', node)!r}")
     try:
@@ -91,6 +95,10 @@ def _check_exists(graph: Any) -> None:
 def translate_exists(node: Any) -> Any:
     """rdflib translates the pattern of EXISTS only inside FILTER; translate it everywhere (in
     place: callers pass a copy)."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if isinstance(node, list):
         for item in node:
             translate_exists(item)

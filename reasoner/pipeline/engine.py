@@ -12,18 +12,17 @@ Each part is prepared on first use, so a command that only validates never build
 from __future__ import annotations
 
 import atexit
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import owlrl
 import rdflib
-from rdflib import BNode, Graph, URIRef
+from rdflib import Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
-from rdflib.plugins.sparql.sparql import Query
 
 from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
 from reasoner.engines.owl_rl import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
@@ -38,11 +37,15 @@ from reasoner.engines.sparql_compiled import (
 )
 from reasoner.engines.sparql_footprint import Footprint, footprint
 from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries, Row
-from reasoner.knowledge import DX, Knowledge, per_knowledge
+from reasoner.knowledge import DX, Knowledge, blank_labels, per_knowledge
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.sparql import Query  # the SPARQL parser is slow to import: not on the warm path
 
 RULES_KIND = "rules"
 PREPARED_KIND = "queries"
-PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old one
+PREPARED_SOURCES = (  # a new evaluator (or way of pickling) never reuses queries compiled by an old one
+    "cache.py",
     "engines/sparql_compiled.py",
     "engines/sparql_expressions.py",
     "engines/sparql_match.py",
@@ -52,7 +55,7 @@ PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old 
     "pipeline/engine.py",
 )
 RULES_KEEP = 32
-RULES_SOURCES = ("engines/owl_rl.py",)  # a new rule compiler never reuses rules compiled by an old one
+RULES_SOURCES = ("cache.py", "engines/owl_rl.py")  # a new rule compiler never reuses rules compiled by an old one
 DERIVE_PREFIX = "derive-"
 
 
@@ -68,7 +71,7 @@ class CaseReasoner:
     def for_knowledge(cls, knowledge: Knowledge) -> CaseReasoner:
         # The compiled rules name the ontology's blank nodes (class expressions) by label, and labels
         # differ between two parses of the same files: rules compiled from another parse never match.
-        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__, _blank_labels(knowledge.schema)))
+        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__, blank_labels(knowledge.schema)))
         cache = cache_file(RULES_KIND, knowledge.content_hash, source)
         key = f"{knowledge.content_hash} {source}"
         cached = read_cached(cache, key, CompiledRules)
@@ -134,12 +137,6 @@ class DeriveRule:
         return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
 
 
-def _blank_labels(schema: Graph) -> str:
-    """A short fingerprint of the schema's blank-node labels."""
-    labels = sorted({str(node) for triple in schema for node in triple if isinstance(node, BNode)})
-    return hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
-
-
 @dataclass(eq=False)
 class CompiledQueries:
     """What the compiled SPARQL evaluator keeps per knowledge: the report queries and the knowledge
@@ -183,7 +180,7 @@ class Engine:
 
     def _prepared_cache(self) -> tuple[Path | None, str]:
         knowledge = self.knowledge
-        versions = (rdflib.__version__, _blank_labels(knowledge.ontology), _blank_labels(knowledge.schema))
+        versions = (rdflib.__version__, blank_labels(knowledge.ontology), blank_labels(knowledge.schema))
         source = source_hash(PREPARED_SOURCES, versions)
         return cache_file(PREPARED_KIND, knowledge.content_hash, source), f"{knowledge.content_hash} {source}"
 

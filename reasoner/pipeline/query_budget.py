@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import re
 import resource
@@ -217,6 +216,8 @@ def run_bounded(task: Callable[[], T], budget: QueryBudget, *, what: str = "the 
     :class:`AnswerMeter`); a DorsumError it raises is raised here. A child that dies (a crash
     in the engine, or over the memory limit) is a QueryEngineError.
     """
+    import multiprocessing  # only a query run needs it: every command's options import this module
+
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(task, sender, budget.max_memory), daemon=True)

@@ -49,7 +49,7 @@ LITERALS = [
     Literal(Decimal("2.50")),
     Literal(datetime.date(2020, 1, 31)),
 ]
-TERMS: list[Node] = [URIRef(EX + "a"), URIRef("urn:uuid:1234"), BNode("N0abc"), BNode(), *LITERALS]
+TERMS: list[Node] = [URIRef(EX + "a"), URIRef("urn:uuid:1234"), BNode("b0"), BNode("Nf3a9c2e1d0b84c6e9a7b5d3c1e0f2a4b"), *LITERALS]
 
 
 def round_trip(value: Any, tmp_path: Path) -> Any:

@@ -142,13 +142,13 @@ class CompiledQueries:
     """What the compiled SPARQL evaluator keeps per knowledge: the report queries and the knowledge
     they read, the derive rules and the schema, the ``knowledge-*`` answers. The compiled queries
     carry their plans and memoised answers, so saving this saves them (one pickle: the terms of
-    the indexes and of the answers stay the same objects)."""
+    the indexes and of the answers stay the same objects). The ontology's own index, which only
+    a ``knowledge-*`` query not answered yet reads, is not kept (:attr:`Engine.ontology_index`)."""
 
     report: QuerySet
     schema: TripleIndex
     derive: dict[str, CompiledQuery | None]
     footprints: dict[str, Footprint | None]
-    ontology: TripleIndex
     knowledge_rows: dict[str, list[Row]]
 
     def plan_count(self) -> int:
@@ -198,7 +198,7 @@ class Engine:
                     derive[name].intern(schema.canon)  # type: ignore[union-attr]
                 except UnsupportedQuery:
                     derive[name] = None
-        return CompiledQueries(report, schema, derive, footprints, TripleIndex(knowledge.ontology), {})
+        return CompiledQueries(report, schema, derive, footprints, {})
 
     def save(self) -> None:
         """Save the compiled queries and their memoised answers for the next process, if this one
@@ -232,10 +232,17 @@ class Engine:
                 graph = self.knowledge.ontology
                 rows = [tuple(row) for row in graph.query(self.knowledge.queries[name])]  # type: ignore[arg-type]
             else:
-                query.intern(prepared.ontology.canon)
-                rows = query.select(Dataset(prepared.ontology, None))
+                index = self.ontology_index
+                query.intern(index.canon)
+                rows = query.select(Dataset(index, None))
             prepared.knowledge_rows[name] = rows
         return rows
+
+    @cached_property
+    def ontology_index(self) -> TripleIndex:
+        """The ontology indexed for the compiled ``knowledge-*`` queries: built when one is first
+        answered (then its rows are kept with the compiled queries, and later processes reuse them)."""
+        return TripleIndex(self.knowledge.ontology)
 
     @property
     def schema_index(self) -> TripleIndex:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import resource
@@ -65,8 +66,7 @@ class QueryBudget:
 # ---------------------------------------------------------------- the text
 
 
-_TOKEN = re.compile(
-    r"""
+_TOKEN = r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
               |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
@@ -76,9 +76,12 @@ _TOKEN = re.compile(
   | (?P<open>[({\[])
   | (?P<close>[)}\]])
   | (?P<other>\S)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
+
+
+@functools.cache  # on first use: compiling it costs more than the rest of this module's import
+def _tokens() -> re.Pattern[str]:
+    return re.compile(_TOKEN, re.VERBOSE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class QueryText:
 
 def read_query_text(text: str) -> QueryText:
     """Tokenise SPARQL text, skipping comments, strings and IRIs (keywords in them are data)."""
-    tokens = [(m.lastgroup or "", m.group()) for m in _TOKEN.finditer(text)]
+    tokens = [(m.lastgroup or "", m.group()) for m in _tokens().finditer(text)]
     tokens = [(kind, value) for kind, value in tokens if kind != "comment"]
     form = ""
     depth = deepest = 0

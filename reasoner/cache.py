@@ -27,7 +27,8 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,7 +81,7 @@ def read_cached(path: Path | None, key: str, expected: type[T]) -> T | None:
         with path.open("rb") as stream:
             if stream.read(len(stamp)) != stamp:
                 return None  # not written by this dorsum for this knowledge: never unpickled
-            with _collector_paused():
+            with _collector_paused:
                 value = pickle.load(stream)
     except Exception:  # a missing, damaged or foreign cache file is rebuilt, never trusted
         return None
@@ -126,22 +127,37 @@ def prune(kind: str, keep: int) -> None:
             path.unlink()
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+class _CollectorPause:
     """Pause the cyclic garbage collector (if it runs) for the block, then move every object to
     its oldest generation: an unpickled value is one large graph of new, long-lived objects, none
     of them garbage, which the collector would otherwise walk again and again while they age
     (about as long as reading them took). Nothing is kept from collection: the next full
-    collection sees them all, as it would have."""
-    running = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()  # every tracked object into the permanent generation...
-        gc.unfreeze()  # ...and back into the oldest one: promoted without being walked
-        if running:
-            gc.enable()
+    collection sees them all, as it would have. Blocks in several threads at once share one
+    pause, and the last to leave restores the collector."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks = 0
+        self._was_running = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._blocks == 0:
+                self._was_running = gc.isenabled()
+                gc.disable()
+            self._blocks += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._blocks -= 1
+            if self._blocks == 0:
+                gc.freeze()  # every tracked object into the permanent generation...
+                gc.unfreeze()  # ...and back into the oldest one: promoted without being walked
+                if self._was_running:
+                    gc.enable()
+
+
+_collector_paused = _CollectorPause()
 
 
 # ------------------------------------------------------------------ RDF terms in a pickle

@@ -16,7 +16,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 from rdflib.term import Genid, Node
 
-from reasoner.cache import TERM_REDUCERS, read_cached, write_cached
+from reasoner.cache import TERM_REDUCERS, _collector_paused, read_cached, write_cached
 from reasoner.engines.sparql_match import TripleIndex
 
 EX = "https://example.org/"
@@ -49,7 +49,8 @@ LITERALS = [
     Literal(Decimal("2.50")),
     Literal(datetime.date(2020, 1, 31)),
 ]
-TERMS: list[Node] = [URIRef(EX + "a"), URIRef("urn:uuid:1234"), BNode("b0"), BNode("Nf3a9c2e1d0b84c6e9a7b5d3c1e0f2a4b"), *LITERALS]
+GENERATED_LABEL = "Nf3a9c2e1d0b84c6e9a7b5d3c1e0f2a4b"  # as rdflib labels a blank node it makes
+TERMS: list[Node] = [URIRef(EX + "a"), URIRef("urn:uuid:1234"), BNode("b0"), BNode(GENERATED_LABEL), *LITERALS]
 
 
 def round_trip(value: Any, tmp_path: Path) -> Any:
@@ -129,5 +130,20 @@ def test_reading_leaves_the_garbage_collector_as_it_was(enabled: bool, tmp_path:
         gc.enable() if enabled else gc.disable()
         assert read_cached(path, "key", list) == [URIRef(EX + "a")] * 3
         assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_overlapping_reads_restore_the_collector_once() -> None:
+    """Two reads at once (threads of a server) share one pause: the first to finish must not
+    restart the collector under the other, nor the other leave it stopped."""
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with _collector_paused:
+            with _collector_paused:
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the other read is still going
+        assert gc.isenabled()
     finally:
         gc.enable() if was else gc.disable()

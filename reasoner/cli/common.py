@@ -148,7 +148,9 @@ def skip_collection_at_exit() -> None:
     when it exits (after every exit handler registered later, such as the caches' saving). The
     interpreter's last collections would otherwise walk all of the loaded knowledge, a large share
     of a short command's time, just before its memory goes back to the system. Objects are still
-    freed as their last references go; only the cyclic collector skips them."""
+    freed as their last references go; only the cyclic collector skips them, so garbage cycles
+    left at exit are not finalized (Python never promises that they are: dorsum closes its files
+    and stores explicitly)."""
     atexit.register(gc.freeze)
 
 

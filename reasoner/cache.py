@@ -9,21 +9,34 @@ whole new one.
 ``DORSUM_CACHE_DIR`` sets the folder (default ``$XDG_CACHE_HOME/dorsum`` or ``~/.cache/dorsum``);
 ``off`` (or ``none``, ``0``, empty) turns caching off. Only the most recently written files of
 each kind are kept (:func:`prune`).
+
+RDF terms are pickled as their parts (:data:`TERM_REDUCERS`): rdflib would rebuild each one
+through its constructor, which checks every IRI and re-reads every literal's lexical form, and
+that was most of the time a warm process spent loading. The cyclic garbage collector is paused
+while a file loads: it would otherwise walk the growing heap of new objects again and again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import datetime
+import gc
 import hashlib
 import os
 import pickle
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from rdflib.term import BNode, Literal, URIRef
 
 CACHE_ENV = "DORSUM_CACHE_DIR"
-_MAGIC = b"dorsum-cache/1 "
+_MAGIC = b"dorsum-cache/2 "
 _PACKAGE = Path(__file__).resolve().parent
 
 T = TypeVar("T")
@@ -68,7 +81,8 @@ def read_cached(path: Path | None, key: str, expected: type[T]) -> T | None:
         with path.open("rb") as stream:
             if stream.read(len(stamp)) != stamp:
                 return None  # not written by this dorsum for this knowledge: never unpickled
-            value = pickle.load(stream)
+            with _collector_paused:
+                value = pickle.load(stream)
     except Exception:  # a missing, damaged or foreign cache file is rebuilt, never trusted
         return None
     return value if isinstance(value, expected) else None
@@ -85,7 +99,9 @@ def write_cached(path: Path | None, key: str, value: object) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as stream:
             temporary = stream.name
             stream.write(_MAGIC + key.encode() + b"\n")
-            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = {**copyreg.dispatch_table, **TERM_REDUCERS}
+            pickler.dump(value)
         os.replace(temporary, path)  # atomic: readers see the old file or the whole new one
         temporary = None
     except Exception:  # unwritable folder, full disk, unpicklable value: run without the cache
@@ -109,3 +125,86 @@ def prune(kind: str, keep: int) -> None:
     for _mtime, path in sorted(found, reverse=True)[keep:]:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+class _CollectorPause:
+    """Pause the cyclic garbage collector (if it runs) for the block, then move every object to
+    its oldest generation: an unpickled value is one large graph of new, long-lived objects, none
+    of them garbage, which the collector would otherwise walk again and again while they age
+    (about as long as reading them took). Nothing is kept from collection: the next full
+    collection sees them all, as it would have. Blocks in several threads at once share one
+    pause, and the last to leave restores the collector."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks = 0
+        self._was_running = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._blocks == 0:
+                self._was_running = gc.isenabled()
+                gc.disable()
+            self._blocks += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._blocks -= 1
+            if self._blocks == 0:
+                gc.freeze()  # every tracked object into the permanent generation...
+                gc.unfreeze()  # ...and back into the oldest one: promoted without being walked
+                if self._was_running:
+                    gc.enable()
+
+
+_collector_paused = _CollectorPause()
+
+
+# ------------------------------------------------------------------ RDF terms in a pickle
+
+_NEW_STR = str.__new__  # builds a str subclass without running its constructor
+#: The Python values a literal's value is pickled as (anything else is computed again on load).
+_PLAIN_VALUES = frozenset(
+    {type(None), str, bytes, int, float, bool, Decimal}
+    | {datetime.date, datetime.datetime, datetime.time, datetime.timedelta}
+)
+
+
+def _reduce_iri(term: URIRef) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    return _NEW_STR, (URIRef, str(term))  # checked when it was first made: not checked again
+
+
+def _reduce_blank(term: BNode) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    return _NEW_STR, (BNode, str(term))
+
+
+def _reduce_literal(term: Literal) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    value = term.value
+    if type(value) not in _PLAIN_VALUES:
+        return term.__reduce__()  # rdflib's own: the value is computed again from the lexical form
+    lexical = str(term)
+    if type(value) is str and value == lexical:
+        value = lexical  # one string in the pickle for both
+    return literal_from_parts, (lexical, term.language, term.datatype, value, term.ill_typed)
+
+
+def literal_from_parts(
+    lexical: str, language: str | None, datatype: URIRef | None, value: Any, ill_typed: bool | None
+) -> Literal:
+    """The literal with exactly these parts (as a pickled one had them), without rdflib's
+    constructor, which would check the language tag and datatype and parse the lexical form."""
+    literal: Literal = _NEW_STR(Literal, lexical)
+    literal._language = language
+    literal._datatype = datatype
+    literal._value = value
+    literal._ill_typed = ill_typed
+    return literal
+
+
+#: How the cache pickles RDF terms: by their parts, rebuilt without rdflib's constructors (exact
+#: types only: a subclass of a term pickles as rdflib pickles it).
+TERM_REDUCERS: dict[type, Callable[[Any], tuple[Callable[..., Any], tuple[Any, ...]]]] = {
+    URIRef: _reduce_iri,
+    BNode: _reduce_blank,
+    Literal: _reduce_literal,
+}

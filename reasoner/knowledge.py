@@ -15,13 +15,13 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import rdflib
-from rdflib import Graph, Literal, Namespace
+from rdflib import BNode, Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
@@ -171,6 +171,28 @@ def per_knowledge(build: Callable[[Knowledge], T]) -> Callable[[Knowledge], T]:
     return cached
 
 
+_BLANK_LABELS: dict[int, tuple[weakref.ref[Graph], str]] = {}  # id(graph) -> (the graph, its fingerprint)
+
+
+def blank_labels(graph: Graph) -> str:
+    """A short fingerprint of the labels of the graph's blank nodes. Two parses of the same files
+    label them differently, so what is built from one parse and cached (compiled rules that name
+    its class expressions) is keyed by it. Computed once per graph object, and never for the
+    graphs of a knowledge read from its disk cache, which holds their fingerprints."""
+    known = _BLANK_LABELS.get(id(graph))
+    if known is not None and known[0]() is graph:
+        return known[1]
+    labels = sorted({str(node) for triple in graph for node in triple if isinstance(node, BNode)})
+    fingerprint = hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
+    _remember_blank_labels(graph, fingerprint)
+    return fingerprint
+
+
+def _remember_blank_labels(graph: Graph, fingerprint: str) -> None:
+    key = id(graph)
+    _BLANK_LABELS[key] = (weakref.ref(graph, lambda _gone: _BLANK_LABELS.pop(key, None)), fingerprint)
+
+
 def default_kb_root() -> Path:
     """Where the knowledge is when neither --kb nor DORSUM_KB says otherwise: the package's own
     ``kb`` folder (found with importlib.resources) in an installed wheel, else the checkout the
@@ -288,6 +310,7 @@ class _Parsed:
     version_iri: str
     elements: dict[str, ElementInfo]
     sources: dict[str, tuple[SourceRef, ...]]
+    blank_labels: tuple[str, str] = ("", "")  # of the ontology and the schema: see blank_labels()
 
 
 def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None) -> Knowledge:
@@ -300,10 +323,14 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
     if parsed is None or parsed.content_hash != digest:
         parsed, queries = _parse_knowledge(root, digest, packs)
         if path is not None and content_hash(root, packs) == digest:  # never cache a mix of old and new files
-            write_cached(path, key, parsed)
+            fingerprints = (blank_labels(parsed.ontology), blank_labels(parsed.schema))
+            write_cached(path, key, replace(parsed, blank_labels=fingerprints))
             prune(CACHE_KIND, CACHE_KEEP)
     else:
         queries = PreparedQueries(_query_files(root / "queries", parsed.query_texts), parsed.query_texts)
+        for graph, fingerprint in zip((parsed.ontology, parsed.schema), parsed.blank_labels, strict=True):
+            if fingerprint:
+                _remember_blank_labels(graph, fingerprint)
     return Knowledge(
         root=root,
         ontology=parsed.ontology,

@@ -192,6 +192,44 @@ def test_sh_minExclusive() -> None:
     }
 
 
+RANGE_VALUES = [
+    Literal(5),
+    Literal("5.0", datatype=XSD.decimal),
+    Literal("4.5", datatype=XSD.double),
+    Literal("NaN", datatype=XSD.double),
+    Literal("7"),
+    Literal("7", lang="en"),
+    Literal("abc", datatype=XSD.integer),
+    Literal("true", datatype=XSD.boolean),
+    Literal("2020-01-01", datatype=XSD.date),
+    Literal("2020-01-02T00:00:00", datatype=XSD.dateTime),
+    Literal("2020-01-02T00:00:00+01:00", datatype=XSD.dateTime),
+    Literal("10:30:00", datatype=XSD.time),
+    Literal("P1D", datatype=XSD.duration),
+    Literal("x", datatype=EX.unknown),
+]
+
+
+@pytest.mark.parametrize("bound", RANGE_VALUES, ids=lambda literal: literal.n3())
+def test_range_comparison_is_pyshacls(bound: Literal) -> None:
+    """The range checks compare literals as pyshacl's ``compare_literal`` does (the validator has its
+    own copy of those steps, so that it need not import pyshacl): the same order, the same errors."""
+    from pyshacl.rdfutil.compare import compare_literal
+
+    from reasoner.engines.shacl_core import _compare_literal
+
+    for value in RANGE_VALUES:
+        try:
+            expected: object = compare_literal(value, bound)
+        except Exception as error:  # TypeError, or decimal's InvalidOperation against NaN
+            expected = type(error)
+        try:
+            found: object = _compare_literal(value, bound)
+        except Exception as error:
+            found = type(error)
+        assert found == expected, (value, bound)
+
+
 def test_sh_minExclusive_number_against_a_date_follows_pyshacl() -> None:
     """A known deviation, shared with pyshacl: SHACL asks for a result when a value cannot be compared
     with the bound, but pyshacl's comparison ranks any number above any date, so 5 passes. The compiled

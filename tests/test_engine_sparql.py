@@ -17,6 +17,7 @@ from typing import Any
 
 import pyoxigraph as ox
 import pytest
+import rdflib.plugins.sparql
 from rdflib import Graph
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.plugins.sparql import prepareQuery
@@ -24,7 +25,6 @@ from rdflib.plugins.sparql import prepareQuery
 from reasoner import CaseError, case_from_form, load_knowledge
 from reasoner.authoring.vignettes import load_vignette, vignette_case
 from reasoner.batch.generate import generate_forms
-from reasoner.engines import sparql_compiled
 from reasoner.engines.sparql_compiled import Dataset, QuerySet, TripleIndex, UnsupportedQuery, compile_query
 from reasoner.engines.sparql_prepare import structure
 from reasoner.engines.sparql_store import from_oxigraph, quads
@@ -199,7 +199,7 @@ def test_a_query_set_given_the_parsed_queries_parses_none(monkeypatch: pytest.Mo
     def refuse(_text: str) -> None:
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(sparql_compiled, "prepareQuery", refuse)
+    monkeypatch.setattr(rdflib.plugins.sparql, "prepareQuery", refuse)  # what compile_query imports to parse
     knowledge, case = _graphs()
     queries = QuerySet.prepare(knowledge, texts, None, parsed)
     assert set(queries.compiled) == set(texts)

@@ -14,7 +14,7 @@ from rdflib.namespace import RDFS
 from reasoner import KnowledgeError, load_knowledge, render_json, triage
 from reasoner import knowledge as knowledge_module
 from reasoner.cache import CACHE_ENV
-from reasoner.knowledge import DX, Knowledge
+from reasoner.knowledge import DX, Knowledge, blank_labels
 from reasoner.pipeline.read import read_case
 
 from .conftest import EXAMPLES, ROOT
@@ -64,6 +64,21 @@ def test_a_second_load_reads_the_cache_and_triages_the_same(kb: Path, monkeypatc
     case = EXAMPLES / "lumbar-mass-back-pain.yaml"
     before = render_json(triage(read_case(case, first), first))
     assert render_json(triage(read_case(case, second), second)) == before
+
+
+def test_a_knowledge_read_from_the_cache_brings_its_blank_node_fingerprints(
+    kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_knowledge(kb)
+    with monkeypatch.context() as patch:
+        refuse_to_parse(patch)
+        second = load_from_disk(kb)
+    assert second.ontology is not first.ontology
+    stored = (blank_labels(second.ontology), blank_labels(second.schema))
+    assert stored == (blank_labels(first.ontology), blank_labels(first.schema))  # the same parse
+    monkeypatch.setattr(knowledge_module, "_BLANK_LABELS", {})  # forget them: computed from the graphs
+    assert (blank_labels(second.ontology), blank_labels(second.schema)) == stored
+    assert blank_labels(second.ontology) != blank_labels(second.shapes)
 
 
 def test_a_changed_knowledge_file_is_parsed_again(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -531,12 +531,30 @@ def _in_range(value: Node, bound: Literal, accept: Callable[[int], bool]) -> boo
         return False
     if isinstance(bound.value, str) != isinstance(value.value, str):
         return False
-    from pyshacl.rdfutil.compare import compare_literal  # only for range checks: pyshacl is slow to import
-
     try:
-        return accept(compare_literal(value, bound))  # type: ignore[no-untyped-call]
+        return accept(_compare_literal(value, bound))
     except (TypeError, NotImplementedError):
         return False
+
+
+# Literal values compared as Python values rather than by rdflib's total order (pyshacl's list).
+_COMPARED_BY_VALUE = (datetime.datetime, datetime.time)
+
+
+def _compare_literal(left: Literal, right: Literal) -> int:
+    """-1, 0 or 1 as ``left`` is below, equal to or above ``right``: pyshacl's
+    ``rdfutil.compare.compare_literal``, the same steps (a test checks that they agree), without
+    importing pyshacl, which is slow to import. Raises TypeError for incomparable values."""
+    if left.eq(right):
+        return 0
+    if left.value.__class__ in _COMPARED_BY_VALUE:
+        if left.value == right.value:
+            return 0
+        if left.value > right.value:
+            return 1
+    elif left > right:
+        return 1
+    return -1
 
 
 def _length_ok(value: Node, limit: int, longest: bool) -> bool:

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdflib import BNode, Literal, URIRef
-from rdflib.plugins.sparql import prepareQuery
-from rdflib.plugins.sparql.sparql import Query
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import (
@@ -61,6 +59,9 @@ from reasoner.engines.sparql_prepare import (
     structure,
     translate_exists,
 )
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.sparql import Query
 
 __all__ = ["CompiledQuery", "Dataset", "QuerySet", "TripleIndex", "UnsupportedQuery", "compile_query"]
 
@@ -392,7 +393,11 @@ class CompiledQuery:
 def compile_query(query: str | Query) -> CompiledQuery:
     """Check and prepare a query, given as text or as parsed by rdflib (``prepareQuery``, which is
     not changed: rdflib can still run it); UnsupportedQuery if it cannot be evaluated here."""
-    algebra = (prepareQuery(query) if isinstance(query, str) else query).algebra
+    if isinstance(query, str):
+        from rdflib.plugins.sparql import prepareQuery  # slow to import: only compiling a text needs it
+
+        query = prepareQuery(query)
+    algebra = query.algebra
     if algebra.name not in ("SelectQuery", "ConstructQuery"):
         raise UnsupportedQuery(f"query form {algebra.name}")
     if get(algebra, "datasetClause"):

@@ -15,7 +15,6 @@ from typing import Any
 
 from rdflib import BNode, Literal, URIRef, Variable
 from rdflib.namespace import XSD
-from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node
 
 __all__ = [
@@ -88,6 +87,9 @@ class Op:
 
 def to_ops(node: Any) -> Any:
     """A parsed query (``CompValue`` tree) as :class:`Op` objects."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if isinstance(node, CompValue):
         return Op(node.name, **{key: to_ops(value) for key, value in node.items() if not key.startswith("_")})
     if isinstance(node, list):
@@ -397,6 +399,9 @@ SUPPORTED = frozenset(
 
 def check_expression(e: Any, check_pattern: Callable[[Any], None]) -> None:
     """Raise ExprError unless every part of ``e`` is supported (patterns of EXISTS go to ``check_pattern``)."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if isinstance(e, (list, tuple)):
         for item in e:
             check_expression(item, check_pattern)

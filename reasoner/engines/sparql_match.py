@@ -74,11 +74,13 @@ class TripleIndex:
         self.triples: frozenset[Triple] = frozenset(kept)
         self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *osp)}
 
-    def __getstate__(self) -> tuple[Triple, ...]:
-        return tuple(self.triples)  # the indexes are rebuilt on load: smaller and faster to read
+    def __getstate__(self) -> tuple[Any, ...]:
+        # The indexes themselves: reading them back is faster than indexing the triples again.
+        return (self.spo, self.pos, self.osp, self.triples, bool(self.canon))
 
-    def __setstate__(self, triples: tuple[Triple, ...]) -> None:
-        self.__init__(triples)  # type: ignore[misc]
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.spo, self.pos, self.osp, self.triples, canonical = state
+        self.canon = {term: term for term in (*self.spo, *self.pos, *self.osp)} if canonical else {}
 
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
         """The triples matching a pattern (None: any term)."""

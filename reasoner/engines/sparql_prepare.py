@@ -6,17 +6,18 @@ patterns each node reads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Literal, URIRef
 from rdflib.paths import Path
-from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
-from rdflib.plugins.sparql.parserutils import CompValue, Expr
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import ExprError, Op, Var, check_expression, variables_of
 from reasoner.engines.sparql_match import UnsupportedQuery, check_path
 from reasoner.engines.sparql_plan import certain
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.parserutils import CompValue
 
 __all__ = ["check_part", "get", "intern", "patterns_of", "push_filters", "structure", "translate_exists"]
 
@@ -44,6 +45,9 @@ SUPPORTED_AGGREGATES = frozenset(
 
 def check_part(node: Any) -> None:
     """Raise UnsupportedQuery unless every part of the pattern ``node`` is evaluated here."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if not isinstance(node, CompValue) or node.name not in SUPPORTED_PARTS:
         raise UnsupportedQuery(f"the graph pattern {getattr(node, 'name', node)!r}")
     try:
@@ -92,6 +96,10 @@ def translate_exists(node: Any) -> Any:
     """``node`` with the pattern of every EXISTS translated (rdflib translates it only inside
     FILTER). What changes is copied, so the parsed query given is left as rdflib made it (rdflib
     can still run it); a part without such an EXISTS is returned as it is."""
+    # the SPARQL parser is slow to import: only compiling a query needs it
+    from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if isinstance(node, list):
         items = [translate_exists(item) for item in node]
         return items if any(new is not old for new, old in zip(items, node, strict=True)) else node
@@ -114,6 +122,8 @@ def translate_exists(node: Any) -> Any:
 def _copied(node: Any, replaced: Mapping[str, Any] | None = None) -> Any:
     """A copy of a parsed (not yet translated) pattern or expression: new nodes and lists, the same
     terms; with ``replaced`` (by key), a copy of this one node holding them instead."""
+    from rdflib.plugins.sparql.parserutils import CompValue, Expr
+
     if isinstance(node, list):
         return type(node)(_copied(item) for item in node)
     if not isinstance(node, CompValue):

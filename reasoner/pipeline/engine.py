@@ -12,20 +12,18 @@ Each part is prepared on first use, so a command that only validates never build
 from __future__ import annotations
 
 import atexit
-import hashlib
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import owlrl
 import rdflib
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import RDF, RDFS
-from rdflib.plugins.sparql.sparql import Query
-from rdflib.term import Node
 
 from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
 from reasoner.engines.owl_rl import CompiledRules, Triple, UnsupportedConstruct, compile_rules, owlrl_reference_infer
@@ -40,11 +38,15 @@ from reasoner.engines.sparql_compiled import (
 )
 from reasoner.engines.sparql_footprint import Footprint, footprint
 from reasoner.engines.sparql_store import REPORT_PREFIX, ReportQueries, Row
-from reasoner.knowledge import DX, Knowledge, per_knowledge
+from reasoner.knowledge import DX, Knowledge, blank_labels, per_knowledge
+
+if TYPE_CHECKING:
+    from rdflib.plugins.sparql.sparql import Query  # the SPARQL parser is slow to import: not on the warm path
 
 RULES_KIND = "rules"
 PREPARED_KIND = "queries"
-PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old one
+PREPARED_SOURCES = (  # a new evaluator (or way of pickling) never reuses queries compiled by an old one
+    "cache.py",
     "engines/sparql_compiled.py",
     "engines/sparql_expressions.py",
     "engines/sparql_match.py",
@@ -55,7 +57,7 @@ PREPARED_SOURCES = (  # a new evaluator never reuses queries compiled by an old 
 )
 RULES_KEEP = 32
 # a new rule compiler never reuses rules compiled by an old one
-RULES_SOURCES = ("engines/owl_rl.py", "engines/owl_rl_schema.py", "engines/owl_rl_scope.py")
+RULES_SOURCES = ("cache.py", "engines/owl_rl.py", "engines/owl_rl_schema.py", "engines/owl_rl_scope.py")
 DERIVE_PREFIX = "derive-"
 
 
@@ -69,16 +71,13 @@ class CaseReasoner:
 
     @classmethod
     def for_knowledge(cls, knowledge: Knowledge) -> CaseReasoner:
-        """The reasoner of ``knowledge``: its compiled rules are read from the cache if rules were compiled
-        from the same schema (``compile_rules`` reads nothing else), else compiled and cached."""
+        """The reasoner of ``knowledge``: its compiled rules are read from the cache if they were compiled
+        from this knowledge (the same parse of the same files), else compiled and cached."""
         # The compiled rules name the ontology's blank nodes (class expressions) by label, and labels
-        # differ between two parses of the same files: the schema's digest covers the labels, so rules
-        # compiled from another parse never match. (The knowledge is parsed again whenever any of its
-        # files changes, so an edited query or shape reuses the rules only once parsing keeps labels.)
-        digest = _schema_digest(knowledge.schema)
-        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__))
-        cache = cache_file(RULES_KIND, digest, source)
-        key = f"{digest} {source}"
+        # differ between two parses of the same files: rules compiled from another parse never match.
+        source = source_hash(RULES_SOURCES, (owlrl.__version__, rdflib.__version__, blank_labels(knowledge.schema)))
+        cache = cache_file(RULES_KIND, knowledge.content_hash, source)
+        key = f"{knowledge.content_hash} {source}"
         cached = read_cached(cache, key, CompiledRules)
         if cached is not None:
             return cls(schema=knowledge.schema, compiled=cached)
@@ -142,47 +141,18 @@ class DeriveRule:
         return {tuple(row) for row in view.query(self.query)}  # type: ignore[arg-type,misc]
 
 
-def _schema_digest(schema: Graph) -> str:
-    """SHA-256 over the schema's triples, blank-node labels included (one sorted line per triple, each
-    term tagged with its kind and length-prefixed, so that two different graphs never share a text)."""
-    keys: dict[Node, str] = {}
-
-    def key(node: Node) -> str:
-        found = keys.get(node)
-        if found is None:
-            found = keys[node] = _term_key(node)
-        return found
-
-    lines = sorted([key(s) + key(p) + key(o) for s, p, o in schema])
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _term_key(node: Node) -> str:
-    if isinstance(node, Literal):
-        parts = (str(node), str(node.datatype or ""), node.language or "")
-        return "L" + "".join(f"{len(part)}:{part}" for part in parts)
-    text = str(node)
-    return f"{'B' if isinstance(node, BNode) else 'U'}{len(text)}:{text}"
-
-
-def _blank_labels(schema: Graph) -> str:
-    """A short fingerprint of the schema's blank-node labels."""
-    labels = sorted({str(node) for triple in schema for node in triple if isinstance(node, BNode)})
-    return hashlib.sha256("\0".join(labels).encode()).hexdigest()[:16]
-
-
 @dataclass(eq=False)
 class CompiledQueries:
     """What the compiled SPARQL evaluator keeps per knowledge: the report queries and the knowledge
     they read, the derive rules and the schema, the ``knowledge-*`` answers. The compiled queries
     carry their plans and memoised answers, so saving this saves them (one pickle: the terms of
-    the indexes and of the answers stay the same objects)."""
+    the indexes and of the answers stay the same objects). The ontology's own index, which only
+    a ``knowledge-*`` query not answered yet reads, is not kept (:attr:`Engine.ontology_index`)."""
 
     report: QuerySet
     schema: TripleIndex
     derive: dict[str, CompiledQuery | None]
     footprints: dict[str, Footprint | None]
-    ontology: TripleIndex
     knowledge_rows: dict[str, list[Row]]
 
     def plan_count(self) -> int:
@@ -214,7 +184,7 @@ class Engine:
 
     def _prepared_cache(self) -> tuple[Path | None, str]:
         knowledge = self.knowledge
-        versions = (rdflib.__version__, _blank_labels(knowledge.ontology), _blank_labels(knowledge.schema))
+        versions = (rdflib.__version__, blank_labels(knowledge.ontology), blank_labels(knowledge.schema))
         source = source_hash(PREPARED_SOURCES, versions)
         return cache_file(PREPARED_KIND, knowledge.content_hash, source), f"{knowledge.content_hash} {source}"
 
@@ -233,7 +203,7 @@ class Engine:
                     derive[name].intern(schema.canon)  # type: ignore[union-attr]
                 except UnsupportedQuery:
                     derive[name] = None
-        return CompiledQueries(report, schema, derive, footprints, TripleIndex(knowledge.ontology), {})
+        return CompiledQueries(report, schema, derive, footprints, {})
 
     def save(self) -> None:
         """Save the compiled queries and their memoised answers for the next process, if this one
@@ -267,10 +237,17 @@ class Engine:
                 graph = self.knowledge.ontology
                 rows = [tuple(row) for row in graph.query(self.knowledge.queries[name])]  # type: ignore[arg-type]
             else:
-                query.intern(prepared.ontology.canon)
-                rows = query.select(Dataset(prepared.ontology, None))
+                index = self.ontology_index
+                query.intern(index.canon)
+                rows = query.select(Dataset(index, None))
             prepared.knowledge_rows[name] = rows
         return rows
+
+    @cached_property
+    def ontology_index(self) -> TripleIndex:
+        """The ontology indexed for the compiled ``knowledge-*`` queries: built when one is first
+        answered (then its rows are kept with the compiled queries, and later processes reuse them)."""
+        return TripleIndex(self.knowledge.ontology)
 
     @property
     def schema_index(self) -> TripleIndex:

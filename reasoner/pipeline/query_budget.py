@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
 import os
 import re
 import resource
@@ -66,8 +66,7 @@ class QueryBudget:
 # ---------------------------------------------------------------- the text
 
 
-_TOKEN = re.compile(
-    r"""
+_TOKEN = r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
               |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
@@ -77,9 +76,12 @@ _TOKEN = re.compile(
   | (?P<open>[({\[])
   | (?P<close>[)}\]])
   | (?P<other>\S)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
+
+
+@functools.cache  # on first use: compiling it costs more than the rest of this module's import
+def _tokens() -> re.Pattern[str]:
+    return re.compile(_TOKEN, re.VERBOSE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class QueryText:
 
 def read_query_text(text: str) -> QueryText:
     """Tokenise SPARQL text, skipping comments, strings and IRIs (keywords in them are data)."""
-    tokens = [(m.lastgroup or "", m.group()) for m in _TOKEN.finditer(text)]
+    tokens = [(m.lastgroup or "", m.group()) for m in _tokens().finditer(text)]
     tokens = [(kind, value) for kind, value in tokens if kind != "comment"]
     form = ""
     depth = deepest = 0
@@ -217,6 +219,8 @@ def run_bounded(task: Callable[[], T], budget: QueryBudget, *, what: str = "the 
     :class:`AnswerMeter`); a DorsumError it raises is raised here. A child that dies (a crash
     in the engine, or over the memory limit) is a QueryEngineError.
     """
+    import multiprocessing  # only a query run needs it: every command's options import this module
+
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(task, sender, budget.max_memory), daemon=True)

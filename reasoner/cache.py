@@ -35,8 +35,10 @@ from typing import Any, TypeVar
 
 from rdflib.term import BNode, Literal, URIRef
 
+from reasoner.terms import blank_term, iri_term
+
 CACHE_ENV = "DORSUM_CACHE_DIR"
-_MAGIC = b"dorsum-cache/2 "
+_MAGIC = b"dorsum-cache/3 "
 _PACKAGE = Path(__file__).resolve().parent
 
 T = TypeVar("T")
@@ -171,11 +173,12 @@ _PLAIN_VALUES = frozenset(
 
 
 def _reduce_iri(term: URIRef) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-    return _NEW_STR, (URIRef, str(term))  # checked when it was first made: not checked again
+    # checked when it was first made: not checked again; one object per IRI in the process
+    return iri_term, (str(term),)
 
 
 def _reduce_blank(term: BNode) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-    return _NEW_STR, (BNode, str(term))
+    return blank_term, (str(term),)
 
 
 def _reduce_literal(term: Literal) -> tuple[Callable[..., Any], tuple[Any, ...]]:

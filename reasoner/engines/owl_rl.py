@@ -38,6 +38,7 @@ from rdflib.term import Node
 
 from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
+from reasoner.terms import iri_term
 
 __all__ = [
     "CompiledRules",
@@ -56,10 +57,11 @@ _DATATYPE_SUPERTYPES: Mapping[Node, tuple[Node, ...]] = {
 }
 
 # Hot-loop constants (a namespace attribute lookup costs a function call each time).
-_TYPE: Node = RDF.type
-_THING: Node = OWL.Thing
-_SAME_AS: Node = OWL.sameAs
-_TRIVIAL_TYPES: frozenset[Node] = frozenset({OWL.Thing, RDFS.Resource})
+# (The pooled objects, the same as the cached knowledge's: lookups then succeed on identity.)
+_TYPE: Node = iri_term(RDF.type)
+_THING: Node = iri_term(OWL.Thing)
+_SAME_AS: Node = iri_term(OWL.sameAs)
+_TRIVIAL_TYPES: frozenset[Node] = frozenset({_THING, iri_term(RDFS.Resource)})
 
 
 def _is_trivial(triple: Triple) -> bool:

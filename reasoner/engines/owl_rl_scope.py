@@ -14,6 +14,8 @@ from rdflib import URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
+from reasoner.terms import iri_term
+
 __all__ = ["RL_DATATYPES", "UnsupportedConstruct", "check_supported", "schema_statement"]
 
 Triple = tuple[Node, Node, Node]
@@ -91,7 +93,7 @@ _SCHEMA_PREDICATES: frozenset[Node] = frozenset(
 _INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
 
 
-_TYPE: Node = RDF.type  # schema_statement runs on every triple inferred: no namespace lookup there
+_TYPE: Node = iri_term(RDF.type)  # schema_statement runs on every triple inferred: no namespace lookup there
 
 
 class UnsupportedConstruct(Exception):

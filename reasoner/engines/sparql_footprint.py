@@ -19,10 +19,12 @@ from rdflib.namespace import RDF
 from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.term import Node
 
+from reasoner.terms import iri_term
+
 __all__ = ["Footprint", "footprint"]
 
 Triple = tuple[Node, Node, Node]
-_TYPE: Node = RDF.type  # one object: a namespace attribute builds a new term at every use
+_TYPE: Node = iri_term(RDF.type)  # one object: a namespace attribute builds a new term at every use
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from rdflib.plugins.shared.jsonld.keys import ID, JSON, SET, VOCAB
 from rdflib.term import Node
 
 from reasoner.knowledge import Knowledge
+from reasoner.terms import iri_term
 
 Triple = tuple[Node, Node, Node]
 
@@ -197,7 +198,7 @@ def compile_form_context(context: Mapping[str, Any], case_type: str = CASE_TYPE)
     references = {}
     for name in jsonld.terms:
         try:
-            references[name] = _reference_node(jsonld, jsonld.expand(name) or jsonld.resolve_iri(name))
+            references[name] = iri_term(_reference_node(jsonld, jsonld.expand(name) or jsonld.resolve_iri(name)))
         except Exception:  # rdflib refusing the term: its values take the JSON-LD route
             continue
     type_term = jsonld.terms.get(case_type)
@@ -220,7 +221,7 @@ def _property(jsonld: Context, term: Any) -> _Property | None:
         or not set(term.container) <= {SET}
     ):
         return None
-    predicate = URIRef(identifier)
+    predicate = iri_term(URIRef(identifier))  # vocabulary: the pooled object (see reasoner.terms)
     coercion = term.type
     if not coercion:
         return _Property(predicate, _PLAIN, None)
@@ -233,7 +234,7 @@ def _property(jsonld: Context, term: Any) -> _Property | None:
     datatype = jsonld.expand(coercion)
     if not isinstance(datatype, str) or not datatype or datatype.startswith("@"):
         return None
-    return _Property(predicate, _TYPED, URIRef(datatype))
+    return _Property(predicate, _TYPED, iri_term(URIRef(datatype)))
 
 
 _COMPILED: weakref.WeakKeyDictionary[Knowledge, FormContext | None] = weakref.WeakKeyDictionary()

@@ -1,0 +1,41 @@
+"""One object per IRI and blank-node label in a process, for the terms that recur in every case.
+
+rdflib compares terms in Python (``URIRef.__eq__``), but a dictionary or set lookup whose key is
+the very same object never calls it. The knowledge loaded from the caches (:mod:`reasoner.cache`),
+the engines' own constants and the vocabulary a case form is read into all take their terms from
+here, so that the indexes the engines build per knowledge and the triples of each case share
+objects, and the hot lookups of reasoning succeed on identity.
+
+Only vocabulary belongs here (the knowledge's terms and the terms a case-form context names), never
+a case's own nodes: the pool lives as long as the process.
+"""
+
+from __future__ import annotations
+
+from rdflib import BNode, URIRef
+
+__all__ = ["blank_term", "iri_term"]
+
+_NEW_STR = str.__new__  # builds a str subclass without running its constructor
+_PLAIN = str.__str__  # the text of a str subclass as a plain str
+_IRIS: dict[str, URIRef] = {}
+_BLANKS: dict[str, BNode] = {}
+
+
+def iri_term(value: str) -> URIRef:
+    """The one ``URIRef`` object for ``value`` (an IRI, as text or a ``URIRef``, that was already
+    checked when first made)."""
+    key = _PLAIN(value)  # plain text: a URIRef never equals a str key
+    term = _IRIS.get(key)
+    if term is None:
+        term = _IRIS[key] = _NEW_STR(URIRef, key)
+    return term
+
+
+def blank_term(label: str) -> BNode:
+    """The one ``BNode`` object for a blank-node label of the knowledge."""
+    key = _PLAIN(label)
+    term = _BLANKS.get(key)
+    if term is None:
+        term = _BLANKS[key] = _NEW_STR(BNode, key)
+    return term

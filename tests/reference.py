@@ -7,12 +7,15 @@ It does each step the slow, obvious way:
 - derive rules: rdflib SPARQL, each query parsed again at every use (production: compiled);
 - OWL 2 RL: a full owlrl closure of ontology + case (production: rules compiled from the closed
   ontology, run over the case only);
-- report queries: rdflib SPARQL parsed at every use, or the production Oxigraph runner
-  (``report_engine``), which lets the equivalence test check many cases in CI time.
+- report queries: rdflib SPARQL parsed at every use, over the closure merged with the whole ontology
+  and the class tree, or the production Oxigraph runner (``report_engine``), which lets the
+  equivalence test check many cases in CI time.
 
 ``ReferencePipeline.prefill`` closes many cases in batched owlrl runs
-(:func:`reasoner.compiled.owlrl_reference_infer_many`, which proves each batch gives the same as
-closing each case alone) so that a thousand-case equivalence test takes minutes, not an hour.
+(:func:`reasoner.engines.owl_rl.owlrl_reference_infer_many`, which proves each batch gives the same
+as closing each case alone), and ``ReferencePipeline.validate_many`` validates many cases in one
+pyshacl run where that gives each case the report it gets alone, so that a thousand-case
+equivalence test takes minutes, not an hour.
 """
 
 from __future__ import annotations
@@ -21,23 +24,38 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.graph import ReadOnlyGraphAggregate
-from rdflib.namespace import RDF, RDFS
+from rdflib.namespace import RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.term import Node
 
 from reasoner.engines.owl_rl import Triple, owlrl_reference_infer, owlrl_reference_infer_many
+from reasoner.engines.shacl_core import ShapeResult
 from reasoner.engines.sparql_store import REPORT_PREFIX
 from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.engine import DERIVE_PREFIX, engine_for
 from reasoner.pipeline.infer import MAX_ROUNDS
-from reasoner.pipeline.triage import Pipeline
-from reasoner.pipeline.validate import ValidationReport, data_triples, report_from_results, shape_results
+from reasoner.pipeline.triage import Pipeline, worst_case_graph
+from reasoner.pipeline.validate import ValidationReport, report_from_results, shape_results
 
 __all__ = ["ReferencePipeline"]
 
 #: The class tree of each knowledge (by content hash), for the pipelines with ``memo``.
 _CLASS_TREES: dict[str, Graph] = {}
+
+#: SHACL terms that let a shape read more than what lies forward of its focus node, or pick focus
+#: nodes the data does not hold: with any of them in the shapes, cases are validated one at a time.
+NONLOCAL_SHACL = (SH.inversePath, SH.sparql, SH.target, SH.targetNode)
+
+
+class _NotValidatedYet(Exception):
+    """A validation :meth:`ReferencePipeline.worst_case_graphs` has not run yet."""
+
+    def __init__(self, graph: Graph, source: str) -> None:
+        super().__init__(source)
+        self.graph = graph
+        self.source = source
 
 
 class ReferencePipeline:
@@ -48,23 +66,17 @@ class ReferencePipeline:
         knowledge: Knowledge,
         *,
         report_engine: str = "rdflib",
-        validation_data: str = "ontology",
         parse_each_use: bool = True,
         memo: bool = False,
     ) -> None:
         """``report_engine``: ``"rdflib"`` or ``"oxigraph"`` (the production runner).
-        ``validation_data``: what pyshacl sees besides the case: the whole ``"ontology"``, or the
-        production ``"support"`` triples. ``parse_each_use``: parse each SPARQL query at every use
-        (the naive timing) or once (when only the answers matter). ``memo``: remember each
-        validation, derive step and closure, so a test that asks twice about a graph (or
-        :meth:`prefill` and then :meth:`close`) pays once."""
+        ``parse_each_use``: parse each SPARQL query at every use (the naive timing) or once (when
+        only the answers matter). ``memo``: remember each validation, derive step and closure, so a
+        test that asks twice about a graph (or :meth:`prefill` and then :meth:`close`) pays once."""
         if report_engine not in ("rdflib", "oxigraph"):
             raise ValueError(f"unknown report engine {report_engine!r}")
-        if validation_data not in ("ontology", "support"):
-            raise ValueError(f"unknown validation data {validation_data!r}")
         self.knowledge = knowledge
         self.report_engine = report_engine
-        self.validation_data = validation_data
         self.parse_each_use = parse_each_use
         self.texts = {name: knowledge.queries.text(name) for name in knowledge.queries}
         self.ontology_triples: list[Triple] = list(knowledge.ontology)
@@ -74,6 +86,7 @@ class ReferencePipeline:
         self._validated: dict[tuple[frozenset[Triple], str], ValidationReport] = {}
         self._closed: dict[frozenset[Triple], frozenset[Triple]] = {}
         self.derived: dict[frozenset[Triple], frozenset[Triple]] = {}  # filled only with ``memo``
+        self._report_graphs: dict[str, Graph] = {}
 
     @cached_property
     def class_tree(self) -> Graph:
@@ -134,10 +147,7 @@ class ReferencePipeline:
         return report
 
     def _validate(self, graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
-        if self.validation_data == "ontology":
-            data = list(graph) + self.ontology_triples
-        else:
-            data = data_triples(graph, knowledge)
+        data = list(graph) + self.ontology_triples
         return report_from_results(shape_results(data, knowledge, engine="pyshacl"), knowledge, source)
 
     def derive(self, current: Graph) -> Graph:
@@ -204,11 +214,133 @@ class ReferencePipeline:
         wanted = names if names is not None else sorted(n for n in self.texts if n.startswith(REPORT_PREFIX))
         if self.report_engine == "oxigraph":
             return set(closure), engine_for(knowledge).report_store.run(wanted, closure)
-        view = ReadOnlyGraphAggregate([closure, knowledge.ontology, self.class_tree])
-        rows = {name: [tuple(row) for row in view.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
+        data = self._report_data(knowledge)
+        added = [triple for triple in closure if triple not in data]
+        for triple in added:
+            data.add(triple)
+        try:
+            rows = {name: [tuple(row) for row in data.query(self.query(name))] for name in wanted if name in self.texts}  # type: ignore[arg-type]
+        finally:
+            for triple in added:
+                data.remove(triple)
         return set(closure), rows
 
+    def _report_data(self, knowledge: Knowledge) -> Graph:
+        """What the report queries read besides the closure: the ontology and the class tree, merged
+        into one graph (rdflib answers faster over one graph than over an aggregate of three). Each
+        query adds the closure to it and removes it again, so it holds the same triples between uses."""
+        key = knowledge.content_hash
+        if key not in self._report_graphs:
+            merged = Graph()
+            for source in (knowledge.ontology, self.class_tree):
+                for triple in source:
+                    merged.add(triple)
+            self._report_graphs[key] = merged
+        return self._report_graphs[key]
+
+    def with_reports_on(self, report_engine: str) -> ReferencePipeline:
+        """This reference with its report queries run on ``report_engine``, sharing every memo (the
+        validations, derive steps and closures do not depend on how the reports are queried)."""
+        other = ReferencePipeline(
+            self.knowledge, report_engine=report_engine, parse_each_use=self.parse_each_use, memo=self.memo
+        )
+        other.closures, other.derived = self.closures, self.derived
+        other._validated, other._closed = self._validated, self._closed
+        return other
+
     # ------------------------------------------------------------------ batching
+
+    def validate_many(self, items: Iterable[tuple[Graph, str]], batch: int = 200) -> None:
+        """Validate these (graph, source) pairs ahead, remembering each report for :meth:`validate`
+        (needs ``memo``). Up to ``batch`` cases share one pyshacl run over their union and the whole
+        ontology when that gives each case exactly the report it gets alone, that is when
+        - the shapes read only forward from their focus nodes and take them from the data (none of
+          :data:`NONLOCAL_SHACL`);
+        - the case states nothing about a node of the ontology, and shares none of its own nodes
+          (the nodes not in the ontology) with another case of the run.
+        Every triple a shape can then reach from a case's node is the case's own or the ontology's,
+        as when the case is validated alone. Each result goes to the case that owns its focus node;
+        a result about a node no case owns makes the cases of that run validated one at a time."""
+        if not self.memo:
+            raise ValueError("validate_many needs a reference pipeline with memo")
+        pending = {(frozenset(graph), source): (graph, source) for graph, source in items}
+        runs: list[tuple[list[tuple[Graph, str, set[Node]]], set[Node]]] = []
+        for key, (graph, source) in pending.items():
+            if key in self._validated:
+                continue
+            owned = self._owned_nodes(graph)
+            if owned is None:
+                self._validated[key] = self._validate(graph, self.knowledge, source)
+                continue
+            run = next((run for run in runs if len(run[0]) < batch and not run[1] & owned), None)
+            if run is None:
+                run = ([], set())
+                runs.append(run)
+            run[0].append((graph, source, owned))
+            run[1].update(owned)
+        for cases, _nodes in runs:
+            reports = self._validate_together(cases)
+            for index, (graph, source, _owned) in enumerate(cases):
+                report = reports[index] if reports is not None else self._validate(graph, self.knowledge, source)
+                self._validated[(frozenset(graph), source)] = report
+
+    @cached_property
+    def _ontology_nodes(self) -> frozenset[Node]:
+        return frozenset(node for triple in self.ontology_triples for node in triple)
+
+    @cached_property
+    def _shapes_read_locally(self) -> bool:
+        return not any((None, term, None) in self.knowledge.shapes for term in NONLOCAL_SHACL)
+
+    def _owned_nodes(self, graph: Graph) -> set[Node] | None:
+        """The nodes of the case that are not in the ontology, or None if it cannot share a pyshacl
+        run (it states something about a node of the ontology, or the shapes are not local)."""
+        subjects: set[Node] = set(graph.subjects())
+        if not self._shapes_read_locally or subjects & self._ontology_nodes:
+            return None
+        objects = {o for o in graph.objects() if isinstance(o, (URIRef, BNode)) and o not in self._ontology_nodes}
+        return subjects | objects
+
+    def _validate_together(self, cases: list[tuple[Graph, str, set[Node]]]) -> list[ValidationReport] | None:
+        owner = {node: index for index, (_graph, _source, owned) in enumerate(cases) for node in owned}
+        data = [triple for graph, _source, _owned in cases for triple in graph] + self.ontology_triples
+        found: list[list[ShapeResult]] = [[] for _ in cases]
+        for result in shape_results(data, self.knowledge, engine="pyshacl"):
+            index = owner.get(result.focus)
+            if index is None:
+                return None  # a result about a node no case owns
+            found[index].append(result)
+        return [
+            report_from_results(results, self.knowledge, source)
+            for results, (_graph, source, _owned) in zip(found, cases, strict=True)
+        ]
+
+    def worst_case_graphs(self, incomplete: list[tuple[Graph, ValidationReport]]) -> list[Graph]:
+        """``worst_case_graph(graph, report, knowledge, self.pipeline)`` for each pair (needs
+        ``memo``), with the validations each needs run ahead by :meth:`validate_many`, many cases
+        per pyshacl run: each round validates the graphs the completions reach next."""
+        if not self.memo:
+            raise ValueError("worst_case_graphs needs a reference pipeline with memo")
+
+        def validated_already(graph: Graph, knowledge: Knowledge, source: str) -> ValidationReport:
+            known = self._validated.get((frozenset(graph), source))
+            if known is None:
+                raise _NotValidatedYet(graph, source)
+            return known
+
+        ahead = Pipeline(
+            name="reference (validated ahead)", validate=validated_already, close_and_report=self.close_and_report
+        )
+        while True:
+            needed = []
+            for graph, report in incomplete:
+                try:
+                    worst_case_graph(graph, report, self.knowledge, ahead)
+                except _NotValidatedYet as missing:
+                    needed.append((missing.graph, missing.source))
+            if not needed:
+                return [worst_case_graph(graph, report, self.knowledge, self.pipeline) for graph, report in incomplete]
+            self.validate_many(needed)
 
     def prefill(self, graphs: Iterable[Graph], batch: int = 100) -> None:
         """Compute the OWL closures :meth:`close` will need for these graphs, many per owlrl run."""

@@ -1,7 +1,7 @@
 """The fast production pipeline gives exactly the answers of the naive reference pipeline.
 
 Runs every scenario in ``tests/cases/``, every example and 1,000 generated cases through both
-pipelines (``reasoner.triage.PRODUCTION`` and ``reasoner.reference.ReferencePipeline``) and
+pipelines (``reasoner.pipeline.triage.PRODUCTION`` and ``tests.reference.ReferencePipeline``) and
 asserts, for each case:
 
 - the same inferred A-box: every triple about the case and its lump after derive rules and OWL 2 RL,
@@ -10,9 +10,10 @@ asserts, for each case:
 - the same triage result, field for field (or the same error for an invalid case).
 
 The sample is checked in CHUNKS chunks, each a unit of work for the pytest-xdist workers; together
-they are the whole sample. In each chunk the reference closes the cases with owlrl in batched runs
-(each batch is proven equivalent to closing its cases one by one, see
-``owlrl_reference_infer_many``). Its report queries run on rdflib for the scenarios and examples,
+they are the whole sample. In each chunk the reference validates the cases with pyshacl and closes
+them with owlrl in batched runs (each batch gives what validating or closing its cases one by one
+gives, see ``ReferencePipeline.validate_many`` and ``owlrl_reference_infer_many``). Its report
+queries run on rdflib for the scenarios and examples,
 and on Oxigraph for the generated cases (production runs them on the compiled SPARQL evaluator, so
 both are independent of it), which keeps the test to a few minutes.
 """
@@ -32,7 +33,7 @@ from reasoner.knowledge import Knowledge
 from reasoner.pipeline.infer import infer_case
 from reasoner.pipeline.read import CaseInput
 from reasoner.pipeline.triage import PRODUCTION, TriageResult, worst_case_graph
-from reasoner.pipeline.validate import validate_graph
+from reasoner.pipeline.validate import shape_results, validate_graph
 from tests.reference import ReferencePipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,9 @@ def _cases(knowledge: Knowledge) -> Iterator[Named]:
 #: own reference closures, so that the pytest-xdist workers share the work (each chunk is a unit
 #: of work, see tests/conftest.py). Together the chunks are the whole sample: every case is
 #: checked exactly once.
-CHUNKS = 8
+CHUNKS = 4
+#: Graphs per owlrl run of the reference (a run costs the ontology's closure once, plus each case).
+BATCH = 500
 
 
 @pytest.fixture(scope="session")
@@ -97,24 +100,22 @@ def _chunk_of(cases: list[Named], index: int) -> list[Named]:
     ids=[f"chunk{index + 1}of{CHUNKS}" for index in range(CHUNKS)],
 )
 def chunk(request: pytest.FixtureRequest, knowledge: Knowledge, cases: list[Named]) -> Chunk:
-    """One chunk of the sample with the reference pipelines for it, its OWL closures computed ahead
-    in batched owlrl runs."""
+    """One chunk of the sample with the reference pipelines for it, its validations and OWL closures
+    computed ahead in batched pyshacl and owlrl runs."""
     mine = _chunk_of(cases, request.param)
     thorough = ReferencePipeline(knowledge, report_engine="rdflib", parse_each_use=False, memo=True)
-    quick = ReferencePipeline(
-        knowledge, report_engine="oxigraph", validation_data="support", parse_each_use=False, memo=True
-    )
+    quick = thorough.with_reports_on("oxigraph")  # the same validations and closures
+    thorough.validate_many([(named.case.graph, named.case.source) for named in mine])
     graphs = []
+    incomplete = []
     for named in mine:
-        ref = thorough if named.thorough else quick
-        report = ref.validate(named.case.graph, knowledge, named.case.source)
+        report = thorough.validate(named.case.graph, knowledge, named.case.source)
         if report.valid:  # an invalid case is rejected before any inference
             graphs.append(named.case.graph)
         if report.valid and report.missing:
-            graphs.append(worst_case_graph(named.case.graph, report, knowledge, ref.pipeline))
-    thorough.prefill(graphs, batch=250)
-    quick.closures = thorough.closures  # the OWL closures do not depend on the report engine
-    quick.derived = thorough.derived  # nor do the derive rules' results
+            incomplete.append((named.case.graph, report))
+    graphs += thorough.worst_case_graphs(incomplete)
+    thorough.prefill(graphs, batch=BATCH)
     return Chunk(request.param, mine, {"thorough": thorough, "quick": quick})
 
 
@@ -162,6 +163,45 @@ def test_the_sample_exercises_every_path(knowledge: Knowledge, cases: list[Named
         fast = _run(named.case, knowledge, None)
         outcomes["invalid" if isinstance(fast, str) else fast.status] += 1
     assert all(count > 20 for count in outcomes.values()), outcomes
+
+
+def test_batched_validation_gives_each_case_the_report_it_gets_alone(
+    knowledge: Knowledge, cases: list[Named], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ReferencePipeline.validate_many`` (which the chunks use) against pyshacl run on each graph
+    alone: on three complete, three incomplete and three invalid cases among the scenarios and examples
+    and as many among the generated cases, and on the worst-case completions they reach."""
+    import tests.reference
+
+    picked: dict[tuple[bool, str], list[Named]] = {}
+    for named in cases:
+        if not named.thorough and len(picked) == 6 and all(len(group) == 3 for group in picked.values()):
+            break
+        report = validate_graph(named.case.graph, knowledge, named.case.source)
+        kind = "invalid" if not report.valid else "incomplete" if report.missing else "complete"
+        group = picked.setdefault((named.thorough, kind), [])
+        if len(group) < 3:
+            group.append(named)
+    assert len(picked) == 6 and all(len(group) == 3 for group in picked.values())
+    sample = [(named.case.graph, named.case.source) for group in picked.values() for named in group]
+    batched = ReferencePipeline(knowledge, memo=True)
+    runs: list[int] = []
+
+    def counted(data: list[object], *args: object, **kwargs: object) -> object:
+        runs.append(len(data))
+        return shape_results(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tests.reference, "shape_results", counted)
+    batched.validate_many(sample)
+    incomplete = [(graph, batched.validate(graph, knowledge, source)) for graph, source in sample]
+    incomplete = [(graph, report) for graph, report in incomplete if report.valid and report.missing]
+    worst = batched.worst_case_graphs(incomplete)
+    monkeypatch.undo()
+    checked = sample + [(graph, report.source) for graph, (_, report) in zip(worst, incomplete, strict=True)]
+    assert len(runs) < len(checked) // 3, "the cases were not validated together"
+    alone = ReferencePipeline(knowledge)
+    for graph, source in checked:
+        assert batched.validate(graph, knowledge, source) == alone.validate(graph, knowledge, source), source
 
 
 def test_inferred_a_box_is_identical(knowledge: Knowledge, chunk: Chunk) -> None:

@@ -465,25 +465,23 @@ class _Chainer:
 
     def _domain(self, prop: Node, c: Node) -> None:
         """prp-dom, scm-dom1, scm-dom2."""
-        for x, _y in self.pairs(prop):
-            self.add(x, _TYPE, c)
-        for sup in self.objects(c, _SCO):
-            if sup != c:
-                self.add(prop, _DOMAIN, sup)
-        for sub in self.subjects(_SPO, prop):
-            if sub != prop:
-                self.add(sub, _DOMAIN, c)
+        self._domain_or_range(prop, c, _DOMAIN, 0)
 
     def _range(self, prop: Node, c: Node) -> None:
         """prp-rng, scm-rng1, scm-rng2."""
-        for _x, y in self.pairs(prop):
-            self.add(y, _TYPE, c)
+        self._domain_or_range(prop, c, _RANGE, 1)
+
+    def _domain_or_range(self, prop: Node, c: Node, axiom: Node, end: int) -> None:
+        """``prop axiom c``: type each subject (``end`` 0) or object (1) of ``prop`` with ``c``, and
+        carry the axiom up ``c``'s superclasses and down ``prop``'s subproperties."""
+        for pair in self.pairs(prop):
+            self.add(pair[end], _TYPE, c)
         for sup in self.objects(c, _SCO):
             if sup != c:
-                self.add(prop, _RANGE, sup)
+                self.add(prop, axiom, sup)
         for sub in self.subjects(_SPO, prop):
             if sub != prop:
-                self.add(sub, _RANGE, c)
+                self.add(sub, axiom, c)
 
     def _on_property(self, restriction: Node, prop: Node) -> None:
         """``r owl:onProperty p``: cls-svf1/2, cls-avf, cls-hv1/2 and the scm-* rules on restrictions."""

@@ -501,37 +501,24 @@ def as_mapping(result: TriageResult, *, lists: bool = False) -> Mapping[str, Any
     """A plain, JSON-ready view of a result (used by the JSON renderer and tests): what
     ``dataclasses.asdict`` gives, built without its deep copies (the result is immutable). With
     ``lists``, every tuple becomes a list, as JSON reads back."""
-    plain = _plain_lists if lists else _plain
-    data = {name: plain(getattr(result, name)) for name in result.__dataclass_fields__ if name != "trace"}
+    data = {name: _plain(getattr(result, name), lists) for name in result.__dataclass_fields__ if name != "trace"}
     data["exit_code"] = result.exit_code
-    data["effective_urgency"] = plain(result.effective_urgency)
+    data["effective_urgency"] = _plain(result.effective_urgency, lists)
     return data
 
 
 _LEAVES = (str, int, float, bool, type(None))
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, lists: bool) -> Any:
     if isinstance(value, _LEAVES):
         return value
     fields = getattr(value, "__dataclass_fields__", None)
     if fields is not None and not isinstance(value, type):
-        return {name: _plain(getattr(value, name)) for name in fields}
+        return {name: _plain(getattr(value, name), lists) for name in fields}
     if isinstance(value, tuple | list):
-        return type(value)(_plain(item) for item in value)
+        items = [_plain(item, lists) for item in value]
+        return items if lists else type(value)(items)
     if isinstance(value, dict):
-        return {_plain(key): _plain(item) for key, item in value.items()}
-    return value
-
-
-def _plain_lists(value: Any) -> Any:
-    if isinstance(value, _LEAVES):
-        return value
-    fields = getattr(value, "__dataclass_fields__", None)
-    if fields is not None and not isinstance(value, type):
-        return {name: _plain_lists(getattr(value, name)) for name in fields}
-    if isinstance(value, tuple | list):
-        return [_plain_lists(item) for item in value]
-    if isinstance(value, dict):
-        return {_plain_lists(key): _plain_lists(item) for key, item in value.items()}
+        return {_plain(key, lists): _plain(item, lists) for key, item in value.items()}
     return value

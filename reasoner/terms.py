@@ -12,9 +12,9 @@ a case's own nodes: the pool lives as long as the process.
 
 from __future__ import annotations
 
-from rdflib import BNode, URIRef
+from rdflib import BNode, Literal, URIRef
 
-__all__ = ["blank_term", "iri_term"]
+__all__ = ["IS_BLANK", "IS_IRI", "IS_LITERAL", "KindTable", "blank_term", "iri_term"]
 
 _NEW_STR = str.__new__  # builds a str subclass without running its constructor
 _PLAIN = str.__str__  # the text of a str subclass as a plain str
@@ -39,3 +39,25 @@ def blank_term(label: str) -> BNode:
     if term is None:
         term = _BLANKS[key] = _NEW_STR(BNode, key)
     return term
+
+
+class KindTable(dict[type, bool]):
+    """Whether a class is ``kind`` or a subclass of it, looked up by the class: ``TABLE[term.__class__]``.
+
+    rdflib's term classes are abstract base classes, so ``isinstance(term, Literal)`` runs Python code
+    (``ABCMeta.__instancecheck__``) on every call; a dictionary lookup by the class is a C-level hash.
+    Each class is checked with :func:`issubclass` the first time it is seen, so the answer is exact.
+    """
+
+    def __init__(self, kind: type) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, cls: type) -> bool:
+        answer = self[cls] = issubclass(cls, self.kind)
+        return answer
+
+
+IS_LITERAL = KindTable(Literal)
+IS_IRI = KindTable(URIRef)
+IS_BLANK = KindTable(BNode)

@@ -38,7 +38,7 @@ from rdflib.term import Node
 
 from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
-from reasoner.terms import iri_term
+from reasoner.terms import IS_LITERAL, iri_term
 
 __all__ = [
     "CompiledRules",
@@ -64,13 +64,17 @@ _SAME_AS: Node = iri_term(OWL.sameAs)
 _TRIVIAL_TYPES: frozenset[Node] = frozenset({_THING, iri_term(RDFS.Resource)})
 
 
+_TYPE_ONLY: frozenset[Node] = frozenset({_TYPE})  # set membership: no rdflib __eq__ unless the hash matches
+_SAME_AS_ONLY: frozenset[Node] = frozenset({_SAME_AS})
+
+
 def _is_trivial(triple: Triple) -> bool:
     s, p, o = triple
-    if isinstance(s, Literal):
+    if IS_LITERAL[s.__class__]:
         return True
-    if p == _TYPE and o in _TRIVIAL_TYPES:
-        return True
-    return p == _SAME_AS and s == o
+    if p in _TYPE_ONLY:
+        return o in _TRIVIAL_TYPES
+    return p in _SAME_AS_ONLY and s == o
 
 
 def _frozen(index: Mapping[Node, set[Node]]) -> dict[Node, frozenset[Node]]:
@@ -159,6 +163,16 @@ class CompiledRules:
         return result
 
     @cached_property
+    def superclasses_closed(self) -> bool:
+        """Whether :attr:`superclasses` is transitive (as the closed schema makes it): then a class's
+        superclasses already include every superclass of each of them, and cax-sco need not run again
+        for a type it added."""
+        superclasses = self.superclasses
+        return all(
+            superclasses.get(sup, frozenset()) <= sups | {c} for c, sups in superclasses.items() for sup in sups
+        )
+
+    @cached_property
     def canonical_terms(self) -> dict[Node, Node]:
         """One object per term of the indexes: mapping a case's terms onto them first lets every
         later dictionary lookup succeed on identity instead of calling rdflib's ``__eq__``."""
@@ -182,6 +196,8 @@ class _Run:
         self.po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
         self.added: list[Triple] = []
         self.agenda: list[Triple] = []
+        # (node, class) pairs whose superclasses cax-sco has already added (via a subclass's types)
+        self.typed_up: set[tuple[Node, Node]] | None = set() if rules.superclasses_closed else None
 
     def objects(self, s: Node, p: Node) -> Iterable[Node]:
         base = self.rules.base_sp.get((s, p))
@@ -206,7 +222,13 @@ class _Run:
 
     def add(self, triple: Triple) -> None:
         s, p, o = triple
-        if isinstance(p, Literal) or self.has(s, p, o):
+        if IS_LITERAL[p.__class__]:
+            return
+        base = self.rules.base_sp.get((s, p))
+        if base is not None and o in base:
+            return
+        extra = self.sp.get((s, p))
+        if extra is not None and o in extra:
             return
         self.sp[(s, p)].add(o)
         self.po[(p, o)].add(s)
@@ -222,16 +244,21 @@ class _Run:
             if reason is not None:
                 raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
             s, p, o = triple
-            if p == _TYPE:
+            if p in _TYPE_ONLY:
                 class_rules(s, o)
             property_rules(s, p, o)
 
     def _class_rules(self, s: Node, c: Node) -> None:
         """The rules a triple ``s rdf:type c`` triggers: cax-sco, cls-int1/2, cls-uni, cls-hv1, and
         cls-svf1 and cls-avf where c is a restriction's filler or the restriction."""
-        r, add = self.rules, self.add
-        for sup in r.superclasses.get(c, ()):  # cax-sco
-            add((s, _TYPE, sup))
+        r, add, typed_up = self.rules, self.add, self.typed_up
+        if typed_up is None:
+            for sup in r.superclasses.get(c, ()):  # cax-sco
+                add((s, _TYPE, sup))
+        elif (s, c) not in typed_up:  # cax-sco, unless a subclass's types already covered c's
+            for sup in r.superclasses.get(c, ()):
+                typed_up.add((s, sup))
+                add((s, _TYPE, sup))
         for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
             if all(self.has(s, _TYPE, m) for m in members):
                 add((s, _TYPE, inter))

@@ -260,6 +260,8 @@ class _Evaluator:
         return rows
 
     def _sort_key(self, expr: Any) -> Callable[[Solution], tuple[Any, ...]]:
+        if expr.__class__ is Var:  # the common case: a variable's value, unbound first
+            return lambda row: order_key(row.get(expr))
         return lambda row: self._sort_value(expr, row)
 
     def _sort_value(self, expr: Any, row: Solution) -> tuple[Any, ...]:

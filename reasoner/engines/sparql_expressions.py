@@ -420,10 +420,25 @@ def check_expression(e: Any, check_pattern: Callable[[Any], None]) -> None:
             check_expression(value, check_pattern)
 
 
+#: Order keys already computed, by term: sorting meets the same few knowledge terms in every case.
+_ORDER_KEYS: dict[Node, tuple[Any, ...]] = {}
+_ORDER_KEYS_LIMIT = 65536
+
+
 def order_key(value: Node | None) -> tuple[Any, ...]:
     """SPARQL's ORDER BY order: unbound, blank nodes, IRIs, then literals (numbers by value)."""
     if value is None:
         return (0,)
+    key = _ORDER_KEYS.get(value)
+    if key is None:
+        key = _order_key(value)
+        if len(_ORDER_KEYS) >= _ORDER_KEYS_LIMIT:
+            _ORDER_KEYS.clear()
+        _ORDER_KEYS[value] = key
+    return key
+
+
+def _order_key(value: Node) -> tuple[Any, ...]:
     if isinstance(value, BNode):
         return (1, str(value))
     if isinstance(value, URIRef):

@@ -168,9 +168,7 @@ class CompiledRules:
         superclasses already include every superclass of each of them, and cax-sco need not run again
         for a type it added."""
         superclasses = self.superclasses
-        return all(
-            superclasses.get(sup, frozenset()) <= sups | {c} for c, sups in superclasses.items() for sup in sups
-        )
+        return all(superclasses.get(sup, frozenset()) <= sups | {c} for c, sups in superclasses.items() for sup in sups)
 
     @cached_property
     def canonical_terms(self) -> dict[Node, Node]:

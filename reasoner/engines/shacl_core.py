@@ -34,6 +34,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
+from reasoner.terms import IS_LITERAL
+
 __all__ = ["CompiledShapes", "ShapeResult", "Triple", "UnsupportedShape", "compile_shapes"]
 
 Triple = tuple[Node, Node, Node]
@@ -68,6 +70,14 @@ _VALUE_CONSTRAINTS = frozenset(
 _STRUCTURE = frozenset({SH.path, SH.property, SH.severity, SH.deactivated, SH.closed, SH.ignoredProperties})
 _SUPPORTED = _DESCRIPTIVE | _TARGETS | _VALUE_CONSTRAINTS | _STRUCTURE
 _SHAPE_TYPES = frozenset({SH.NodeShape, SH.PropertyShape, SH.Shape})
+# Hot-loop constants; one-element sets, so that a test costs a hash lookup, not rdflib's ``__eq__``.
+_TYPE: Node = RDF.type
+_SUBCLASS_OF: Node = RDFS.subClassOf
+_TYPE_ONLY = frozenset({RDF.type})
+_RESOURCE_ONLY = frozenset({RDFS.Resource})
+_TARGET_NODE = frozenset({SH.targetNode})
+_TARGET_CLASS = frozenset({SH.targetClass})
+_TARGET_SUBJECTS_OF = frozenset({SH.targetSubjectsOf})
 
 _NODE_KINDS: Mapping[Node, tuple[bool, bool, bool]] = {  # (IRI, blank node, literal) allowed
     SH.IRI: (True, False, False),
@@ -102,6 +112,10 @@ class DataIndex:
         self.sp: defaultdict[tuple[Node, Node], list[Node]] = defaultdict(list)
         self.po: defaultdict[tuple[Node, Node], list[Node]] = defaultdict(list)
         self.by_subject: defaultdict[Node, list[tuple[Node, Node]]] = defaultdict(list)
+        # predicate -> its subjects and its objects, each once, in the order first met
+        self.subjects_of: defaultdict[Node, dict[Node, None]] = defaultdict(dict)
+        self.objects_of: defaultdict[Node, dict[Node, None]] = defaultdict(dict)
+        self._types: dict[Node, set[Node]] = {}
         seen: set[Triple] = set()
         for triple in triples:
             if triple in seen:
@@ -111,6 +125,8 @@ class DataIndex:
             self.sp[(s, p)].append(o)
             self.po[(p, o)].append(s)
             self.by_subject[s].append((p, o))
+            self.subjects_of[p][s] = None
+            self.objects_of[p][o] = None
 
     def objects(self, s: Node, p: Node) -> list[Node]:
         return self.sp.get((s, p), [])
@@ -123,7 +139,7 @@ class DataIndex:
         found = {cls}
         frontier = [cls]
         while frontier:
-            for sub in self.subjects(RDFS.subClassOf, frontier.pop()):
+            for sub in self.subjects(_SUBCLASS_OF, frontier.pop()):
                 if sub not in found:
                     found.add(sub)
                     frontier.append(sub)
@@ -131,19 +147,18 @@ class DataIndex:
 
     def is_instance(self, node: Node, cls: Node) -> bool:
         """SHACL instance: ``node rdf:type/rdfs:subClassOf* cls`` in the data."""
-        if isinstance(node, Literal):
+        if IS_LITERAL[node.__class__]:
             return False
-        seen: set[Node] = set()
-        frontier = list(self.objects(node, RDF.type))
-        while frontier:
-            current = frontier.pop()
-            if current == cls:
-                return True
-            if current in seen:
-                continue
-            seen.add(current)
-            frontier.extend(self.objects(current, RDFS.subClassOf))
-        return False
+        types = self._types.get(node)
+        if types is None:  # every class the node is an instance of, found once per node
+            types = self._types[node] = set()
+            frontier = list(self.objects(node, _TYPE))
+            while frontier:
+                current = frontier.pop()
+                if current not in types:
+                    types.add(current)
+                    frontier.extend(self.objects(current, _SUBCLASS_OF))
+        return cls in types
 
 
 Check = Callable[[DataIndex, Node, list[Node]], Sequence[Node | None]]
@@ -188,7 +203,7 @@ class _Shape:
         if self.closed is not None:
             for value in values:
                 for predicate, obj in data.by_subject.get(value, ()):
-                    if predicate in self.closed or (predicate == RDF.type and obj == RDFS.Resource):
+                    if predicate in self.closed or (predicate in _TYPE_ONLY and obj in _RESOURCE_ONLY):
                         continue
                     conforms = False
                     if out is None:
@@ -203,18 +218,18 @@ class _Shape:
         return conforms
 
     def focus_nodes(self, data: DataIndex) -> list[Node]:
-        nodes: list[Node] = []
+        nodes: dict[Node, None] = {}  # each node once, in the order first found
         for kind, obj in self.targets:
-            if kind == SH.targetNode:
-                found: Iterable[Node] = [obj]
-            elif kind == SH.targetClass:
-                found = [n for cls in data.subclasses(obj) for n in data.subjects(RDF.type, cls)]
-            elif kind == SH.targetSubjectsOf:
-                found = [s for (s, p), _ in data.sp.items() if p == obj]
+            if kind in _TARGET_NODE:
+                nodes[obj] = None
+            elif kind in _TARGET_CLASS:
+                for cls in data.subclasses(obj):
+                    nodes.update(dict.fromkeys(data.subjects(_TYPE, cls)))
+            elif kind in _TARGET_SUBJECTS_OF:
+                nodes.update(data.subjects_of.get(obj, {}))
             else:
-                found = [o for (p, o), _ in data.po.items() if p == obj]
-            nodes.extend(n for n in found if n not in nodes)
-        return nodes
+                nodes.update(data.objects_of.get(obj, {}))
+        return list(nodes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -405,7 +420,7 @@ class _Compiler:
         return lambda data, focus, values: [v for v in values if not _node_kind_matches(v, kinds)]
 
     def _has_value(self, node: Node, predicate: Node, obj: Node) -> Check:
-        return lambda data, focus, values: [] if obj in values else [None]
+        return lambda data, focus, values: [] if obj in set(values) else [None]  # set: no rdflib __eq__
 
     def _in(self, node: Node, predicate: Node, obj: Node) -> Check:
         allowed = frozenset(self.items(obj))

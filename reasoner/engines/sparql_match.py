@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import RDF
 from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import Var
+from reasoner.terms import IS_LITERAL
 
 __all__ = [
     "Dataset",
@@ -45,21 +46,20 @@ class UnsupportedQuery(Exception):
 class TripleIndex:
     """A set of triples indexed by subject, predicate and object."""
 
-    __slots__ = ("canon", "osp", "pos", "spo", "triples")
+    __slots__ = ("_osp", "canon", "pos", "spo", "triples")
 
     def __init__(self, triples: Iterable[Triple], knowledge: TripleIndex | None = None) -> None:
         """Index ``triples``; for a case, leave out those ``knowledge`` holds, and use the knowledge's
         own term objects (equal terms that are also identical compare fastest)."""
         spo: dict[Node, dict[Node, set[Node]]] = {}
         pos: dict[Node, dict[Node, set[Node]]] = {}
-        osp: dict[Node, dict[Node, set[Node]]] = {}
         kept = set()
         exclude = knowledge.triples if knowledge is not None else frozenset()
         canon = knowledge.canon if knowledge is not None else {}
         local: dict[Node, Node] = {}
         for triple in triples:
             s, p, o = triple
-            if isinstance(s, Literal) or triple in exclude or triple in kept:
+            if IS_LITERAL[s.__class__] or triple in exclude or triple in kept:
                 continue
             if knowledge is not None:  # one object per term: the knowledge's, or the first seen here
                 s = canon.get(s) or local.setdefault(s, s)
@@ -69,17 +69,30 @@ class TripleIndex:
             kept.add(triple)
             spo.setdefault(s, {}).setdefault(p, set()).add(o)
             pos.setdefault(p, {}).setdefault(o, set()).add(s)
-            osp.setdefault(o, {}).setdefault(s, set()).add(p)
-        self.spo, self.pos, self.osp = spo, pos, osp
+        self.spo, self.pos = spo, pos
+        self._osp: dict[Node, dict[Node, set[Node]]] | None = None
         self.triples: frozenset[Triple] = frozenset(kept)
-        self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *osp)}
+        self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *self.osp)}
+
+    @property
+    def osp(self) -> dict[Node, dict[Node, set[Node]]]:
+        """The object index (object -> subject -> predicates), built on first use: matching a case
+        rarely starts from an object alone."""
+        osp = self._osp
+        if osp is None:
+            osp = self._osp = {}
+            for s, by_p in self.spo.items():
+                for p, objects in by_p.items():
+                    for o in objects:
+                        osp.setdefault(o, {}).setdefault(s, set()).add(p)
+        return osp
 
     def __getstate__(self) -> tuple[Any, ...]:
         # The indexes themselves: reading them back is faster than indexing the triples again.
         return (self.spo, self.pos, self.osp, self.triples, bool(self.canon))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.spo, self.pos, self.osp, self.triples, canonical = state
+        self.spo, self.pos, self._osp, self.triples, canonical = state
         self.canon = {term: term for term in (*self.spo, *self.pos, *self.osp)} if canonical else {}
 
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:

@@ -25,6 +25,7 @@ __all__ = ["Footprint", "footprint"]
 
 Triple = tuple[Node, Node, Node]
 _TYPE: Node = iri_term(RDF.type)  # one object: a namespace attribute builds a new term at every use
+_TYPE_ONLY: frozenset[Node] = frozenset({_TYPE})
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Footprint:
 
     def matches(self, triple: Triple) -> bool:
         _s, p, o = triple
-        if p is _TYPE or p == _TYPE:
+        if p in _TYPE_ONLY:  # a hash lookup: rdflib's __eq__ runs only for an equal hash
             return self.types is None or o in self.types
         return p in self.predicates
 

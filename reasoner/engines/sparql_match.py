@@ -361,8 +361,13 @@ def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) ->
     if isinstance(p_term, Path):
         return list(_match_path(data, s_term, p_term, o_term, s, o, solution))
     p = solution.get(p_term) if p_term.__class__ is Var else p_term
-    if p is not None and (s is not None or o is not None):
-        return _match_fixed_predicate(data, s_term, o_term, s, p, o, solution)
+    if p is not None:
+        if s is not None or o is not None:
+            return _match_fixed_predicate(data, s_term, o_term, s, p, o, solution)
+        if s_term is not o_term:  # ?s p ?o: two open variables (open, so not p's variable either)
+            return _match_predicate(data, s_term, p, o_term, solution)
+    elif s is not None and o is None and p_term is not o_term:  # s ?p ?o
+        return _match_subject(data, s, p_term, o_term, solution)
     found = []
     for ts, tp, to in data.match(s, p, o):
         extended = _extend(solution, ((s_term, ts), (p_term, tp), (o_term, to)))
@@ -399,6 +404,38 @@ def _match_fixed_predicate(
             for value in subjects:
                 row = solution.copy()
                 row[s_term] = value
+                found.append(row)
+    return found
+
+
+def _match_predicate(data: Dataset, s_term: Any, p: Node, o_term: Any, solution: Solution) -> list[Solution]:
+    """``?s p ?o`` with both ends open: every triple of the predicate, from its index."""
+    found = []
+    for part in data.parts:
+        by_o = part.pos.get(p)
+        if not by_o:
+            continue
+        for obj, subjects in by_o.items():
+            for subj in subjects:
+                row = solution.copy()
+                row[s_term] = subj
+                row[o_term] = obj
+                found.append(row)
+    return found
+
+
+def _match_subject(data: Dataset, s: Node, p_term: Any, o_term: Any, solution: Solution) -> list[Solution]:
+    """``s ?p ?o`` with a known subject and two open variables: the subject's triples, from its index."""
+    found = []
+    for part in data.parts:
+        by_p = part.spo.get(s)
+        if not by_p:
+            continue
+        for pred, objects in by_p.items():
+            for obj in objects:
+                row = solution.copy()
+                row[p_term] = pred
+                row[o_term] = obj
                 found.append(row)
     return found
 

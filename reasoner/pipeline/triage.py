@@ -7,7 +7,7 @@ them and arranges their answers into a :class:`TriageResult`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +17,7 @@ from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF
 
 from reasoner.engines.owl_rl import Triple
-from reasoner.knowledge import DX, Knowledge, SourceRef, load_knowledge
+from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plan import build_plan
 from reasoner.pipeline.policy import Position, Profile, knowledge_for, load_profile, policy_name, resolve
@@ -259,8 +259,24 @@ def _urgency(view: ReportRows, knowledge: Knowledge) -> Tier | None:
     return None
 
 
-def _citations(refs: Iterable[SourceRef]) -> tuple[Citation, ...]:
-    return tuple(Citation(r.iri, r.label, r.short, r.citation, r.date, r.relation) for r in refs)
+# One-element sets: a membership test hashes, where ``==`` on rdflib terms runs Python code per row.
+_TYPE_ONLY = frozenset({RDF.type})
+_RED_FLAG_ONLY = frozenset({DX.RedFlag})
+_RECOMMENDATION_ONLY = frozenset({DX.Recommendation})
+
+
+@per_knowledge
+def _citations_by_element(knowledge: Knowledge) -> dict[str, tuple[Citation, ...]]:
+    """Each knowledge element's sources as citations, made once per knowledge (they are immutable,
+    so every result shares them)."""
+    return {
+        element: tuple(Citation(r.iri, r.label, r.short, r.citation, r.date, r.relation) for r in refs)
+        for element, refs in knowledge.sources.items()
+    }
+
+
+def _citations(knowledge: Knowledge, node: object) -> tuple[Citation, ...]:
+    return _citations_by_element(knowledge).get(str(node), ())
 
 
 def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFlag, ...]:
@@ -268,7 +284,7 @@ def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFla
     parts: dict[str, set[str]] = {}
     for cls, subject, prop, value in _run(view, knowledge, "report-triggers"):
         key = str(cls)
-        if prop == RDF.type:
+        if prop in _TYPE_ONLY:
             if value != cls:
                 parts.setdefault(key, set()).add(str(value))
             continue
@@ -288,12 +304,12 @@ def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFla
             RedFlag(
                 iri=str(cls),
                 label=info.label,
-                kind="red flag" if kind == DX.RedFlag else "clinical situation",
+                kind="red flag" if kind in _RED_FLAG_ONLY else "clinical situation",
                 definition=info.definition,
                 evidence=info.evidence,
                 facts=tuple(sorted(facts.get(str(cls), ()), key=lambda f: (f.subject, f.attribute, f.value))),
                 because_of=tuple(sorted(parts.get(str(cls), ()))),
-                sources=_citations(knowledge.sources_of(cls)),
+                sources=_citations(knowledge, cls),
             )
         )
     return tuple(sorted(found, key=lambda item: (item.kind, item.label)))
@@ -308,7 +324,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
         entry = rows.setdefault(
             key,
             {
-                "kind": "recommendation" if kind == DX.Recommendation else "avoid",
+                "kind": "recommendation" if kind in _RECOMMENDATION_ONLY else "avoid",
                 "action": action,
                 "tier": Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or "")) if tier else None,
                 "condition": str(only_if or ""),
@@ -342,7 +358,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 because=tuple(sorted(entry["because"])),
                 evidence=info.evidence,
                 interpretation=info.interpretation,
-                sources=_citations(knowledge.sources_of(iri)),
+                sources=_citations(knowledge, iri),
             )
         )
     return sorted(steps, key=_step_order)

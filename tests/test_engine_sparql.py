@@ -4,6 +4,7 @@
   case (rows compared as multisets, or in order where the query orders them);
 - every report query of the knowledge against Oxigraph, and every derive rule against rdflib, on
   every scenario and 300 generated cases (their closures and worst-case completions);
+- expressions compiled to closures (reasoner.engines.sparql_functions) against the interpreter;
 - queries outside the evaluated subset are refused when compiled, and a QuerySet runs them with
   its fallback engine.
 """
@@ -312,3 +313,85 @@ def test_derive_rules_match_rdflib(closures: list[set[Any]]) -> None:
             assert built == rule.run(closure, knowledge.schema), rule.name
             fired[rule.name] += bool(built)
     assert all(fired[rule.name] for rule in engine.derive_rules), fired
+
+
+# Every operator and function the evaluator supports, over values of every kind (IRIs, blank nodes,
+# numbers of several datatypes, strings with and without a language, booleans, unbound).
+EXPRESSIONS = [
+    "?a = ?b",
+    "?a != ?b",
+    "?a < ?b",
+    "?a > ?b",
+    "?a <= ?b",
+    "?a >= ?b",
+    "?a IN (?b, 3, 'x')",
+    "?a NOT IN (?b, :p)",
+    "?a && ?b",
+    "?a || ?b",
+    "!?a",
+    "?a + ?b",
+    "?a - ?b * 2",
+    "?a / ?b",
+    "?a * ?b + 1",
+    "BOUND(?a)",
+    "IF(?a, ?b, 'no')",
+    "CONCAT(STR(?a), '-', STR(?b))",
+    "isIRI(?a)",
+    "isURI(?b)",
+    "isBLANK(?a)",
+    "isLITERAL(?a)",
+    "isNUMERIC(?b)",
+    "STR(?a)",
+    "EXISTS { ?a :q ?b }",
+    "NOT EXISTS { ?a :q ?b } && isIRI(?a)",
+    "(?a > 1) || (STR(?b) = 'x')",
+]
+VALUES = [
+    None,
+    "<http://example.org/p>",
+    "_:blank",
+    "1",
+    "2.5",
+    '"2"^^<http://www.w3.org/2001/XMLSchema#integer>',
+    '"1.5e0"^^<http://www.w3.org/2001/XMLSchema#double>',
+    "0",
+    '"x"',
+    '""',
+    '"x"@en',
+    "true",
+    "false",
+]
+
+
+@pytest.mark.parametrize("text", EXPRESSIONS)
+def test_compiled_expressions_agree_with_the_interpreter(text: str) -> None:
+    from rdflib.util import from_n3
+
+    from reasoner.engines.sparql_expressions import ExprError, Var, evaluate, to_ops
+    from reasoner.engines.sparql_functions import expression_value
+
+    parsed = prepareQuery(f"{PREFIX}SELECT * WHERE {{ ?s ?p ?o FILTER ({text}) }}").algebra
+    expr = to_ops(parsed).p.p.expr
+    a, b = Var("a"), Var("b")
+    asked: list[Any] = []
+
+    def exists(pattern: Any, solution: Any, negated: bool) -> bool:  # a stand-in: true when ?a is bound
+        asked.append(pattern)
+        return (a in solution) != negated
+
+    def outcome(function: Any, solution: dict[Any, Any]) -> tuple[str, Any]:
+        try:
+            return ("value", function(expr, solution, exists))
+        except ExprError:
+            return ("error", None)
+
+    checked = 0
+    for left in VALUES:
+        for right in VALUES:
+            solution = {var: from_n3(value) for var, value in ((a, left), (b, right)) if value is not None}
+            expected, got = outcome(evaluate, solution), outcome(expression_value, solution)
+            assert got == expected, (text, left, right)
+            assert type(got[1]) is type(expected[1])  # the exact kind of value matters
+            checked += 1
+    assert checked == len(VALUES) ** 2
+    assert ("EXISTS" in text) == bool(asked)

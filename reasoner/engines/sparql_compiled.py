@@ -28,11 +28,11 @@ from reasoner.engines.sparql_expressions import (
     Var,
     as_term,
     ebv,
-    evaluate,
     numeric,
     order_key,
     to_ops,
 )
+from reasoner.engines.sparql_functions import expression_value
 from reasoner.engines.sparql_match import (
     MEMO_LIMIT,
     Dataset,
@@ -200,7 +200,7 @@ class _Evaluator:
         by the values of its variables (it depends on nothing else)."""
         names = expr.memo_vars if isinstance(expr, Op) else None
         if names is None or self.data.case is None or not self._fixed_patterns(expr.exists_patterns):
-            return evaluate(expr, row, self.exists)
+            return expression_value(expr, row, self.exists)
         values = expr.values
         if values is None:
             values = expr.values = {}
@@ -208,7 +208,7 @@ class _Evaluator:
         known = values.get(key)
         if known is None:
             try:
-                known = (True, evaluate(expr, row, self.exists))
+                known = (True, expression_value(expr, row, self.exists))
             except ExprError as exc:
                 known = (False, exc)
             if len(values) < MEMO_LIMIT:
@@ -266,7 +266,7 @@ class _Evaluator:
 
     def _sort_value(self, expr: Any, row: Solution) -> tuple[Any, ...]:
         try:
-            value: Node | None = as_term(evaluate(expr, row, self.exists))
+            value: Node | None = as_term(expression_value(expr, row, self.exists))
         except ExprError:
             value = None
         return order_key(value)
@@ -300,7 +300,7 @@ class _Evaluator:
 
     def _group_value(self, key: Any, row: Solution) -> Node | None:
         try:
-            return as_term(evaluate(key, row, self.exists))
+            return as_term(expression_value(key, row, self.exists))
         except ExprError:
             return None
 
@@ -321,7 +321,7 @@ def _aggregate(aggregate: Op, members: list[Solution], evaluator: _Evaluator) ->
             values.append(frozenset(row.items()))
             continue
         try:
-            values.append(as_term(evaluate(aggregate.vars, row, evaluator.exists)))
+            values.append(as_term(expression_value(aggregate.vars, row, evaluator.exists)))
         except ExprError:
             if name != "Aggregate_Count":
                 return None

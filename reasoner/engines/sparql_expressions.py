@@ -18,14 +18,20 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 __all__ = [
+    "ARITHMETIC",
+    "RELATIONS",
+    "Exists",
     "ExprError",
     "Op",
     "Var",
     "as_term",
     "check_expression",
     "ebv",
+    "equal",
     "evaluate",
+    "is_numeric",
     "order_key",
+    "string_value",
     "to_ops",
     "variables_of",
 ]
@@ -69,9 +75,31 @@ class Op:
     resolves every attribute through several calls, which dominated evaluation time. A missing
     attribute is None, as with ``CompValue``."""
 
+    #: The attribute an expression node keeps its closure in (:mod:`sparql_functions`); not pickled.
+    FUNCTION = "function"
+    # Attributes the evaluator reads on every node and most nodes lack: None here, found without
+    # a call to __getattr__.
+    fixed: Any = None
+    rows: Any = None
+    only_case: Any = None
+    memo_vars: Any = None
+    exists_patterns: Any = None
+    values: Any = None
+    expr: Any = None
+    other: Any = None
+
     def __init__(self, name: str, **parts: Any) -> None:
         self.name = name
         self.__dict__.update(parts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__
+        if Op.FUNCTION in state:
+            state = {key: value for key, value in state.items() if key != Op.FUNCTION}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -144,7 +172,8 @@ def numeric(value: Any) -> int | Decimal | float:
     raise ExprError("not a number")
 
 
-def _is_numeric(value: Any) -> bool:
+def is_numeric(value: Any) -> bool:
+    """Whether a value is a number (SPARQL ``isNUMERIC``)."""
     if isinstance(value, (URIRef, BNode)):
         return False
     if isinstance(value, Literal):
@@ -201,7 +230,7 @@ def equal(left: Any, right: Any) -> bool:
     """SPARQL ``=``."""
     if isinstance(left, (URIRef, BNode)) or isinstance(right, (URIRef, BNode)):
         return type(left) is type(right) and left == right  # an IRI or blank node equals only itself
-    if _is_numeric(left) and _is_numeric(right):
+    if is_numeric(left) and is_numeric(right):
         return bool(numeric(left) == numeric(right))
     left_literal, right_literal = _plain(left), _plain(right)
     if left_literal is None or right_literal is None:
@@ -217,7 +246,7 @@ def equal(left: Any, right: Any) -> bool:
 
 
 def _compare(left: Any, right: Any) -> int:
-    if _is_numeric(left) and _is_numeric(right):
+    if is_numeric(left) and is_numeric(right):
         a, b = numeric(left), numeric(right)
         if isinstance(a, float) or isinstance(b, float):
             a, b = float(a), float(b)
@@ -287,7 +316,7 @@ def _arithmetic(e: Op, solution: Mapping[Var, Node], exists: Exists) -> Any:
         if isinstance(value, float) or isinstance(result, float):
             result, value = float(result), float(value)
         try:
-            result = {"+": _add, "-": _sub, "*": _mul, "/": _div}[op](result, value)
+            result = ARITHMETIC[op](result, value)
         except (InvalidOperation, ZeroDivisionError) as exc:
             raise ExprError("arithmetic error") from exc
     return result
@@ -311,7 +340,11 @@ def _div(a: Any, b: Any) -> Any:
     return a / b
 
 
-def _string(value: Any) -> str:
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {"+": _add, "-": _sub, "*": _mul, "/": _div}
+
+
+def string_value(value: Any) -> str:
+    """A value's string (SPARQL ``STR``; ExprError for a blank node)."""
     if isinstance(value, (URIRef, Literal)):
         return str(value)
     if isinstance(value, BNode):
@@ -331,7 +364,7 @@ def _builtin(e: Op, solution: Mapping[Var, Node], exists: Exists) -> Any:
     if name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
         return exists(e.graph, solution, name == "Builtin_NOTEXISTS")
     if name == "Builtin_CONCAT":
-        return "".join(_string(evaluate(arg, solution, exists)) for arg in e.arg)
+        return "".join(string_value(evaluate(arg, solution, exists)) for arg in e.arg)
     value = evaluate(e.arg, solution, exists)
     if name in ("Builtin_isIRI", "Builtin_isURI"):
         return isinstance(value, URIRef)
@@ -340,9 +373,9 @@ def _builtin(e: Op, solution: Mapping[Var, Node], exists: Exists) -> Any:
     if name == "Builtin_isLITERAL":
         return not isinstance(value, (URIRef, BNode))
     if name == "Builtin_isNUMERIC":
-        return _is_numeric(value)
+        return is_numeric(value)
     if name == "Builtin_STR":
-        return _string(value)
+        return string_value(value)
     raise ExprError(f"unsupported function {name}")  # unreachable after check_expression
 
 
@@ -443,7 +476,7 @@ def _order_key(value: Node) -> tuple[Any, ...]:
         return (1, str(value))
     if isinstance(value, URIRef):
         return (2, str(value))
-    if _is_numeric(value):
+    if is_numeric(value):
         number = numeric(value)
         return (3, 0, float(number) if isinstance(number, float) else Decimal(number), str(value))
     if isinstance(value, Literal):

@@ -49,6 +49,7 @@ PREPARED_SOURCES = (  # a new evaluator (or way of pickling) never reuses querie
     "cache.py",
     "engines/sparql_compiled.py",
     "engines/sparql_expressions.py",
+    "engines/sparql_functions.py",
     "engines/sparql_match.py",
     "engines/sparql_plan.py",
     "engines/sparql_prepare.py",

@@ -378,7 +378,24 @@ class CompiledQuery:
 
     def select(self, data: Dataset) -> list[Row]:
         """The solutions, as rows in the order of the projected variables."""
-        return [tuple(row.get(var) for var in self.variables) for row in self.solutions(data)]
+        plan = self.plan(data)
+        distinct = plan.name == "Distinct"
+        project = plan.p if distinct else plan
+        if project.name != "Project" or tuple(project.PV) != self.variables:
+            return [tuple(map(row.get, self.variables)) for row in self.solutions(data)]
+        # SELECT [DISTINCT] at the top: the rows straight from the projected part, as tuples (no
+        # projected dictionaries), the first of equal rows kept, as DISTINCT over those would.
+        variables = self.variables
+        rows: list[Row] = []
+        seen: set[Row] = set()
+        for row in _Evaluator(data, self.tables).part(project.p, {}):
+            values = tuple(map(row.get, variables))
+            if distinct:
+                if values in seen:
+                    continue
+                seen.add(values)
+            rows.append(values)
+        return rows
 
     def construct(self, data: Dataset) -> set[Triple]:
         """The triples the CONSTRUCT template builds (templates with blank nodes are not compiled)."""

@@ -496,8 +496,15 @@ def _nested_loop(data: Dataset, patterns: Sequence[Sequence[Any]], solutions: li
     for pattern in _order_patterns(patterns, bound):
         solutions = [found for solution in solutions for found in _match_pattern(data, pattern, solution)]
         if not solutions:
-            break
-    return solutions
+            return solutions
+    return _rows(solutions, set(solutions[0]) if solutions else set())  # every row binds the same variables
+
+
+def _rows(rows: list[Solution], bound: set[Var]) -> Table:
+    """``rows`` as a table that knows the variables every row binds (so a join need not look)."""
+    table = Table(rows)
+    table.bound = bound
+    return table
 
 
 # ------------------------------------------------------------------ the algebra
@@ -534,7 +541,10 @@ def _always_bound(rows: list[Solution]) -> set[Var]:
 
 def join(left: list[Solution], right: list[Solution]) -> list[Solution]:
     """The SPARQL join of two answers (hash join on the variables both always bind)."""
-    key = shared_variables(left, right)
+    if not left or not right:
+        return []
+    left_bound, right_bound = _always_bound(left), _always_bound(right)
+    key = sorted(left_bound & right_bound)
     if not key:
         return [merged for a in left for b in right if (merged := compatible(a, b)) is not None]
     grouped = buckets(right, key)
@@ -550,7 +560,7 @@ def join(left: list[Solution], right: list[Solution]) -> list[Solution]:
             # Rows agree on the key; when they share no other variable there is nothing to check.
             if len(merged) == len(row) + len(other) - width or compatible(row, other) is not None:
                 joined.append(merged)
-    return joined
+    return _rows(joined, left_bound | right_bound)  # a joined row binds what both of its rows bind
 
 
 _EMPTY = TripleIndex(())

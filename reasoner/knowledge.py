@@ -14,7 +14,6 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -41,8 +40,6 @@ CACHE_KIND = "knowledge"
 PACKS_FOLDER = "guidelines"  # ontology/guidelines/*.ttl: one guideline pack a file
 CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
 CACHE_KEEP = 32  # knowledge caches kept on disk (about 1 MB each)
-PARSED_TEXTS_KIND = "parsed-queries"  # the digests of the query texts that rdflib parsed
-PARSED_TEXTS_KEEP = 4096  # digests kept (each query text, as it was at each edit)
 
 
 @dataclass(frozen=True)
@@ -100,21 +97,30 @@ class PreparedQueries(Mapping[str, "Query"]):
         """The SPARQL text of the named query."""
         return self._texts[name]
 
-    def prepare_all(self, parsed_before: AbstractSet[str] = frozenset()) -> set[str]:
-        """Parse every query now, except those whose text rdflib parsed before (``parsed_before``
-        holds the SHA-256 of each text): a syntax error raises a KnowledgeError naming the file.
-        Returns the digests of all the texts."""
-        digests = set()
+    def check_syntax(self) -> None:
+        """Check every query's syntax now: a syntax error raises a KnowledgeError naming the file.
+
+        Oxigraph's parser checks each text (for all the queries, about what rdflib takes for one);
+        a text it refuses is parsed by rdflib, whose verdict stands (it accepts some texts Oxigraph
+        refuses, and those load as they always did). A text Oxigraph accepts and rdflib would
+        refuse fails when it is first looked up; ``dorsum check`` parses every file with rdflib."""
         for name, text in self._texts.items():
-            digest = _text_digest(text)
-            if digest not in parsed_before:
+            if name not in self._prepared and not _oxigraph_accepts(text):
                 self[name]
-            digests.add(digest)
-        return digests
 
 
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def _oxigraph_accepts(text: str) -> bool:
+    """Whether Oxigraph parses the query text. It runs what it parses, so the text is run over an
+    empty store; a text that names a SERVICE (which Oxigraph would call) is not tried at all."""
+    if "service" in text.lower():
+        return False
+    import pyoxigraph  # local: only a knowledge parsed from its files needs it
+
+    try:
+        pyoxigraph.Store().query(text)
+    except Exception:  # a syntax error, or anything else: rdflib decides
+        return False
+    return True
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,31 +423,15 @@ def _query_files(folder: Path, names: Iterable[str]) -> dict[str, Path]:
 
 
 def _prepare_queries(folder: Path) -> PreparedQueries:
-    """The queries of ``queries/*.rq``, every one checked, so that a syntax error stops the loading:
-    parsed now, unless this rdflib parsed the same text before (an unchanged query, after another
-    knowledge file was edited)."""
+    """The queries of ``queries/*.rq``, every one checked, so that a syntax error stops the loading
+    (see :meth:`PreparedQueries.check_syntax`); rdflib parses each when it is first used."""
     paths = sorted(folder.glob("*.rq"))
     queries = PreparedQueries({path.stem: path for path in paths}, {path.stem: _read_query(path) for path in paths})
-    path, key = _parsed_texts_cache()
-    parsed_before = read_cached(path, key, frozenset) or frozenset()
-    digests = queries.prepare_all(parsed_before)
-    if not digests <= parsed_before:
-        kept = parsed_before if len(parsed_before) + len(digests) <= PARSED_TEXTS_KEEP else frozenset()
-        write_cached(path, key, kept | digests)
-        prune(PARSED_TEXTS_KIND, CACHE_KEEP)
+    queries.check_syntax()
     for required in REQUIRED_QUERIES:
         if required not in queries:
             raise KnowledgeError(f"{folder}: required query {required}.rq is missing")
     return queries
-
-
-def _parsed_texts_cache() -> tuple[Path | None, str]:
-    """Where the digests of the query texts that parsed are kept, for this rdflib and pyparsing
-    (the parser's outcome depends on nothing else)."""
-    import pyparsing  # local: as the SPARQL parser, slow to import
-
-    source = source_hash((), (rdflib.__version__, pyparsing.__version__))
-    return cache_file(PARSED_TEXTS_KIND, "rdflib", source), f"{PARSED_TEXTS_KIND} {source}"
 
 
 def prepare_query_file(path: Path) -> Query:

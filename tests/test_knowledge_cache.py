@@ -1,10 +1,14 @@
 """The parsed-knowledge cache: keyed by the content hash, never stale, damaged files ignored, and
-SPARQL queries parsed only when used (syntax errors still stop the loading)."""
+SPARQL queries checked when the knowledge is parsed, parsed by rdflib only when used (syntax
+errors still stop the loading)."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -160,16 +164,9 @@ def test_a_sparql_syntax_error_still_stops_the_loading(kb: Path) -> None:
     assert not cache_files(kb)
 
 
-def test_after_an_edit_only_the_queries_whose_text_changed_are_parsed(
-    kb: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """rdflib parsed every unchanged query text before: loading the edited knowledge parses only the
-    edited query (and the two lookups the loading runs)."""
-    load_knowledge(kb)
-    core = kb / "ontology" / "core.ttl"
-    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
-    advice = kb / "queries" / "report-advice.rq"
-    advice.write_text(advice.read_text() + "# edited\n")
+def test_loading_parses_with_rdflib_only_the_queries_it_runs(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query is checked, but rdflib (slow) parses only the two lookups the loading runs, on
+    the first load as after an edit of an ontology file and of a query."""
     parsed: list[str] = []
     prepare = knowledge_module._prepare_text
 
@@ -178,10 +175,52 @@ def test_after_an_edit_only_the_queries_whose_text_changed_are_parsed(
         return prepare(text, path)
 
     monkeypatch.setattr(knowledge_module, "_prepare_text", counted)
+    load_knowledge(kb)
+    assert sorted(parsed) == ["knowledge-labels", "knowledge-sources"]
+    core = kb / "ontology" / "core.ttl"
+    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
+    advice = kb / "queries" / "report-advice.rq"
+    advice.write_text(advice.read_text() + "# edited\n")
+    parsed.clear()
     edited = load_from_disk(kb)
     assert PROBE in edited.ontology and edited.sources
-    assert sorted(parsed) == ["knowledge-labels", "knowledge-sources", "report-advice"]
-    assert hasattr(edited.queries["report-urgency"], "algebra")  # the others: parsed when used
+    assert sorted(parsed) == ["knowledge-labels", "knowledge-sources"]
+    assert hasattr(edited.queries["report-advice"], "algebra")  # the others: parsed when used
+    assert parsed[-1] == "report-advice"
+
+
+def test_a_query_only_rdflib_accepts_still_loads(kb: Path) -> None:
+    """Oxigraph refuses a projected variable that is not grouped; rdflib accepts it, as it did."""
+    text = "PREFIX dx: <https://w3id.org/dorsum/ontology#>\nSELECT ?s ?o (COUNT(?p) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s\n"
+    (kb / "queries" / "docs-avoid.rq").write_text(text)
+    knowledge = load_from_disk(kb)
+    assert hasattr(knowledge.queries["docs-avoid"], "algebra")
+
+
+def test_loading_does_not_call_a_service_a_query_names(kb: Path) -> None:
+    """The syntax check never runs a query's SERVICE call (Oxigraph would make it)."""
+    calls: list[object] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def answer() -> None:  # count each call and hang up, so that a caller fails fast
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                calls.append(connection)
+                connection.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    (kb / "queries" / "docs-avoid.rq").write_text(
+        f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}\n"
+    )
+    try:
+        assert load_from_disk(kb).queries.text("docs-avoid").startswith("SELECT")
+    finally:
+        listener.close()
+    assert not calls
 
 
 def test_a_sparql_syntax_error_stops_the_loading_after_an_edit(kb: Path) -> None:

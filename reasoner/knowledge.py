@@ -14,8 +14,8 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +24,7 @@ from rdflib import BNode, Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
+from reasoner.cache import cache_file, pickled, prune, read_cached, source_hash, unpickled, write_cached
 from reasoner.errors import KnowledgeError, one_line
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class Knowledge:
     """A loaded knowledge base. Treat every graph in it as read-only."""
 
     root: Path
-    ontology: Graph
+    stored_ontology: Graph | bytes = field(repr=False)  # the ontology, or its pickle: see ontology
     schema: Graph  # the ontology without annotations: what reasoning needs
     shapes: Graph
     validation_support: Mapping[Node, tuple[tuple[Node, Node, Node], ...]]  # per term: what sh:class needs
@@ -140,6 +140,22 @@ class Knowledge:
     content_hash: str
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
+    ontology_labels: str = ""  # blank_labels() of the ontology, when the disk cache holds it
+
+    @cached_property
+    def ontology(self) -> Graph:
+        """The whole ontology, annotations included. A knowledge read from the disk cache unpickles
+        it when it is first used: a run whose rules and queries are cached never needs it."""
+        if isinstance(self.stored_ontology, Graph):
+            return self.stored_ontology
+        graph = unpickled(self.stored_ontology, Graph)
+        if self.ontology_labels:
+            _remember_blank_labels(graph, self.ontology_labels)
+        return graph
+
+    def ontology_blank_labels(self) -> str:
+        """:func:`blank_labels` of the ontology, without unpickling it."""
+        return self.ontology_labels or blank_labels(self.ontology)
 
     def label(self, node: object) -> str:
         """The label of a knowledge element, or a readable fallback for anything else."""
@@ -306,7 +322,7 @@ class _Parsed:
     files, nothing tied to a process (stores, compiled queries) or to the folder it was read from."""
 
     content_hash: str
-    ontology: Graph
+    ontology: Graph | bytes  # bytes in the disk cache (pickled apart: see Knowledge.ontology)
     schema: Graph
     shapes: Graph
     validation_support: dict[Node, tuple[tuple[Node, Node, Node], ...]]
@@ -326,20 +342,19 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
     path = cache_file(CACHE_KIND, digest, source)
     key = f"{digest} {source}"
     parsed = read_cached(path, key, _Parsed)
-    if parsed is None or parsed.content_hash != digest:
-        parsed, queries = _parse_knowledge(root, digest, packs)
+    if parsed is None or parsed.content_hash != digest or isinstance(parsed.ontology, Graph):
+        parsed, ontology, queries = _parse_knowledge(root, digest, packs)
         if path is not None and content_hash(root, packs) == digest:  # never cache a mix of old and new files
-            fingerprints = (blank_labels(parsed.ontology), blank_labels(parsed.schema))
-            write_cached(path, key, replace(parsed, blank_labels=fingerprints))
+            parsed = replace(parsed, blank_labels=(blank_labels(ontology), blank_labels(parsed.schema)))
+            write_cached(path, key, replace(parsed, ontology=pickled(ontology)))
             prune(CACHE_KIND, CACHE_KEEP)
     else:
         queries = PreparedQueries(_query_files(root / "queries", parsed.query_texts), parsed.query_texts)
-        for graph, fingerprint in zip((parsed.ontology, parsed.schema), parsed.blank_labels, strict=True):
-            if fingerprint:
-                _remember_blank_labels(graph, fingerprint)
+        if parsed.blank_labels[1]:
+            _remember_blank_labels(parsed.schema, parsed.blank_labels[1])
     return Knowledge(
         root=root,
-        ontology=parsed.ontology,
+        stored_ontology=parsed.ontology,
         schema=parsed.schema,
         shapes=parsed.shapes,
         validation_support=parsed.validation_support,
@@ -351,10 +366,11 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
         content_hash=digest,
         elements=parsed.elements,
         sources=parsed.sources,
+        ontology_labels=parsed.blank_labels[0],
     )
 
 
-def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, PreparedQueries]:
+def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, Graph, PreparedQueries]:
     ontology = _parse_turtle_folder(root / "ontology")
     loaded = _pack_files(root, packs)
     for path in _pack_files(root, None):
@@ -378,7 +394,7 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
         elements=_elements(ontology, queries),
         sources=_sources(ontology, queries),
     )
-    return parsed, queries
+    return parsed, ontology, queries
 
 
 def _type_support(ontology: Graph) -> dict[Node, tuple[tuple[Node, Node, Node], ...]]:

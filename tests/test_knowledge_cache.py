@@ -19,6 +19,7 @@ from reasoner import KnowledgeError, load_knowledge, render_json, triage
 from reasoner import knowledge as knowledge_module
 from reasoner.cache import CACHE_ENV
 from reasoner.knowledge import DX, Knowledge, blank_labels
+from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import read_case
 
 from .conftest import EXAMPLES, ROOT
@@ -83,6 +84,19 @@ def test_a_knowledge_read_from_the_cache_brings_its_blank_node_fingerprints(
     monkeypatch.setattr(knowledge_module, "_BLANK_LABELS", {})  # forget them: computed from the graphs
     assert (blank_labels(second.ontology), blank_labels(second.schema)) == stored
     assert blank_labels(second.ontology) != blank_labels(second.shapes)
+
+
+def test_a_warm_triage_does_not_read_the_ontology_graph(kb: Path) -> None:
+    """With the rules and queries cached, triage needs none of the ontology graph: a knowledge read
+    from the disk cache unpickles it only when something asks for it (then the same triples)."""
+    case = EXAMPLES / "lumbar-mass-back-pain.yaml"
+    first = load_knowledge(kb)
+    before = render_json(triage(read_case(case, first), first))
+    engine_for(first).save()  # as the process would at exit
+    second = load_from_disk(kb)
+    assert render_json(triage(read_case(case, second), second)) == before
+    assert "ontology" not in vars(second)  # never unpickled
+    assert set(second.ontology) == set(first.ontology) and "ontology" in vars(second)
 
 
 def test_a_changed_knowledge_file_is_parsed_again(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,12 +30,16 @@ from reasoner.errors import KnowledgeError, one_line
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
 
+    from reasoner.engines.sparql_store import Row
+
 DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
 CONTEXT_FILE = "case-form.context.jsonld"
 KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
 CASE_SHAPES_PREFIX = "case-"  # shapes/case-*.ttl check cases; other shape files check the knowledge
 REQUIRED_QUERIES = ("report-advice", "report-urgency", "report-red-flags", "report-triggers")
+LABELS_QUERY, SOURCES_QUERY = "knowledge-labels", "knowledge-sources"  # lookups run once, when parsed
+LOOKUP_QUERIES = (LABELS_QUERY, SOURCES_QUERY)
 CACHE_KIND = "knowledge"
 PACKS_FOLDER = "guidelines"  # ontology/guidelines/*.ttl: one guideline pack a file
 CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
@@ -381,6 +385,7 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
     queries = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
     version, version_iri = _version(ontology)
+    lookups = _lookup_rows(ontology, queries)
     parsed = _Parsed(
         content_hash=digest,
         ontology=ontology,
@@ -391,8 +396,8 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
         context=context,
         version=version,
         version_iri=version_iri,
-        elements=_elements(ontology, queries),
-        sources=_sources(ontology, queries),
+        elements=_elements(lookups.get(LABELS_QUERY, ())),
+        sources=_sources(ontology, lookups.get(SOURCES_QUERY, ())),
     )
     return parsed, ontology, queries
 
@@ -503,10 +508,38 @@ def _version(ontology: Graph) -> tuple[str, str]:
     return ("unversioned", "")
 
 
-def _elements(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, ElementInfo]:
+def _lookup_rows(ontology: Graph, queries: PreparedQueries) -> dict[str, list[Row]]:
+    """The rows of the lookup queries (:data:`LOOKUP_QUERIES`, those the knowledge has) over the
+    ontology, in sorted order: what is built from them does not depend on an engine's order. They
+    run on Oxigraph, in a store built for them (a fifth of what rdflib's engine takes); a query
+    Oxigraph cannot run runs on rdflib."""
+    import pyoxigraph
+
+    from reasoner.engines.sparql_store import from_oxigraph, quads
+
+    store = pyoxigraph.Store()
+    store.bulk_extend(quads(ontology, pyoxigraph.DefaultGraph()))
+    found: dict[str, list[Row]] = {}
+    for name in (name for name in LOOKUP_QUERIES if name in queries):
+        rows: list[Row]
+        try:
+            solutions = store.query(queries.text(name))
+        except Exception:  # a text only rdflib accepts (see PreparedQueries.check_syntax)
+            rows = [tuple(row) for row in ontology.query(queries[name])]  # type: ignore[arg-type]
+        else:
+            if not isinstance(solutions, pyoxigraph.QuerySolutions):
+                raise KnowledgeError(f"{queries.files[name]}: a lookup query must be a SELECT")
+            width = len(solutions.variables)
+            rows = [tuple(from_oxigraph(solution[i]) for i in range(width)) for solution in solutions]
+        found[name] = sorted(rows, key=lambda row: tuple("" if term is None else str(term) for term in row))
+    return found
+
+
+def _elements(rows: Iterable[Row]) -> dict[str, ElementInfo]:
+    """Each element's label and texts (an element with several, such as a property that each pack
+    declares again, takes the first row)."""
     elements: dict[str, ElementInfo] = {}
-    for row in ontology.query(queries["knowledge-labels"]) if "knowledge-labels" in queries else []:
-        element, label, definition, evidence, interpretation = row  # type: ignore[misc]
+    for element, label, definition, evidence, interpretation in rows:
         elements.setdefault(
             str(element),
             ElementInfo(
@@ -520,12 +553,9 @@ def _elements(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, Elemen
     return elements
 
 
-def _sources(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, tuple[SourceRef, ...]]:
+def _sources(ontology: Graph, rows: Iterable[Row]) -> dict[str, tuple[SourceRef, ...]]:
     found: dict[str, list[SourceRef]] = {}
-    if "knowledge-sources" not in queries:
-        return {}
-    for row in ontology.query(queries["knowledge-sources"]):
-        element, relation, source, short, citation, date = row  # type: ignore[misc]
+    for element, relation, source, short, citation, date in rows:
         label = ontology.value(source, RDFS.label)
         found.setdefault(str(element), []).append(
             SourceRef(

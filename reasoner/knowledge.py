@@ -43,7 +43,7 @@ LOOKUP_QUERIES = (LABELS_QUERY, SOURCES_QUERY)
 CACHE_KIND = "knowledge"
 PACKS_FOLDER = "guidelines"  # ontology/guidelines/*.ttl: one guideline pack a file
 CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
-CACHE_KEEP = 32  # knowledge caches kept on disk (about 1 MB each)
+CACHE_KEEP = 32  # knowledge caches kept on disk (about 2 MB each)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,15 @@ def test_a_query_only_rdflib_accepts_still_loads(kb: Path) -> None:
     assert hasattr(knowledge.queries["docs-avoid"], "algebra")
 
 
+def test_a_query_only_oxigraph_accepts_fails_when_first_used(kb: Path) -> None:
+    """RDF-star, which Oxigraph parses and rdflib does not: the loading's check lets it through,
+    and its first use fails with the same error, naming the file (``dorsum check`` reports it)."""
+    (kb / "queries" / "docs-avoid.rq").write_text("SELECT * WHERE { << ?s ?p ?o >> ?q ?r }\n")
+    knowledge = load_from_disk(kb)
+    with pytest.raises(KnowledgeError, match=r"docs-avoid\.rq: SPARQL syntax error"):
+        knowledge.queries["docs-avoid"]
+
+
 def test_loading_does_not_call_a_service_a_query_names(kb: Path) -> None:
     """The syntax check never runs a query's SERVICE call (Oxigraph would make it)."""
     calls: list[object] = []

@@ -23,6 +23,7 @@ import copyreg
 import datetime
 import gc
 import hashlib
+import io
 import os
 import pickle
 import sys
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from rdflib.term import BNode, Literal, URIRef
 
@@ -101,9 +102,7 @@ def write_cached(path: Path | None, key: str, value: object) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as stream:
             temporary = stream.name
             stream.write(_MAGIC + key.encode() + b"\n")
-            pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = {**copyreg.dispatch_table, **TERM_REDUCERS}
-            pickler.dump(value)
+            _dump(value, stream)
         os.replace(temporary, path)  # atomic: readers see the old file or the whole new one
         temporary = None
     except Exception:  # unwritable folder, full disk, unpicklable value: run without the cache
@@ -112,6 +111,30 @@ def write_cached(path: Path | None, key: str, value: object) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _dump(value: object, stream: IO[bytes]) -> None:
+    pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, **TERM_REDUCERS}
+    pickler.dump(value)
+
+
+def pickled(value: object) -> bytes:
+    """``value`` pickled as the cache pickles it, for a part of a cached value that is read back
+    only when it is needed (:func:`unpickled`)."""
+    stream = io.BytesIO()
+    _dump(value, stream)
+    return stream.getvalue()
+
+
+def unpickled(data: bytes, expected: type[T]) -> T:
+    """The value :func:`pickled` made (from a cache file this dorsum read and trusted); raises
+    TypeError if it is not an ``expected``."""
+    with _collector_paused:
+        value = pickle.loads(data)
+    if not isinstance(value, expected):
+        raise TypeError(f"expected a pickled {expected.__name__}, found {type(value).__name__}")
+    return value
 
 
 def prune(kind: str, keep: int) -> None:

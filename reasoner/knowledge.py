@@ -14,9 +14,8 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,11 +24,13 @@ from rdflib import BNode, Graph, Literal, Namespace
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
-from reasoner.cache import cache_file, prune, read_cached, source_hash, write_cached
+from reasoner.cache import cache_file, pickled, prune, read_cached, source_hash, unpickled, write_cached
 from reasoner.errors import KnowledgeError, one_line
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
+
+    from reasoner.engines.sparql_store import Row
 
 DX = Namespace("https://w3id.org/dorsum/ontology#")
 KB_ENV = "DORSUM_KB"
@@ -37,12 +38,12 @@ CONTEXT_FILE = "case-form.context.jsonld"
 KNOWLEDGE_FOLDERS = ("ontology", "shapes", "queries")
 CASE_SHAPES_PREFIX = "case-"  # shapes/case-*.ttl check cases; other shape files check the knowledge
 REQUIRED_QUERIES = ("report-advice", "report-urgency", "report-red-flags", "report-triggers")
+LABELS_QUERY, SOURCES_QUERY = "knowledge-labels", "knowledge-sources"  # lookups run once, when parsed
+LOOKUP_QUERIES = (LABELS_QUERY, SOURCES_QUERY)
 CACHE_KIND = "knowledge"
 PACKS_FOLDER = "guidelines"  # ontology/guidelines/*.ttl: one guideline pack a file
 CACHE_SOURCES = ("knowledge.py", "cache.py", "errors.py")  # the code that builds a cached knowledge
-CACHE_KEEP = 32  # knowledge caches kept on disk (about 1 MB each)
-PARSED_TEXTS_KIND = "parsed-queries"  # the digests of the query texts that rdflib parsed
-PARSED_TEXTS_KEEP = 4096  # digests kept (each query text, as it was at each edit)
+CACHE_KEEP = 32  # knowledge caches kept on disk (about 2 MB each)
 
 
 @dataclass(frozen=True)
@@ -100,21 +101,30 @@ class PreparedQueries(Mapping[str, "Query"]):
         """The SPARQL text of the named query."""
         return self._texts[name]
 
-    def prepare_all(self, parsed_before: AbstractSet[str] = frozenset()) -> set[str]:
-        """Parse every query now, except those whose text rdflib parsed before (``parsed_before``
-        holds the SHA-256 of each text): a syntax error raises a KnowledgeError naming the file.
-        Returns the digests of all the texts."""
-        digests = set()
+    def check_syntax(self) -> None:
+        """Check every query's syntax now: a syntax error raises a KnowledgeError naming the file.
+
+        Oxigraph's parser checks each text (for all the queries, about what rdflib takes for one);
+        a text it refuses is parsed by rdflib, whose verdict stands (it accepts some texts Oxigraph
+        refuses, and those load as they always did). A text Oxigraph accepts and rdflib would
+        refuse fails when it is first looked up; ``dorsum check`` parses every file with rdflib."""
         for name, text in self._texts.items():
-            digest = _text_digest(text)
-            if digest not in parsed_before:
+            if name not in self._prepared and not _oxigraph_accepts(text):
                 self[name]
-            digests.add(digest)
-        return digests
 
 
-def _text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def _oxigraph_accepts(text: str) -> bool:
+    """Whether Oxigraph parses the query text. It runs what it parses, so the text is run over an
+    empty store; a text that names a SERVICE (which Oxigraph would call) is not tried at all."""
+    if "service" in text.lower():
+        return False
+    import pyoxigraph  # local: only a knowledge parsed from its files needs it
+
+    try:
+        pyoxigraph.Store().query(text)
+    except Exception:  # a syntax error, or anything else: rdflib decides
+        return False
+    return True
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +132,7 @@ class Knowledge:
     """A loaded knowledge base. Treat every graph in it as read-only."""
 
     root: Path
-    ontology: Graph
+    stored_ontology: Graph | bytes = field(repr=False)  # the ontology, or its pickle: see ontology
     schema: Graph  # the ontology without annotations: what reasoning needs
     shapes: Graph
     validation_support: Mapping[Node, tuple[tuple[Node, Node, Node], ...]]  # per term: what sh:class needs
@@ -134,6 +144,22 @@ class Knowledge:
     content_hash: str
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
+    ontology_labels: str = ""  # blank_labels() of the ontology, when the disk cache holds it
+
+    @cached_property
+    def ontology(self) -> Graph:
+        """The whole ontology, annotations included. A knowledge read from the disk cache unpickles
+        it when it is first used: a run whose rules and queries are cached never needs it."""
+        if isinstance(self.stored_ontology, Graph):
+            return self.stored_ontology
+        graph = unpickled(self.stored_ontology, Graph)
+        if self.ontology_labels:
+            _remember_blank_labels(graph, self.ontology_labels)
+        return graph
+
+    def ontology_blank_labels(self) -> str:
+        """:func:`blank_labels` of the ontology, without unpickling it."""
+        return self.ontology_labels or blank_labels(self.ontology)
 
     def label(self, node: object) -> str:
         """The label of a knowledge element, or a readable fallback for anything else."""
@@ -300,7 +326,7 @@ class _Parsed:
     files, nothing tied to a process (stores, compiled queries) or to the folder it was read from."""
 
     content_hash: str
-    ontology: Graph
+    ontology: Graph | bytes  # bytes in the disk cache (pickled apart: see Knowledge.ontology)
     schema: Graph
     shapes: Graph
     validation_support: dict[Node, tuple[tuple[Node, Node, Node], ...]]
@@ -320,20 +346,19 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
     path = cache_file(CACHE_KIND, digest, source)
     key = f"{digest} {source}"
     parsed = read_cached(path, key, _Parsed)
-    if parsed is None or parsed.content_hash != digest:
-        parsed, queries = _parse_knowledge(root, digest, packs)
+    if parsed is None or parsed.content_hash != digest or isinstance(parsed.ontology, Graph):
+        parsed, ontology, queries = _parse_knowledge(root, digest, packs)
         if path is not None and content_hash(root, packs) == digest:  # never cache a mix of old and new files
-            fingerprints = (blank_labels(parsed.ontology), blank_labels(parsed.schema))
-            write_cached(path, key, replace(parsed, blank_labels=fingerprints))
+            parsed = replace(parsed, blank_labels=(blank_labels(ontology), blank_labels(parsed.schema)))
+            write_cached(path, key, replace(parsed, ontology=pickled(ontology)))
             prune(CACHE_KIND, CACHE_KEEP)
     else:
         queries = PreparedQueries(_query_files(root / "queries", parsed.query_texts), parsed.query_texts)
-        for graph, fingerprint in zip((parsed.ontology, parsed.schema), parsed.blank_labels, strict=True):
-            if fingerprint:
-                _remember_blank_labels(graph, fingerprint)
+        if parsed.blank_labels[1]:
+            _remember_blank_labels(parsed.schema, parsed.blank_labels[1])
     return Knowledge(
         root=root,
-        ontology=parsed.ontology,
+        stored_ontology=parsed.ontology,
         schema=parsed.schema,
         shapes=parsed.shapes,
         validation_support=parsed.validation_support,
@@ -345,10 +370,11 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
         content_hash=digest,
         elements=parsed.elements,
         sources=parsed.sources,
+        ontology_labels=parsed.blank_labels[0],
     )
 
 
-def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, PreparedQueries]:
+def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> tuple[_Parsed, Graph, PreparedQueries]:
     ontology = _parse_turtle_folder(root / "ontology")
     loaded = _pack_files(root, packs)
     for path in _pack_files(root, None):
@@ -359,6 +385,7 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
     queries = _prepare_queries(root / "queries")
     context = _load_context(root / "ontology" / CONTEXT_FILE)
     version, version_iri = _version(ontology)
+    lookups = _lookup_rows(ontology, queries)
     parsed = _Parsed(
         content_hash=digest,
         ontology=ontology,
@@ -369,10 +396,10 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
         context=context,
         version=version,
         version_iri=version_iri,
-        elements=_elements(ontology, queries),
-        sources=_sources(ontology, queries),
+        elements=_elements(lookups.get(LABELS_QUERY, ())),
+        sources=_sources(ontology, lookups.get(SOURCES_QUERY, ())),
     )
-    return parsed, queries
+    return parsed, ontology, queries
 
 
 def _type_support(ontology: Graph) -> dict[Node, tuple[tuple[Node, Node, Node], ...]]:
@@ -417,31 +444,15 @@ def _query_files(folder: Path, names: Iterable[str]) -> dict[str, Path]:
 
 
 def _prepare_queries(folder: Path) -> PreparedQueries:
-    """The queries of ``queries/*.rq``, every one checked, so that a syntax error stops the loading:
-    parsed now, unless this rdflib parsed the same text before (an unchanged query, after another
-    knowledge file was edited)."""
+    """The queries of ``queries/*.rq``, every one checked, so that a syntax error stops the loading
+    (see :meth:`PreparedQueries.check_syntax`); rdflib parses each when it is first used."""
     paths = sorted(folder.glob("*.rq"))
     queries = PreparedQueries({path.stem: path for path in paths}, {path.stem: _read_query(path) for path in paths})
-    path, key = _parsed_texts_cache()
-    parsed_before = read_cached(path, key, frozenset) or frozenset()
-    digests = queries.prepare_all(parsed_before)
-    if not digests <= parsed_before:
-        kept = parsed_before if len(parsed_before) + len(digests) <= PARSED_TEXTS_KEEP else frozenset()
-        write_cached(path, key, kept | digests)
-        prune(PARSED_TEXTS_KIND, CACHE_KEEP)
+    queries.check_syntax()
     for required in REQUIRED_QUERIES:
         if required not in queries:
             raise KnowledgeError(f"{folder}: required query {required}.rq is missing")
     return queries
-
-
-def _parsed_texts_cache() -> tuple[Path | None, str]:
-    """Where the digests of the query texts that parsed are kept, for this rdflib and pyparsing
-    (the parser's outcome depends on nothing else)."""
-    import pyparsing  # local: as the SPARQL parser, slow to import
-
-    source = source_hash((), (rdflib.__version__, pyparsing.__version__))
-    return cache_file(PARSED_TEXTS_KIND, "rdflib", source), f"{PARSED_TEXTS_KIND} {source}"
 
 
 def prepare_query_file(path: Path) -> Query:
@@ -497,10 +508,38 @@ def _version(ontology: Graph) -> tuple[str, str]:
     return ("unversioned", "")
 
 
-def _elements(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, ElementInfo]:
+def _lookup_rows(ontology: Graph, queries: PreparedQueries) -> dict[str, list[Row]]:
+    """The rows of the lookup queries (:data:`LOOKUP_QUERIES`, those the knowledge has) over the
+    ontology, in sorted order: what is built from them does not depend on an engine's order. They
+    run on Oxigraph, in a store built for them (a fifth of what rdflib's engine takes); a query
+    Oxigraph cannot run runs on rdflib."""
+    import pyoxigraph
+
+    from reasoner.engines.sparql_store import from_oxigraph, quads
+
+    store = pyoxigraph.Store()
+    store.bulk_extend(quads(ontology, pyoxigraph.DefaultGraph()))
+    found: dict[str, list[Row]] = {}
+    for name in (name for name in LOOKUP_QUERIES if name in queries):
+        rows: list[Row]
+        try:
+            solutions = store.query(queries.text(name))
+        except Exception:  # a text only rdflib accepts (see PreparedQueries.check_syntax)
+            rows = [tuple(row) for row in ontology.query(queries[name])]  # type: ignore[arg-type]
+        else:
+            if not isinstance(solutions, pyoxigraph.QuerySolutions):
+                raise KnowledgeError(f"{queries.files[name]}: a lookup query must be a SELECT")
+            width = len(solutions.variables)
+            rows = [tuple(from_oxigraph(solution[i]) for i in range(width)) for solution in solutions]
+        found[name] = sorted(rows, key=lambda row: tuple("" if term is None else str(term) for term in row))
+    return found
+
+
+def _elements(rows: Iterable[Row]) -> dict[str, ElementInfo]:
+    """Each element's label and texts (an element with several, such as a property that each pack
+    declares again, takes the first row)."""
     elements: dict[str, ElementInfo] = {}
-    for row in ontology.query(queries["knowledge-labels"]) if "knowledge-labels" in queries else []:
-        element, label, definition, evidence, interpretation = row  # type: ignore[misc]
+    for element, label, definition, evidence, interpretation in rows:
         elements.setdefault(
             str(element),
             ElementInfo(
@@ -514,12 +553,9 @@ def _elements(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, Elemen
     return elements
 
 
-def _sources(ontology: Graph, queries: Mapping[str, Query]) -> dict[str, tuple[SourceRef, ...]]:
+def _sources(ontology: Graph, rows: Iterable[Row]) -> dict[str, tuple[SourceRef, ...]]:
     found: dict[str, list[SourceRef]] = {}
-    if "knowledge-sources" not in queries:
-        return {}
-    for row in ontology.query(queries["knowledge-sources"]):
-        element, relation, source, short, citation, date = row  # type: ignore[misc]
+    for element, relation, source, short, citation, date in rows:
         label = ontology.value(source, RDFS.label)
         found.setdefault(str(element), []).append(
             SourceRef(

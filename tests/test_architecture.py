@@ -15,8 +15,9 @@ MAX_MODULE_LINES = 600
 
 
 def test_the_import_contracts_hold() -> None:
-    """cli > authoring | store | batch > render > pipeline > engines > knowledge > errors: no cycle,
-    no upward import (the contracts are in pyproject.toml)."""
+    """cli > authoring | store | batch > render > pipeline > knowledge > engines > errors: no cycle,
+    no upward import, and the engines import nothing of dorsum but the term pool (the contracts
+    are in pyproject.toml)."""
     pytest.importorskip("importlinter")
     done = subprocess.run(
         [

@@ -1,10 +1,14 @@
 """The parsed-knowledge cache: keyed by the content hash, never stale, damaged files ignored, and
-SPARQL queries parsed only when used (syntax errors still stop the loading)."""
+SPARQL queries checked when the knowledge is parsed, parsed by rdflib only when used (syntax
+errors still stop the loading)."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from reasoner import KnowledgeError, load_knowledge, render_json, triage
 from reasoner import knowledge as knowledge_module
 from reasoner.cache import CACHE_ENV
 from reasoner.knowledge import DX, Knowledge, blank_labels
+from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import read_case
 
 from .conftest import EXAMPLES, ROOT
@@ -79,6 +84,19 @@ def test_a_knowledge_read_from_the_cache_brings_its_blank_node_fingerprints(
     monkeypatch.setattr(knowledge_module, "_BLANK_LABELS", {})  # forget them: computed from the graphs
     assert (blank_labels(second.ontology), blank_labels(second.schema)) == stored
     assert blank_labels(second.ontology) != blank_labels(second.shapes)
+
+
+def test_a_warm_triage_does_not_read_the_ontology_graph(kb: Path) -> None:
+    """With the rules and queries cached, triage needs none of the ontology graph: a knowledge read
+    from the disk cache unpickles it only when something asks for it (then the same triples)."""
+    case = EXAMPLES / "lumbar-mass-back-pain.yaml"
+    first = load_knowledge(kb)
+    before = render_json(triage(read_case(case, first), first))
+    engine_for(first).save()  # as the process would at exit
+    second = load_from_disk(kb)
+    assert render_json(triage(read_case(case, second), second)) == before
+    assert "ontology" not in vars(second)  # never unpickled
+    assert set(second.ontology) == set(first.ontology) and "ontology" in vars(second)
 
 
 def test_a_changed_knowledge_file_is_parsed_again(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,16 +178,9 @@ def test_a_sparql_syntax_error_still_stops_the_loading(kb: Path) -> None:
     assert not cache_files(kb)
 
 
-def test_after_an_edit_only_the_queries_whose_text_changed_are_parsed(
-    kb: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """rdflib parsed every unchanged query text before: loading the edited knowledge parses only the
-    edited query (and the two lookups the loading runs)."""
-    load_knowledge(kb)
-    core = kb / "ontology" / "core.ttl"
-    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
-    advice = kb / "queries" / "report-advice.rq"
-    advice.write_text(advice.read_text() + "# edited\n")
+def test_loading_parses_no_query_with_rdflib(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query is checked, but rdflib's parser (slow) parses none while loading (the lookups run
+    on Oxigraph), on the first load as after an edit of an ontology file and of a query."""
     parsed: list[str] = []
     prepare = knowledge_module._prepare_text
 
@@ -178,10 +189,62 @@ def test_after_an_edit_only_the_queries_whose_text_changed_are_parsed(
         return prepare(text, path)
 
     monkeypatch.setattr(knowledge_module, "_prepare_text", counted)
+    assert load_knowledge(kb).elements
+    assert parsed == []
+    core = kb / "ontology" / "core.ttl"
+    core.write_text(core.read_text() + '\ndx:CacheProbe rdfs:label "cache probe"@en .\n')
+    advice = kb / "queries" / "report-advice.rq"
+    advice.write_text(advice.read_text() + "# edited\n")
+    parsed.clear()
     edited = load_from_disk(kb)
     assert PROBE in edited.ontology and edited.sources
-    assert sorted(parsed) == ["knowledge-labels", "knowledge-sources", "report-advice"]
-    assert hasattr(edited.queries["report-urgency"], "algebra")  # the others: parsed when used
+    assert edited.label(PROBE[0]) == "cache probe"
+    assert parsed == []
+    assert hasattr(edited.queries["report-advice"], "algebra")  # parsed when first used
+    assert parsed == ["report-advice"]
+
+
+def test_a_query_only_rdflib_accepts_still_loads(kb: Path) -> None:
+    """Oxigraph refuses a projected variable that is not grouped; rdflib accepts it, as it did."""
+    text = "PREFIX dx: <https://w3id.org/dorsum/ontology#>\nSELECT ?s ?o (COUNT(?p) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s\n"
+    (kb / "queries" / "docs-avoid.rq").write_text(text)
+    knowledge = load_from_disk(kb)
+    assert hasattr(knowledge.queries["docs-avoid"], "algebra")
+
+
+def test_a_query_only_oxigraph_accepts_fails_when_first_used(kb: Path) -> None:
+    """RDF-star, which Oxigraph parses and rdflib does not: the loading's check lets it through,
+    and its first use fails with the same error, naming the file (``dorsum check`` reports it)."""
+    (kb / "queries" / "docs-avoid.rq").write_text("SELECT * WHERE { << ?s ?p ?o >> ?q ?r }\n")
+    knowledge = load_from_disk(kb)
+    with pytest.raises(KnowledgeError, match=r"docs-avoid\.rq: SPARQL syntax error"):
+        knowledge.queries["docs-avoid"]
+
+
+def test_loading_does_not_call_a_service_a_query_names(kb: Path) -> None:
+    """The syntax check never runs a query's SERVICE call (Oxigraph would make it)."""
+    calls: list[object] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def answer() -> None:  # count each call and hang up, so that a caller fails fast
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                calls.append(connection)
+                connection.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    (kb / "queries" / "docs-avoid.rq").write_text(
+        f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}\n"
+    )
+    try:
+        assert load_from_disk(kb).queries.text("docs-avoid").startswith("SELECT")
+    finally:
+        listener.close()
+    assert not calls
 
 
 def test_a_sparql_syntax_error_stops_the_loading_after_an_edit(kb: Path) -> None:

@@ -185,7 +185,7 @@ class Engine:
 
     def _prepared_cache(self) -> tuple[Path | None, str]:
         knowledge = self.knowledge
-        versions = (rdflib.__version__, blank_labels(knowledge.ontology), blank_labels(knowledge.schema))
+        versions = (rdflib.__version__, knowledge.ontology_blank_labels(), blank_labels(knowledge.schema))
         source = source_hash(PREPARED_SOURCES, versions)
         return cache_file(PREPARED_KIND, knowledge.content_hash, source), f"{knowledge.content_hash} {source}"
 

@@ -112,9 +112,8 @@ class DataIndex:
         self.sp: defaultdict[tuple[Node, Node], list[Node]] = defaultdict(list)
         self.po: defaultdict[tuple[Node, Node], list[Node]] = defaultdict(list)
         self.by_subject: defaultdict[Node, list[tuple[Node, Node]]] = defaultdict(list)
-        # predicate -> its subjects and its objects, each once, in the order first met
-        self.subjects_of: defaultdict[Node, dict[Node, None]] = defaultdict(dict)
-        self.objects_of: defaultdict[Node, dict[Node, None]] = defaultdict(dict)
+        self._subjects_of: dict[Node, dict[Node, None]] | None = None
+        self._objects_of: dict[Node, dict[Node, None]] | None = None
         self._types: dict[Node, set[Node]] = {}
         seen: set[Triple] = set()
         for triple in triples:
@@ -125,8 +124,24 @@ class DataIndex:
             self.sp[(s, p)].append(o)
             self.po[(p, o)].append(s)
             self.by_subject[s].append((p, o))
-            self.subjects_of[p][s] = None
-            self.objects_of[p][o] = None
+
+    @property
+    def subjects_of(self) -> dict[Node, dict[Node, None]]:
+        """Predicate -> its subjects, each once, in the order first met (for sh:targetSubjectsOf)."""
+        if self._subjects_of is None:
+            self._subjects_of = {}
+            for s, p in self.sp:
+                self._subjects_of.setdefault(p, {})[s] = None
+        return self._subjects_of
+
+    @property
+    def objects_of(self) -> dict[Node, dict[Node, None]]:
+        """Predicate -> its objects, each once, in the order first met (for sh:targetObjectsOf)."""
+        if self._objects_of is None:
+            self._objects_of = {}
+            for p, o in self.po:
+                self._objects_of.setdefault(p, {})[o] = None
+        return self._objects_of
 
     def objects(self, s: Node, p: Node) -> list[Node]:
         return self.sp.get((s, p), [])

@@ -395,3 +395,23 @@ def test_compiled_expressions_agree_with_the_interpreter(text: str) -> None:
             checked += 1
     assert checked == len(VALUES) ** 2
     assert ("EXISTS" in text) == bool(asked)
+
+
+def test_an_expressions_closure_is_not_part_of_its_structure_nor_pickled() -> None:
+    import pickle
+
+    from rdflib import URIRef
+
+    from reasoner.engines.sparql_expressions import Op, Var, to_ops
+    from reasoner.engines.sparql_functions import expression_value
+
+    parsed = prepareQuery(f"{PREFIX}SELECT * WHERE {{ ?s ?p ?o FILTER (isIRI(?o) && ?o != :x) }}").algebra
+    expr = to_ops(parsed).p.p.expr
+    before = structure(expr)
+    bound = {Var("o"): URIRef("http://example.org/y")}
+    assert expression_value(expr, bound, lambda *_: False) is True  # and compiles the closure
+    assert Op.FUNCTION in vars(expr)
+    assert structure(expr) == before  # memoised answers keyed by structure are still found
+    copy = pickle.loads(pickle.dumps(expr))
+    assert Op.FUNCTION not in vars(copy)
+    assert structure(copy) == before

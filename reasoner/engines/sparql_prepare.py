@@ -236,7 +236,10 @@ def _all_variables(node: Any) -> set[Var]:
     return set()
 
 
-_NOT_STRUCTURE = frozenset({"reads", "exists_patterns", "memo_vars", "exists_vars", "rows", "answers", "values"})
+# What is kept on a node besides its meaning: memos, analyses, an expression's closure.
+_NOT_STRUCTURE = frozenset(
+    {"reads", "exists_patterns", "memo_vars", "exists_vars", "rows", "answers", "values", Op.FUNCTION}
+)
 
 
 def structure(node: Any) -> Any:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from reasoner.errors import UsageError
@@ -206,15 +206,61 @@ def case_identity(result: TriageResult) -> str:
 
 
 def facts_digest(facts: Iterable[Triple]) -> str:
-    """A digest of a case's facts that blank-node labels do not change."""
-    from rdflib import Graph
+    """A digest of a case's facts that blank-node labels do not change.
+
+    It is the SHA-256 of the sorted N-Triples lines (rdflib ``n3()``) of the facts once rdflib's
+    canonicalisation (:func:`rdflib.compare.to_canonical_graph`) has relabelled their blank
+    nodes. That algorithm labels the blank nodes from the triples that hold one and passes every
+    other triple through unchanged, so only those triples go through it here (a few of a case's
+    facts, not all of them): the digest is the very one of canonicalising the whole graph, which
+    stores already written hold (tests/test_store_digest.py proves it). Where a literal's
+    language tag is not in lower case, rdflib holds it equal to other spellings of it, and which
+    spelling a blank node's label is made of depends on the whole graph: such a graph with blank
+    nodes is canonicalised whole.
+    """
+    distinct = list(dict.fromkeys(facts))  # as rdflib's graph keeps them, in the same order
+    blank: list[Triple] = []
+    plain: list[Triple] = []
+    for triple in distinct:
+        (blank if any(isinstance(term, BNode) for term in triple) else plain).append(triple)
+    if blank and _spelled_two_ways(distinct):
+        blank, plain = distinct, []
+    lines = _n3_lines(plain)
+    if blank:
+        lines.extend(_n3_lines(_canonical(blank)))
+    lines.sort()
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _canonical(triples: Iterable[Triple]) -> Iterable[Triple]:
+    """The triples with their blank nodes relabelled by rdflib's canonicalisation."""
     from rdflib.compare import to_canonical_graph
 
     graph = Graph()
-    for triple in facts:
+    for triple in triples:
         graph.add(triple)
-    lines = sorted(f"{s.n3()} {p.n3()} {o.n3()}" for s, p, o in to_canonical_graph(graph))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return to_canonical_graph(graph)
+
+
+def _spelled_two_ways(triples: Iterable[Triple]) -> bool:
+    """Whether a literal could equal another written otherwise (``"a"@EN`` and ``"a"@en``)."""
+    return any(
+        isinstance(term, Literal) and term.language and not term.language.islower() for t in triples for term in t
+    )
+
+
+def _n3_lines(triples: Iterable[Triple]) -> list[str]:
+    iris: dict[Node, str] = {}  # an IRI's n3() checks it each time: once per term is enough
+
+    def n3(term: Node) -> str:
+        if type(term) is not URIRef:
+            return term.n3()
+        text = iris.get(term)
+        if text is None:
+            text = iris[term] = term.n3()
+        return text
+
+    return [f"{n3(s)} {n3(p)} {n3(o)}" for s, p, o in triples]
 
 
 def _result_statements(

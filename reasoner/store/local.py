@@ -113,22 +113,20 @@ class LocalStore(CaseStore):
             raise StoreError(f"cannot write to {self.location}: {one_line(error)}") from error
 
     def put_many(self, records: Sequence[CaseRecord]) -> None:
-        """As CaseStore.put_many; new cases skip the SPARQL parser (one atomic ``extend``)."""
-        names = [ox.NamedNode(r.graph(kind)) for r in records for kind in GRAPH_KINDS]
-        if self.read_only or not records or any(self.store.contains_named_graph(name) for name in names):
+        """As CaseStore.put_many; new cases skip the SPARQL parser: their N-Quads are loaded in
+        one transaction (all of these cases or none)."""
+        graphs = [(record, kind, record.graph(kind)) for record in records for kind in GRAPH_KINDS]
+        if self.read_only or not records or any(self.store.contains_named_graph(ox.NamedNode(g)) for *_, g in graphs):
             super().put_many(records)  # a replacement: DROP and INSERT DATA in one update
             return
         check_distinct(records)
-        lines = [
-            f"{statement} <{record.graph(kind)}> ."
-            for record in records
-            for kind in GRAPH_KINDS
-            for statement in getattr(record, kind)
-        ]
+        lines: list[str] = []
+        for record, kind, graph in graphs:
+            tail = f" <{graph}> ."
+            lines.extend(statement + tail for statement in getattr(record, kind))
         try:
-            quads = list(ox.parse("\n".join(lines).encode("utf-8"), ox.RdfFormat.N_QUADS))
             self._wrote = True
-            self.store.extend(quads)  # one transaction: all of these cases or none
+            self.store.load("\n".join(lines).encode("utf-8"), ox.RdfFormat.N_QUADS)
         except (OSError, SyntaxError, ValueError) as error:
             raise StoreError(f"cannot write to {self.location}: {one_line(error)}") from error
 

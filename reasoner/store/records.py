@@ -288,7 +288,8 @@ def _result_statements(
 
 class CaseTerms:
     """rdflib terms as N-Triples text, with blank nodes replaced by IRIs under one case's
-    namespace, consistently across its graphs. Each term is converted once."""
+    namespace, consistently across its graphs. Each term is converted once; an IRI once per
+    process (the knowledge's IRIs recur in every case)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -305,9 +306,17 @@ class CaseTerms:
         return str(term)
 
     def term(self, term: Node) -> str:
-        text = self._text.get(term)
+        text = _IRI_TEXT.get(term) if type(term) is URIRef else None
         if text is None:
-            text = self._text[term] = self._convert(term)
+            text = self._text.get(term)
+        if text is None:
+            text = self._convert(term)
+            if type(term) is URIRef:
+                if len(_IRI_TEXT) >= _IRI_TEXT_LIMIT:
+                    _IRI_TEXT.clear()
+                _IRI_TEXT[term] = text
+            else:
+                self._text[term] = text
         return text
 
     def _convert(self, term: Node) -> str:
@@ -331,6 +340,11 @@ class CaseTerms:
         subject (which OWL RL reasoners can produce, and RDF cannot hold) is left out."""
         term = self.term
         return [f"{term(s)} {term(p)} {term(o)}" for s, p, o in triples if not isinstance(s, Literal)]
+
+
+#: IRIs already written as N-Triples, in this process (at most _IRI_TEXT_LIMIT, then anew).
+_IRI_TEXT: dict[Node, str] = {}
+_IRI_TEXT_LIMIT: Final = 100_000
 
 
 __all__ = [

@@ -212,11 +212,11 @@ def facts_digest(facts: Iterable[Triple]) -> str:
     canonicalisation (:func:`rdflib.compare.to_canonical_graph`) has relabelled their blank
     nodes. That algorithm labels the blank nodes from the triples that hold one and passes every
     other triple through unchanged, so only those triples go through it here (a few of a case's
-    facts, not all of them): the digest is the very one of canonicalising the whole graph, which
-    stores already written hold (tests/test_store_digest.py proves it). Where a literal's
-    language tag is not in lower case, rdflib holds it equal to other spellings of it, and which
-    spelling a blank node's label is made of depends on the whole graph: such a graph with blank
-    nodes is canonicalised whole.
+    facts, not all of them), and a lone blank node gets the label rdflib would give it without
+    running it: the digest is the very one of canonicalising the whole graph, which stores already
+    written hold (tests/test_store_digest.py proves it). Where a literal's language tag is not in
+    lower case, rdflib holds it equal to other spellings of it, and which spelling the labels are
+    made of depends on the whole graph: such a graph with blank nodes is canonicalised whole.
     """
     distinct = list(dict.fromkeys(facts))  # as rdflib's graph keeps them, in the same order
     blank: list[Triple] = []
@@ -226,7 +226,10 @@ def facts_digest(facts: Iterable[Triple]) -> str:
     if blank and _spelled_two_ways(distinct):
         blank, plain = distinct, []
     lines = _n3_lines(plain)
-    if blank:
+    blank_nodes = {term for triple in blank for term in triple if isinstance(term, BNode)}
+    if len(blank_nodes) == 1:  # rdflib labels a lone blank node "cb0" (the hash of no colour)
+        lines.extend(_n3_lines(blank, {blank_nodes.pop(): "_:cb0"}))
+    elif blank:
         lines.extend(_n3_lines(_canonical(blank)))
     lines.sort()
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
@@ -249,15 +252,16 @@ def _spelled_two_ways(triples: Iterable[Triple]) -> bool:
     )
 
 
-def _n3_lines(triples: Iterable[Triple]) -> list[str]:
-    iris: dict[Node, str] = {}  # an IRI's n3() checks it each time: once per term is enough
+def _n3_lines(triples: Iterable[Triple], blank_names: dict[Node, str] | None = None) -> list[str]:
+    """Each triple as rdflib writes it (``n3()``), blank nodes as ``blank_names`` say if given."""
+    known: dict[Node, str] = dict(blank_names or {})  # an IRI's n3() checks it each time: once is enough
 
     def n3(term: Node) -> str:
-        if type(term) is not URIRef:
-            return term.n3()
-        text = iris.get(term)
+        text = known.get(term)
         if text is None:
-            text = iris[term] = term.n3()
+            text = term.n3()
+            if type(term) is URIRef:
+                known[term] = text
         return text
 
     return [f"{n3(s)} {n3(p)} {n3(o)}" for s, p, o in triples]

@@ -4,8 +4,10 @@ never again in the store."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,17 @@ import yaml
 from click.testing import CliRunner
 
 import reasoner.pipeline.infer as infer_module
+import reasoner.store.records as records_module
 from reasoner import Knowledge, read_case, triage
 from reasoner.batch.run import run_batch
 from reasoner.cli.store import store
 from reasoner.errors import EXIT_INVALID_CASE, EXIT_USAGE, UsageError
-from reasoner.store import CaseFailure, CaseRecord, case_record, open_store
+from reasoner.store import CaseFailure, CaseRecord, StoreError, case_record, open_store
 
 from .conftest import EXAMPLES
 
 Triple = tuple[object, object, object]
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _forms(folder: Path, count: int) -> list[Path]:
@@ -155,3 +159,32 @@ def test_add_writes_groups_of_cases_and_reports_in_input_order(
     assert heard == ["counted-0", clash.source, "bad.yaml", "counted-1", "counted-2"]
     assert [f.source for f in report.failed] == [clash.source, "bad.yaml"]
     assert "already stored from" in report.failed[0].error and str(paths[0]) in report.failed[0].error
+
+
+def test_a_group_that_cannot_be_written_leaves_nothing_of_it(knowledge: Knowledge, tmp_path: Path) -> None:
+    """New cases are loaded as N-Quads in one transaction: one bad statement, none of the group."""
+    records = [
+        case_record(triage(read_case(path, knowledge), knowledge, keep_trace=True)) for path in _forms(tmp_path, 3)
+    ]
+    broken = dataclasses.replace(records[2], inferred=(*records[2].inferred, "<urn:s> <urn:p> not-a-term"))
+    with open_store(tmp_path / "db") as case_store:
+        case_store.put(records[0])
+        with pytest.raises(StoreError, match="cannot write"):
+            case_store.put_many([records[1], broken])
+        assert [case.case_id for case in case_store.list_cases()] == ["counted-0"]
+        assert not case_store.has_case("counted-1") and not case_store.has_case("counted-2")
+
+
+def test_iris_written_once_per_process_stay_exact(knowledge: Knowledge) -> None:
+    """The IRIs kept from earlier cases give the same statements as converting them anew."""
+    result = triage(read_case(EXAMPLES / "growing-firm-lump.yaml", knowledge), knowledge, keep_trace=True)
+    first = case_record(result, now=NOW)
+    records_module._IRI_TEXT.clear()
+    again = case_record(result, now=NOW)
+    assert (first.asserted, first.inferred) == (again.asserted, again.inferred)
+
+    def named(record: CaseRecord) -> list[str]:  # the result's blank nodes are numbered anew each time
+        return [line for line in record.result if "/node/" not in line]
+
+    assert named(first) == named(again) and len(named(first)) > 20
+    assert first.asserted and all(line.startswith("<") for line in first.asserted)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from reasoner.errors import UsageError
@@ -206,15 +206,65 @@ def case_identity(result: TriageResult) -> str:
 
 
 def facts_digest(facts: Iterable[Triple]) -> str:
-    """A digest of a case's facts that blank-node labels do not change."""
-    from rdflib import Graph
+    """A digest of a case's facts that blank-node labels do not change.
+
+    It is the SHA-256 of the sorted N-Triples lines (rdflib ``n3()``) of the facts once rdflib's
+    canonicalisation (:func:`rdflib.compare.to_canonical_graph`) has relabelled their blank
+    nodes. That algorithm labels the blank nodes from the triples that hold one and passes every
+    other triple through unchanged, so only those triples go through it here (a few of a case's
+    facts, not all of them), and a lone blank node gets the label rdflib would give it without
+    running it: the digest is the very one of canonicalising the whole graph, which stores already
+    written hold (tests/test_store_digest.py proves it). Where a literal's language tag is not in
+    lower case, rdflib holds it equal to other spellings of it, and which spelling the labels are
+    made of depends on the whole graph: such a graph with blank nodes is canonicalised whole.
+    """
+    distinct = list(dict.fromkeys(facts))  # as rdflib's graph keeps them, in the same order
+    blank: list[Triple] = []
+    plain: list[Triple] = []
+    for triple in distinct:
+        (blank if any(isinstance(term, BNode) for term in triple) else plain).append(triple)
+    if blank and _spelled_two_ways(distinct):
+        blank, plain = distinct, []
+    lines = _n3_lines(plain)
+    blank_nodes = {term for triple in blank for term in triple if isinstance(term, BNode)}
+    if len(blank_nodes) == 1:  # rdflib labels a lone blank node "cb0" (the hash of no colour)
+        lines.extend(_n3_lines(blank, {blank_nodes.pop(): "_:cb0"}))
+    elif blank:
+        lines.extend(_n3_lines(_canonical(blank)))
+    lines.sort()
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _canonical(triples: Iterable[Triple]) -> Iterable[Triple]:
+    """The triples with their blank nodes relabelled by rdflib's canonicalisation."""
     from rdflib.compare import to_canonical_graph
 
     graph = Graph()
-    for triple in facts:
+    for triple in triples:
         graph.add(triple)
-    lines = sorted(f"{s.n3()} {p.n3()} {o.n3()}" for s, p, o in to_canonical_graph(graph))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return to_canonical_graph(graph)
+
+
+def _spelled_two_ways(triples: Iterable[Triple]) -> bool:
+    """Whether a literal could equal another written otherwise (``"a"@EN`` and ``"a"@en``)."""
+    return any(
+        isinstance(term, Literal) and term.language and not term.language.islower() for t in triples for term in t
+    )
+
+
+def _n3_lines(triples: Iterable[Triple], blank_names: dict[Node, str] | None = None) -> list[str]:
+    """Each triple as rdflib writes it (``n3()``), blank nodes as ``blank_names`` say if given."""
+    known: dict[Node, str] = dict(blank_names or {})  # an IRI's n3() checks it each time: once is enough
+
+    def n3(term: Node) -> str:
+        text = known.get(term)
+        if text is None:
+            text = term.n3()
+            if type(term) is URIRef:
+                known[term] = text
+        return text
+
+    return [f"{n3(s)} {n3(p)} {n3(o)}" for s, p, o in triples]
 
 
 def _result_statements(
@@ -242,7 +292,8 @@ def _result_statements(
 
 class CaseTerms:
     """rdflib terms as N-Triples text, with blank nodes replaced by IRIs under one case's
-    namespace, consistently across its graphs. Each term is converted once."""
+    namespace, consistently across its graphs. Each term is converted once; an IRI once per
+    process (the knowledge's IRIs recur in every case)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -259,9 +310,17 @@ class CaseTerms:
         return str(term)
 
     def term(self, term: Node) -> str:
-        text = self._text.get(term)
+        text = _IRI_TEXT.get(term) if type(term) is URIRef else None
         if text is None:
-            text = self._text[term] = self._convert(term)
+            text = self._text.get(term)
+        if text is None:
+            text = self._convert(term)
+            if type(term) is URIRef:
+                if len(_IRI_TEXT) >= _IRI_TEXT_LIMIT:
+                    _IRI_TEXT.clear()
+                _IRI_TEXT[term] = text
+            else:
+                self._text[term] = text
         return text
 
     def _convert(self, term: Node) -> str:
@@ -285,6 +344,11 @@ class CaseTerms:
         subject (which OWL RL reasoners can produce, and RDF cannot hold) is left out."""
         term = self.term
         return [f"{term(s)} {term(p)} {term(o)}" for s, p, o in triples if not isinstance(s, Literal)]
+
+
+#: IRIs already written as N-Triples, in this process (at most _IRI_TEXT_LIMIT, then anew).
+_IRI_TEXT: dict[Node, str] = {}
+_IRI_TEXT_LIMIT: Final = 100_000
 
 
 __all__ = [

@@ -465,7 +465,10 @@ def _cli(*args: str) -> list[str]:
 
 
 def test_kill_9_mid_batch_keeps_every_committed_case(tmp_path: Path) -> None:
-    paths = _write_forms(tmp_path, 60)
+    from reasoner.store.case_store import WRITE_GROUP
+
+    # Several write groups' worth: the first is committed (and reported) long before the last.
+    paths = _write_forms(tmp_path, 4 * WRITE_GROUP)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     writer = subprocess.Popen(
         _cli("add", *map(str, paths), "--store", str(tmp_path / "db")),

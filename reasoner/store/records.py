@@ -37,7 +37,7 @@ from rdflib.term import Node
 from reasoner.errors import UsageError
 from reasoner.pipeline.read import CASE_ID
 from reasoner.pipeline.triage import TriageResult
-from reasoner.render.turtle import PROV, RESULT, result_graph
+from reasoner.render.turtle import PROV, RESULT, result_triples
 
 CASE_BASE: Final = "https://w3id.org/dorsum/case/"
 KNOWLEDGE_BASE: Final = "https://w3id.org/dorsum/knowledge/"
@@ -270,9 +270,9 @@ def _n3_lines(triples: Iterable[Triple], blank_names: dict[Node, str] | None = N
 def _result_statements(
     result: TriageResult, case_id: str, case_node: str, kg: str, when: str, terms: CaseTerms, digest: str
 ) -> list[str]:
-    # result_graph writes a fresh blank node for a blank case node: forCase is linked here instead
+    # result_triples writes a fresh blank node for a blank case node: forCase is linked here instead
     named = replace(result, case_id=case_id)  # the result's IRIs follow the stored id
-    lines = terms.statements(t for t in result_graph(named) if t[1] != RESULT.forCase)
+    lines = terms.statements(t for t in result_triples(named) if t[1] != RESULT.forCase)
     result_iri = f"<{RESULT_BASE}{case_id}>"
     activity_iri = f"<{RESULT_BASE}{case_id}/activity>"
     lines.append(f"{result_iri} <{RESULT.forCase}> <{case_node}>")

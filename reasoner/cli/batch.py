@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -18,6 +17,7 @@ from reasoner.batch.run import EXECUTORS, BatchSummary, count_cases, run_batch
 from reasoner.cli.common import USAGE_ERROR, DorsumCommand, DorsumGroup, exit_codes, kb_option
 from reasoner.errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, UsageError
 from reasoner.knowledge import load_knowledge
+from reasoner.render.json import json_line
 
 
 @click.command(
@@ -94,7 +94,7 @@ def batch(
 
 def _write(records: Iterator[dict[str, Any]], stream: IO[str], total: int | None, *, show_progress: bool) -> None:
     def emit(record: dict[str, Any]) -> None:
-        stream.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+        stream.write(json_line(record) + "\n")
 
     if not show_progress:
         for record in records:

@@ -129,18 +129,14 @@ class DataIndex:
     def subjects_of(self) -> dict[Node, dict[Node, None]]:
         """Predicate -> its subjects, each once, in the order first met (for sh:targetSubjectsOf)."""
         if self._subjects_of is None:
-            self._subjects_of = {}
-            for s, p in self.sp:
-                self._subjects_of.setdefault(p, {})[s] = None
+            self._subjects_of = _by_predicate((p, s) for s, p in self.sp)
         return self._subjects_of
 
     @property
     def objects_of(self) -> dict[Node, dict[Node, None]]:
         """Predicate -> its objects, each once, in the order first met (for sh:targetObjectsOf)."""
         if self._objects_of is None:
-            self._objects_of = {}
-            for p, o in self.po:
-                self._objects_of.setdefault(p, {})[o] = None
+            self._objects_of = _by_predicate(self.po)
         return self._objects_of
 
     def objects(self, s: Node, p: Node) -> list[Node]:
@@ -174,6 +170,14 @@ class DataIndex:
                     types.add(current)
                     frontier.extend(self.objects(current, _SUBCLASS_OF))
         return cls in types
+
+
+def _by_predicate(pairs: Iterable[tuple[Node, Node]]) -> dict[Node, dict[Node, None]]:
+    """(predicate, node) pairs grouped by predicate, each node once, in the order first met."""
+    grouped: dict[Node, dict[Node, None]] = {}
+    for predicate, node in pairs:
+        grouped.setdefault(predicate, {})[node] = None
+    return grouped
 
 
 Check = Callable[[DataIndex, Node, list[Node]], Sequence[Node | None]]

@@ -1,13 +1,14 @@
 """SPARQL expressions turned into Python closures, once per expression, for
 :mod:`reasoner.engines.sparql_compiled`.
 
-:func:`reasoner.engines.sparql_expressions.evaluate` walks an expression tree for every row,
-comparing the node's name against each operator it knows before doing any work. Here each node is
-translated once into a function of ``(solution, exists)`` that does only its own work and calls
-its operands' functions; the translation is kept on the node. The semantics are
-:func:`~reasoner.engines.sparql_expressions.evaluate`'s, operator by operator (the same helpers for
-equality, comparison, effective boolean value, numbers and strings; the same :class:`ExprError`
-for an expression without a value); tests/test_engine_sparql.py checks the two agree.
+Walking an expression tree for every row means comparing each node's name against every operator
+known before doing any work. Here each node is translated once into a function of
+``(solution, exists)`` that does only its own work and calls its operands' functions; the
+translation is kept on the node (and never pickled). The semantics are those of the tree-walking
+interpreter this replaced, operator by operator (the helpers of :mod:`sparql_expressions` for
+equality, comparison, effective boolean value, numbers and strings; :class:`ExprError` for an
+expression without a value): tests/test_engine_sparql.py compares the two, with that interpreter
+kept as its oracle in tests/reference_expressions.py.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ Function = Callable[[Mapping[Var, Node], Exists], Any]
 
 
 def expression_value(e: Any, solution: Mapping[Var, Node], exists: Exists) -> Any:
-    """The value of expression ``e`` under ``solution``, as ``evaluate`` gives it."""
+    """The value of expression ``e`` under ``solution`` (ExprError if it has none)."""
     if e.__class__ is Var:
         try:
             return solution[e]

@@ -410,32 +410,27 @@ def _match_fixed_predicate(
 
 def _match_predicate(data: Dataset, s_term: Any, p: Node, o_term: Any, solution: Solution) -> list[Solution]:
     """``?s p ?o`` with both ends open: every triple of the predicate, from its index."""
-    found = []
-    for part in data.parts:
-        by_o = part.pos.get(p)
-        if not by_o:
-            continue
-        for obj, subjects in by_o.items():
-            for subj in subjects:
-                row = solution.copy()
-                row[s_term] = subj
-                row[o_term] = obj
-                found.append(row)
-    return found
+    return _match_nested(data, "pos", p, o_term, s_term, solution)
 
 
 def _match_subject(data: Dataset, s: Node, p_term: Any, o_term: Any, solution: Solution) -> list[Solution]:
     """``s ?p ?o`` with a known subject and two open variables: the subject's triples, from its index."""
+    return _match_nested(data, "spo", s, p_term, o_term, solution)
+
+
+def _match_nested(data: Dataset, index: str, key: Node, outer: Any, inner: Any, solution: Solution) -> list[Solution]:
+    """One row per entry under ``key`` of each part's ``index`` (``spo`` or ``pos``): its second
+    term bound to ``outer``, its third to ``inner`` (two different open variables)."""
     found = []
     for part in data.parts:
-        by_p = part.spo.get(s)
-        if not by_p:
+        nested = getattr(part, index).get(key)
+        if not nested:
             continue
-        for pred, objects in by_p.items():
-            for obj in objects:
+        for outer_value, inner_values in nested.items():
+            for inner_value in inner_values:
                 row = solution.copy()
-                row[p_term] = pred
-                row[o_term] = obj
+                row[outer] = outer_value
+                row[inner] = inner_value
                 found.append(row)
     return found
 

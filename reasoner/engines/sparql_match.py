@@ -7,7 +7,8 @@ Used by :mod:`reasoner.engines.sparql_compiled`; see there for why.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from rdflib import URIRef
@@ -53,25 +54,27 @@ class TripleIndex:
         own term objects (equal terms that are also identical compare fastest)."""
         spo: dict[Node, dict[Node, set[Node]]] = {}
         pos: dict[Node, dict[Node, set[Node]]] = {}
-        kept = set()
-        exclude = knowledge.triples if knowledge is not None else frozenset()
-        canon = knowledge.canon if knowledge is not None else {}
-        local: dict[Node, Node] = {}
-        for triple in triples:
-            s, p, o = triple
-            if IS_LITERAL[s.__class__] or triple in exclude or triple in kept:
-                continue
-            if knowledge is not None:  # one object per term: the knowledge's, or the first seen here
+        kept = triples if isinstance(triples, (set, frozenset)) else set(triples)
+        if knowledge is not None:
+            kept = kept - knowledge.triples  # in C, with the hashes the set already holds
+        if any(IS_LITERAL[s.__class__] for s, _p, _o in kept):  # a literal subject is not data
+            kept = {triple for triple in kept if not IS_LITERAL[triple[0].__class__]}
+        if knowledge is None:
+            for s, p, o in kept:
+                spo.setdefault(s, {}).setdefault(p, set()).add(o)
+                pos.setdefault(p, {}).setdefault(o, set()).add(s)
+        else:  # one object per term: the knowledge's, or the first seen here
+            canon = knowledge.canon
+            local: dict[Node, Node] = {}
+            for s, p, o in kept:
                 s = canon.get(s) or local.setdefault(s, s)
                 p = canon.get(p) or local.setdefault(p, p)
                 o = canon.get(o) or local.setdefault(o, o)
-                triple = (s, p, o)
-            kept.add(triple)
-            spo.setdefault(s, {}).setdefault(p, set()).add(o)
-            pos.setdefault(p, {}).setdefault(o, set()).add(s)
+                spo.setdefault(s, {}).setdefault(p, set()).add(o)
+                pos.setdefault(p, {}).setdefault(o, set()).add(s)
         self.spo, self.pos = spo, pos
         self._osp: dict[Node, dict[Node, set[Node]]] | None = None
-        self.triples: frozenset[Triple] = frozenset(kept)
+        self.triples: frozenset[Triple] = frozenset(kept)  # as given (the indexes hold canonical terms)
         self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *self.osp)}
 
     @property
@@ -365,9 +368,9 @@ def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) ->
         if s is not None or o is not None:
             return _match_fixed_predicate(data, s_term, o_term, s, p, o, solution)
         if s_term is not o_term:  # ?s p ?o: two open variables (open, so not p's variable either)
-            return _match_predicate(data, s_term, p, o_term, solution)
+            return _match_nested(data, _BY_PREDICATE, p, o_term, s_term, solution)
     elif s is not None and o is None and p_term is not o_term:  # s ?p ?o
-        return _match_subject(data, s, p_term, o_term, solution)
+        return _match_nested(data, _BY_SUBJECT, s, p_term, o_term, solution)
     found = []
     for ts, tp, to in data.match(s, p, o):
         extended = _extend(solution, ((s_term, ts), (p_term, tp), (o_term, to)))
@@ -408,22 +411,24 @@ def _match_fixed_predicate(
     return found
 
 
-def _match_predicate(data: Dataset, s_term: Any, p: Node, o_term: Any, solution: Solution) -> list[Solution]:
-    """``?s p ?o`` with both ends open: every triple of the predicate, from its index."""
-    return _match_nested(data, "pos", p, o_term, s_term, solution)
+_BY_PREDICATE = attrgetter("pos")  # ?s p ?o: predicate -> object -> subjects
+_BY_SUBJECT = attrgetter("spo")  # s ?p ?o: subject -> predicate -> objects
 
 
-def _match_subject(data: Dataset, s: Node, p_term: Any, o_term: Any, solution: Solution) -> list[Solution]:
-    """``s ?p ?o`` with a known subject and two open variables: the subject's triples, from its index."""
-    return _match_nested(data, "spo", s, p_term, o_term, solution)
-
-
-def _match_nested(data: Dataset, index: str, key: Node, outer: Any, inner: Any, solution: Solution) -> list[Solution]:
-    """One row per entry under ``key`` of each part's ``index`` (``spo`` or ``pos``): its second
-    term bound to ``outer``, its third to ``inner`` (two different open variables)."""
+def _match_nested(
+    data: Dataset,
+    index: Callable[[TripleIndex], dict[Node, dict[Node, set[Node]]]],
+    key: Node,
+    outer: Any,
+    inner: Any,
+    solution: Solution,
+) -> list[Solution]:
+    """Index-straight matching of ``?s p ?o`` and ``s ?p ?o``: one row per entry under ``key`` of each
+    part's ``index``, its second term bound to ``outer``, its third to ``inner`` (two different open
+    variables)."""
     found = []
     for part in data.parts:
-        nested = getattr(part, index).get(key)
+        nested = index(part).get(key)
         if not nested:
             continue
         for outer_value, inner_values in nested.items():
@@ -546,11 +551,9 @@ def join(left: list[Solution], right: list[Solution]) -> list[Solution]:
     value_of = key_getter(key)
     joined = []
     width = len(key)
-    for row in left:
-        others = grouped.get(value_of(row))
-        if not others:
-            continue
-        for other in others:
+    # The rows with a partner found in C (most rows of a case part find none), then joined.
+    for row in compress(left, map(grouped.__contains__, map(value_of, left))):
+        for other in grouped[value_of(row)]:
             merged = {**other, **row}
             # Rows agree on the key; when they share no other variable there is nothing to check.
             if len(merged) == len(row) + len(other) - width or compatible(row, other) is not None:

@@ -16,7 +16,6 @@ from reasoner import (
     CaseError,
     Knowledge,
     UsageError,
-    case_from_form,
     read_case,
     render_json,
     triage,
@@ -202,24 +201,3 @@ def test_workers_refuse_other_knowledge_than_the_batch_was_started_with() -> Non
 def test_a_summary_cannot_count_finished_items() -> None:
     with pytest.raises(UsageError, match="summary"):
         run_batch([str(EXAMPLES)], jobs=1, summary=BatchSummary(), finish=repr)  # type: ignore[call-overload]
-
-
-def test_json_text_is_the_standard_librarys(knowledge: Knowledge) -> None:
-    """render_json and the batch lines (written by orjson) are byte for byte what Python's json
-    module writes: indented for a result, compact for a line, keys sorted, non-ASCII text as is."""
-    from reasoner.batch.run import result_record
-    from reasoner.pipeline.triage import as_mapping
-    from reasoner.render.json import json_line
-
-    results = [triage(read_case(path, knowledge), knowledge) for path in EXAMPLE_FILES]
-    for form in generate_forms(40, seed=21, knowledge=knowledge):
-        try:
-            results.append(triage(case_from_form(form, knowledge, name=form["id"]), knowledge))
-        except CaseError:
-            continue
-    assert len(results) > 40
-    for result in results:
-        expected = json.dumps(as_mapping(result), indent=2, sort_keys=True, ensure_ascii=False)
-        assert render_json(result) == expected
-        record = result_record(result, "naïve-é")
-        assert json_line(record) == json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -8,6 +8,10 @@ objects, and the hot lookups of reasoning succeed on identity.
 
 Only vocabulary belongs here (the knowledge's terms and the terms a case-form context names), never
 a case's own nodes: the pool lives as long as the process.
+
+:class:`KindTable` (``IS_LITERAL``, ``IS_IRI``, ``IS_BLANK``) tells a term's kind by a lookup of its
+class, for the engines' inner loops: ``isinstance`` on rdflib's term classes, which are abstract base
+classes, runs Python code on every call.
 """
 
 from __future__ import annotations

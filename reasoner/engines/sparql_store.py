@@ -81,12 +81,14 @@ def quads(graph: Iterable[Triple], name: Any) -> list[Any]:
 
 @dataclass(frozen=True, eq=False)
 class ReportQueries:
-    """An in-memory Oxigraph store holding the knowledge, and the report queries.
+    """An in-memory Oxigraph store holding the knowledge, and the report queries: the engine for
+    a report query the compiled evaluator (:mod:`reasoner.engines.sparql_compiled`) cannot run.
 
-    Only the report queries run here: they match patterns and compare IRIs. The derive rules do
-    arithmetic, and Oxigraph 0.5 gets some of it wrong (``0 / 365.25`` is unbound, for one), so
-    they run on rdflib (see :func:`reasoner.inference.close_case`); the pipeline equivalence
-    test would catch a report query that Oxigraph answers differently."""
+    Report queries match patterns and compare IRIs. The derive rules never run here: they do
+    arithmetic, and Oxigraph 0.5 gets some of it wrong (``0 / 365.25`` is unbound, for one), so a
+    derive rule the compiled evaluator cannot run falls back to rdflib (see
+    :func:`reasoner.pipeline.infer.close_case`); the pipeline equivalence test would catch a report
+    query that Oxigraph answers differently."""
 
     knowledge_quads: tuple[Any, ...]
     texts: Mapping[str, str]

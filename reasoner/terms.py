@@ -17,8 +17,12 @@ classes, runs Python code on every call.
 from __future__ import annotations
 
 from rdflib import BNode, Literal, URIRef
+from rdflib.namespace import RDF
+from rdflib.term import Node
 
-__all__ = ["IS_BLANK", "IS_IRI", "IS_LITERAL", "KindTable", "blank_term", "iri_term"]
+__all__ = ["IS_BLANK", "IS_IRI", "IS_LITERAL", "RDF_TYPE", "TYPE_ONLY", "KindTable", "Triple", "blank_term", "iri_term"]
+
+Triple = tuple[Node, Node, Node]
 
 _NEW_STR = str.__new__  # builds a str subclass without running its constructor
 _PLAIN = str.__str__  # the text of a str subclass as a plain str
@@ -65,3 +69,9 @@ class KindTable(dict[type, bool]):
 IS_LITERAL = KindTable(Literal)
 IS_IRI = KindTable(URIRef)
 IS_BLANK = KindTable(BNode)
+
+
+#: ``rdf:type``, pooled; and as a one-element set, so that a test ``p in TYPE_ONLY`` hashes (rdflib's
+#: ``==`` on terms runs Python code, and runs only for an equal hash here).
+RDF_TYPE: URIRef = iri_term(RDF.type)
+TYPE_ONLY: frozenset[Node] = frozenset({RDF_TYPE})

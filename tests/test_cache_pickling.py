@@ -152,14 +152,13 @@ def test_overlapping_reads_restore_the_collector_once() -> None:
 def test_cached_iris_and_labels_are_the_process_pool_objects(tmp_path: Path) -> None:
     """Terms read from a cache are the objects reasoner.terms hands out (the engines' constants,
     a case form's vocabulary), so lookups between them succeed on identity."""
-    from reasoner.engines import owl_rl
-    from reasoner.terms import blank_term, iri_term
+    from reasoner.terms import RDF_TYPE, blank_term, iri_term
 
     path = tmp_path / "pool.pickle"
     write_cached(path, "k", [URIRef(str(RDF.type)), BNode("b1"), URIRef("https://example.org/x")])
     loaded = read_cached(path, "k", list)
     assert loaded is not None
-    assert loaded[0] is iri_term(RDF.type) is owl_rl._TYPE
+    assert loaded[0] is iri_term(RDF.type) is RDF_TYPE  # the engines' rdf:type
     assert loaded[1] is blank_term("b1") and isinstance(loaded[1], BNode)
     assert loaded[2] is iri_term("https://example.org/x") and loaded[2] == URIRef("https://example.org/x")
     assert read_cached(path, "k", list)[2] is loaded[2]  # type: ignore[index]

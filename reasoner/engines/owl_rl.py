@@ -38,7 +38,7 @@ from rdflib.term import Node
 
 from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
-from reasoner.terms import IS_LITERAL, iri_term
+from reasoner.terms import IS_LITERAL, RDF_TYPE, TYPE_ONLY, Triple, iri_term
 
 __all__ = [
     "CompiledRules",
@@ -49,7 +49,6 @@ __all__ = [
     "owlrl_reference_infer_many",
 ]
 
-Triple = tuple[Node, Node, Node]
 
 # The supertypes owlrl adds to a literal's datatype (rule dt-type2 with its datatype subsumptions).
 _DATATYPE_SUPERTYPES: Mapping[Node, tuple[Node, ...]] = {
@@ -58,13 +57,11 @@ _DATATYPE_SUPERTYPES: Mapping[Node, tuple[Node, ...]] = {
 
 # Hot-loop constants (a namespace attribute lookup costs a function call each time).
 # (The pooled objects, the same as the cached knowledge's: lookups then succeed on identity.)
-_TYPE: Node = iri_term(RDF.type)
 _THING: Node = iri_term(OWL.Thing)
 _SAME_AS: Node = iri_term(OWL.sameAs)
 _TRIVIAL_TYPES: frozenset[Node] = frozenset({_THING, iri_term(RDFS.Resource)})
 
 
-_TYPE_ONLY: frozenset[Node] = frozenset({_TYPE})  # set membership: no rdflib __eq__ unless the hash matches
 _SAME_AS_ONLY: frozenset[Node] = frozenset({_SAME_AS})
 
 
@@ -72,7 +69,7 @@ def _is_trivial(triple: Triple) -> bool:
     s, p, o = triple
     if IS_LITERAL[s.__class__]:
         return True
-    if p in _TYPE_ONLY:
+    if p in TYPE_ONLY:
         return o in _TRIVIAL_TYPES
     return p in _SAME_AS_ONLY and s == o
 
@@ -242,7 +239,7 @@ class _Run:
             if reason is not None:
                 raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
             s, p, o = triple
-            if p in _TYPE_ONLY:
+            if p in TYPE_ONLY:
                 class_rules(s, o)
             property_rules(s, p, o)
 
@@ -252,36 +249,36 @@ class _Run:
         r, add, typed_up = self.rules, self.add, self.typed_up
         if typed_up is None:
             for sup in r.superclasses.get(c, ()):  # cax-sco
-                add((s, _TYPE, sup))
+                add((s, RDF_TYPE, sup))
         elif (s, c) not in typed_up:  # cax-sco, unless a subclass's types already covered c's
             for sup in r.superclasses.get(c, ()):
                 typed_up.add((s, sup))
-                add((s, _TYPE, sup))
+                add((s, RDF_TYPE, sup))
         for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
-            if all(self.has(s, _TYPE, m) for m in members):
-                add((s, _TYPE, inter))
+            if all(self.has(s, RDF_TYPE, m) for m in members):
+                add((s, RDF_TYPE, inter))
         for members in r.intersection_members.get(c, ()):  # cls-int2
             for m in members:
-                add((s, _TYPE, m))
+                add((s, RDF_TYPE, m))
         for union in r.unions_by_member.get(c, ()):  # cls-uni
-            add((s, _TYPE, union))
+            add((s, RDF_TYPE, union))
         for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
             add((s, prop, value))
         for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
             for u in list(self.subjects(prop, s)):
-                add((u, _TYPE, restriction))
+                add((u, RDF_TYPE, restriction))
         for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
             for v in list(self.objects(s, prop)):
-                add((v, _TYPE, filler))
+                add((v, RDF_TYPE, filler))
 
     def _property_rules(self, s: Node, p: Node, o: Node) -> None:
         """The rules any triple ``s p o`` triggers: prp-dom, prp-rng, prp-spo1 (and prp-eqp1/2),
         prp-inv1/2, prp-symp, prp-trp, cls-hv2, and cls-svf1/2 and cls-avf where p is a restriction's."""
         r, add = self.rules, self.add
         for c in r.domains.get(p, ()):  # prp-dom
-            add((s, _TYPE, c))
+            add((s, RDF_TYPE, c))
         for c in r.ranges.get(p, ()):  # prp-rng
-            add((o, _TYPE, c))
+            add((o, RDF_TYPE, c))
         for q in r.superproperties.get(p, ()):  # prp-spo1 (and prp-eqp1/2)
             add((s, q, o))
         for q in r.inverses.get(p, ()):  # prp-inv1/2
@@ -294,13 +291,13 @@ class _Run:
             for w in list(self.subjects(p, s)):
                 add((w, p, o))
         for restriction in r.hv_by_property_value.get((p, o), ()):  # cls-hv2
-            add((s, _TYPE, restriction))
+            add((s, RDF_TYPE, restriction))
         for restriction, filler in r.svf_by_property.get(p, ()):  # cls-svf1/2, s as the subject
-            if filler == _THING or self.has(o, _TYPE, filler):
-                add((s, _TYPE, restriction))
+            if filler == _THING or self.has(o, RDF_TYPE, filler):
+                add((s, RDF_TYPE, restriction))
         for restriction, filler in r.avf_by_property.get(p, ()):  # cls-avf, the property value
-            if self.has(s, _TYPE, restriction):
-                add((o, _TYPE, filler))
+            if self.has(s, RDF_TYPE, restriction):
+                add((o, RDF_TYPE, filler))
 
 
 def _closure(graph: Graph) -> None:
@@ -379,7 +376,7 @@ def _axiom_indexes(
             indexes[name][s].add(o)
             if reversed_too:
                 indexes[name][o].add(s)
-        elif p == _TYPE and o in _CHARACTERISTICS:
+        elif p == RDF_TYPE and o in _CHARACTERISTICS:
             characteristic[_CHARACTERISTICS[o]].add(s)
     frozen = {name: _frozen(index) for name, index in indexes.items()}
     return frozen, {name: frozenset(members) for name, members in characteristic.items()}

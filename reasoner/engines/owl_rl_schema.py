@@ -40,11 +40,11 @@ from rdflib import BNode, Literal
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
+from reasoner.terms import RDF_TYPE, Triple
+
 __all__ = ["UnsupportedRule", "close_schema"]
 
-Triple = tuple[Node, Node, Node]
 
-_TYPE: Node = RDF.type
 _FIRST: Node = RDF.first
 _REST: Node = RDF.rest
 _SCO: Node = RDFS.subClassOf
@@ -97,7 +97,7 @@ _REFUSED_TYPES: Mapping[Node, str] = {
 
 # The terms the rules name.
 _VOCABULARY: tuple[Node, ...] = (
-    _TYPE, _FIRST, _REST, _SCO, _SPO, _DOMAIN, _RANGE, _EQC, _EQP, _INVERSE, _ON_PROPERTY, _SOME, _ALL,
+    RDF_TYPE, _FIRST, _REST, _SCO, _SPO, _DOMAIN, _RANGE, _EQC, _EQP, _INVERSE, _ON_PROPERTY, _SOME, _ALL,
     _HAS_VALUE, _INTERSECTION, _UNION, _SAME_AS, _DISJOINT, _THING, _NOTHING, _CLASS, _SYMMETRIC, _TRANSITIVE,
     *_PROPERTY_TYPES, *_REFUSED_PREDICATES, *_REFUSED_TYPES,
 )  # fmt: skip
@@ -138,8 +138,8 @@ def close_schema(schema: Iterable[Triple]) -> set[Triple]:
 
 def _one_time_triples(schema: list[Triple]) -> list[Triple]:
     """owlrl's one-time rules (``_one_time_rules_misc`` and ``_one_time_rules_datatypes``) on ``schema``."""
-    found: list[Triple] = [(_THING, _TYPE, _CLASS), (_NOTHING, _TYPE, _CLASS)]  # cls-thing, cls-nothing1
-    found += [(prop, _TYPE, OWL.AnnotationProperty) for prop in OWLRL_Annotation_properties]  # prp-ap
+    found: list[Triple] = [(_THING, RDF_TYPE, _CLASS), (_NOTHING, RDF_TYPE, _CLASS)]  # cls-thing, cls-nothing1
+    found += [(prop, RDF_TYPE, OWL.AnnotationProperty) for prop in OWLRL_Annotation_properties]  # prp-ap
     # dt-type2: every literal of a datatype of OWL 2 RL is an instance of it; dt-not-type: owlrl records
     # an error if its lexical form does not map into the datatype.
     implicit: dict[Node, Node] = {}
@@ -148,7 +148,7 @@ def _one_time_triples(schema: list[Triple]) -> list[Triple]:
             implicit[o] = o.datatype
     used: set[Node] = set(implicit.values())
     for literal, datatype in implicit.items():
-        found.append((literal, _TYPE, datatype))
+        found.append((literal, RDF_TYPE, datatype))
         convert: Callable[[str], object] = AltXSDToPYTHON.get(datatype, str)
         try:
             convert(str(literal))
@@ -156,16 +156,16 @@ def _one_time_triples(schema: list[Triple]) -> list[Triple]:
             raise UnsupportedRule(f"owlrl records an error for {literal.n3()} (dt-not-type)") from exc
     explicit: defaultdict[Node, set[Node]] = defaultdict(set)  # nodes typed with a datatype in the input
     for s, p, o in schema:
-        if p == _TYPE and o in _RL_DATATYPES:
+        if p == RDF_TYPE and o in _RL_DATATYPES:
             used.add(o)
             if s not in implicit:
                 explicit[s].add(o)
-    found += [(datatype, _TYPE, RDFS.Datatype) for datatype in OWL_RL_Datatypes]  # dt-type1
-    found += [(datatype, _TYPE, RDFS.Datatype) for datatypes in explicit.values() for datatype in datatypes]
+    found += [(datatype, RDF_TYPE, RDFS.Datatype) for datatype in OWL_RL_Datatypes]  # dt-type1
+    found += [(datatype, RDF_TYPE, RDFS.Datatype) for datatypes in explicit.values() for datatype in datatypes]
     typed: list[tuple[Node, Node]] = [(r, dt) for r, dts in explicit.items() for dt in dts]
     for node, datatype in [*typed, *implicit.items()]:  # owlrl's datatype subsumptions
         for supertype in OWL_Datatype_Subsumptions.get(datatype, ()):
-            found += [(node, _TYPE, supertype), (supertype, _TYPE, RDFS.Datatype)]
+            found += [(node, RDF_TYPE, supertype), (supertype, RDF_TYPE, RDFS.Datatype)]
             used.add(supertype)
     found += [triple for triple in OWLRL_Datatypes_Disjointness if triple[0] in used and triple[2] in used]
     return found
@@ -185,7 +185,7 @@ class _Chainer:
         self.intersection_lists: defaultdict[Node, list[tuple[Node, ...]]] = defaultdict(list)
         self.unions_by_member: defaultdict[Node, list[Node]] = defaultdict(list)
         self.on_triple: dict[Node, Callable[[Node, Node], None]] = {
-            _TYPE: self._type,
+            RDF_TYPE: self._type,
             _SCO: self._subclass,
             _EQC: self._equivalent_class,
             _SPO: self._subproperty,
@@ -274,7 +274,7 @@ class _Chainer:
     def check_disjointness(self) -> None:
         """cax-dw: owlrl records an error for a common instance of two disjoint classes."""
         for c1, c2 in self.pairs(_DISJOINT):
-            if self.po.get((_TYPE, c1), _EMPTY) & self.po.get((_TYPE, c2), _EMPTY):
+            if self.po.get((RDF_TYPE, c1), _EMPTY) & self.po.get((RDF_TYPE, c2), _EMPTY):
                 raise UnsupportedRule(f"owlrl records an error: {c1.n3()} and {c2.n3()} have a common instance")
 
     def _any_property(self, s: Node, p: Node, o: Node) -> None:
@@ -282,9 +282,9 @@ class _Chainer:
         prp-inv1/2, prp-symp, prp-trp; then cls-svf1/2, cls-avf, cls-hv2 where p is a restriction's."""
         add, has = self.add, self.has
         for c in self.objects(p, _DOMAIN):  # prp-dom
-            add(s, _TYPE, c)
+            add(s, RDF_TYPE, c)
         for c in self.objects(p, _RANGE):  # prp-rng
-            add(o, _TYPE, c)
+            add(o, RDF_TYPE, c)
         for q in self.objects(p, _SPO):  # prp-spo1
             add(s, q, o)
         for q in (*self.objects(p, _EQP), *self.subjects(_EQP, p)):  # prp-eqp1/2
@@ -292,9 +292,9 @@ class _Chainer:
                 add(s, q, o)
         for q in (*self.objects(p, _INVERSE), *self.subjects(_INVERSE, p)):  # prp-inv1/2
             add(o, q, s)
-        if has(p, _TYPE, _SYMMETRIC):  # prp-symp
+        if has(p, RDF_TYPE, _SYMMETRIC):  # prp-symp
             add(o, p, s)
-        if has(p, _TYPE, _TRANSITIVE):  # prp-trp, this triple first or second
+        if has(p, RDF_TYPE, _TRANSITIVE):  # prp-trp, this triple first or second
             for z in self.objects(o, p):
                 add(s, p, z)
             for w in self.subjects(p, s):
@@ -306,13 +306,13 @@ class _Chainer:
         """``s p o`` with ``restriction owl:onProperty p``: cls-svf1/2, cls-avf, cls-hv2."""
         has = self.has
         for filler in self.objects(restriction, _SOME):  # cls-svf1/2
-            if filler == _THING or has(o, _TYPE, filler):
-                self.add(s, _TYPE, restriction)
-        if has(s, _TYPE, restriction):  # cls-avf
+            if filler == _THING or has(o, RDF_TYPE, filler):
+                self.add(s, RDF_TYPE, restriction)
+        if has(s, RDF_TYPE, restriction):  # cls-avf
             for filler in self.objects(restriction, _ALL):
-                self.add(o, _TYPE, filler)
+                self.add(o, RDF_TYPE, filler)
         if has(restriction, _HAS_VALUE, o):  # cls-hv2
-            self.add(s, _TYPE, restriction)
+            self.add(s, RDF_TYPE, restriction)
 
     def _type(self, s: Node, c: Node) -> None:
         """``s rdf:type c``: cax-sco, cax-eqc1/2, cls-int1/2, cls-uni; the rules on restrictions (c the
@@ -320,15 +320,15 @@ class _Chainer:
         add, has = self.add, self.has
         for sup in (*self.objects(c, _SCO), *self.objects(c, _EQC), *self.subjects(_EQC, c)):  # cax-sco, cax-eqc
             if sup != c:
-                add(s, _TYPE, sup)
+                add(s, RDF_TYPE, sup)
         for intersection, members in self.intersections_by_member.get(c, ()):  # cls-int1
-            if all(has(s, _TYPE, member) for member in members):
-                add(s, _TYPE, intersection)
+            if all(has(s, RDF_TYPE, member) for member in members):
+                add(s, RDF_TYPE, intersection)
         for members in self.intersection_lists.get(c, ()):  # cls-int2
             for member in members:
-                add(s, _TYPE, member)
+                add(s, RDF_TYPE, member)
         for union in self.unions_by_member.get(c, ()):  # cls-uni
-            add(s, _TYPE, union)
+            add(s, RDF_TYPE, union)
         self._restriction_member(s, c)
         vocabulary = self.on_vocabulary_type.get(c)
         if vocabulary is not None:
@@ -341,13 +341,13 @@ class _Chainer:
         for prop in self.objects(c, _ON_PROPERTY):
             for filler in self.objects(c, _ALL):  # cls-avf
                 for value in self.objects(s, prop):
-                    self.add(value, _TYPE, filler)
+                    self.add(value, RDF_TYPE, filler)
             for value in self.objects(c, _HAS_VALUE):  # cls-hv1
                 self.add(s, prop, value)
         for restriction in self.subjects(_SOME, c):  # cls-svf1
             for prop in self.objects(restriction, _ON_PROPERTY):
                 for u in self.subjects(prop, s):
-                    self.add(u, _TYPE, restriction)
+                    self.add(u, RDF_TYPE, restriction)
 
     def _class(self, c: Node) -> None:
         """scm-cls."""
@@ -377,8 +377,8 @@ class _Chainer:
         scm-svf1 and scm-avf1 (as the fillers' subsumption)."""
         add = self.add
         if c1 != c2:
-            for x in self.subjects(_TYPE, c1):  # cax-sco
-                add(x, _TYPE, c2)
+            for x in self.subjects(RDF_TYPE, c1):  # cax-sco
+                add(x, RDF_TYPE, c2)
             for c3 in self.objects(c2, _SCO):  # scm-sco, this triple first
                 if c3 != c1:
                     add(c1, _SCO, c3)
@@ -403,10 +403,10 @@ class _Chainer:
         """cax-eqc1/2 and scm-eqc1 (both without effect on ``c owl:equivalentClass c``)."""
         if c1 == c2:
             return
-        for x in self.subjects(_TYPE, c1):
-            self.add(x, _TYPE, c2)
-        for x in self.subjects(_TYPE, c2):
-            self.add(x, _TYPE, c1)
+        for x in self.subjects(RDF_TYPE, c1):
+            self.add(x, RDF_TYPE, c2)
+        for x in self.subjects(RDF_TYPE, c2):
+            self.add(x, RDF_TYPE, c1)
         self.add(c1, _SCO, c2)
         self.add(c2, _SCO, c1)
 
@@ -475,7 +475,7 @@ class _Chainer:
         """``prop axiom c``: type each subject (``end`` 0) or object (1) of ``prop`` with ``c``, and
         carry the axiom up ``c``'s superclasses and down ``prop``'s subproperties."""
         for pair in self.pairs(prop):
-            self.add(pair[end], _TYPE, c)
+            self.add(pair[end], RDF_TYPE, c)
         for sup in self.objects(c, _SCO):
             if sup != c:
                 self.add(prop, axiom, sup)
@@ -488,17 +488,17 @@ class _Chainer:
         add, has = self.add, self.has
         for filler in self.objects(restriction, _SOME):  # cls-svf1/2
             for u, v in self.pairs(prop):
-                if filler == _THING or has(v, _TYPE, filler):
-                    add(u, _TYPE, restriction)
+                if filler == _THING or has(v, RDF_TYPE, filler):
+                    add(u, RDF_TYPE, restriction)
         for filler in self.objects(restriction, _ALL):  # cls-avf
-            for u in self.subjects(_TYPE, restriction):
+            for u in self.subjects(RDF_TYPE, restriction):
                 for v in self.objects(u, prop):
-                    add(v, _TYPE, filler)
+                    add(v, RDF_TYPE, filler)
         for value in self.objects(restriction, _HAS_VALUE):  # cls-hv1, cls-hv2
-            for u in self.subjects(_TYPE, restriction):
+            for u in self.subjects(RDF_TYPE, restriction):
                 add(u, prop, value)
             for u in self.subjects(prop, value):
-                add(u, _TYPE, restriction)
+                add(u, RDF_TYPE, restriction)
         for kind in (_HAS_VALUE, _SOME, _ALL):
             for filler in self.objects(restriction, kind):
                 self._restriction_schema(kind, restriction, prop, filler)
@@ -507,25 +507,25 @@ class _Chainer:
         """cls-svf1/2 and the scm-* rules on restrictions."""
         for prop in self.objects(restriction, _ON_PROPERTY):
             for u, v in self.pairs(prop):
-                if filler == _THING or self.has(v, _TYPE, filler):
-                    self.add(u, _TYPE, restriction)
+                if filler == _THING or self.has(v, RDF_TYPE, filler):
+                    self.add(u, RDF_TYPE, restriction)
             self._restriction_schema(_SOME, restriction, prop, filler)
 
     def _all_values(self, restriction: Node, filler: Node) -> None:
         """cls-avf and the scm-* rules on restrictions."""
         for prop in self.objects(restriction, _ON_PROPERTY):
-            for u in self.subjects(_TYPE, restriction):
+            for u in self.subjects(RDF_TYPE, restriction):
                 for v in self.objects(u, prop):
-                    self.add(v, _TYPE, filler)
+                    self.add(v, RDF_TYPE, filler)
             self._restriction_schema(_ALL, restriction, prop, filler)
 
     def _has_value(self, restriction: Node, value: Node) -> None:
         """cls-hv1, cls-hv2 and the scm-* rules on restrictions."""
         for prop in self.objects(restriction, _ON_PROPERTY):
-            for u in self.subjects(_TYPE, restriction):
+            for u in self.subjects(RDF_TYPE, restriction):
                 self.add(u, prop, value)
             for u in self.subjects(prop, value):
-                self.add(u, _TYPE, restriction)
+                self.add(u, RDF_TYPE, restriction)
             self._restriction_schema(_HAS_VALUE, restriction, prop, filler=value)
 
     def _restriction_schema(self, kind: Node, restriction: Node, prop: Node, filler: Node) -> None:
@@ -554,12 +554,12 @@ class _Chainer:
         for member in set(members):
             self.intersections_by_member[member].append((c, members))
         if members:  # cls-int1
-            for y in self.subjects(_TYPE, members[0]):
-                if all(self.has(y, _TYPE, member) for member in members[1:]):
-                    self.add(y, _TYPE, c)
-        for y in self.subjects(_TYPE, c):  # cls-int2
+            for y in self.subjects(RDF_TYPE, members[0]):
+                if all(self.has(y, RDF_TYPE, member) for member in members[1:]):
+                    self.add(y, RDF_TYPE, c)
+        for y in self.subjects(RDF_TYPE, c):  # cls-int2
             for member in members:
-                self.add(y, _TYPE, member)
+                self.add(y, RDF_TYPE, member)
         for member in members:  # scm-int
             self.add(c, _SCO, member)
 
@@ -567,8 +567,8 @@ class _Chainer:
         """cls-uni, scm-uni; the members are indexed for the later ``rdf:type`` triples."""
         for member in self.items(head):
             self.unions_by_member[member].append(c)
-            for y in self.subjects(_TYPE, member):
-                self.add(y, _TYPE, c)
+            for y in self.subjects(RDF_TYPE, member):
+                self.add(y, RDF_TYPE, c)
             self.add(member, _SCO, c)
 
     def _same_as(self, s: Node, o: Node) -> None:

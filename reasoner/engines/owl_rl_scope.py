@@ -14,11 +14,10 @@ from rdflib import URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
-from reasoner.terms import iri_term
+from reasoner.terms import RDF_TYPE, Triple
 
 __all__ = ["RL_DATATYPES", "UnsupportedConstruct", "check_supported", "schema_statement"]
 
-Triple = tuple[Node, Node, Node]
 
 _OWL_NS = str(OWL)
 _RDFS_NS = str(RDFS)
@@ -93,9 +92,6 @@ _SCHEMA_PREDICATES: frozenset[Node] = frozenset(
 _INSTANCE_TYPES_IN_VOCABULARY: frozenset[Node] = frozenset({OWL.Thing, OWL.NamedIndividual, RDFS.Resource})
 
 
-_TYPE: Node = iri_term(RDF.type)  # schema_statement runs on every triple inferred: no namespace lookup there
-
-
 class UnsupportedConstruct(Exception):
     """The schema (or a case) uses an OWL construct the compiled engine does not implement."""
 
@@ -117,7 +113,7 @@ def schema_statement(triple: Triple, *, derived: bool) -> str | None:
     depend on the predicate alone, or for ``rdf:type`` on the class alone.
     """
     _s, p, o = triple
-    memo, key = (_BY_CLASS, (o, derived)) if p is _TYPE or p == _TYPE else (_BY_PREDICATE, (p, derived))
+    memo, key = (_BY_CLASS, (o, derived)) if p is RDF_TYPE or p == RDF_TYPE else (_BY_PREDICATE, (p, derived))
     try:
         return memo[key]
     except KeyError:
@@ -133,7 +129,7 @@ def schema_statement(triple: Triple, *, derived: bool) -> str | None:
 def _schema_statement(p: Node, o: Node, derived: bool) -> str | None:
     if not isinstance(p, URIRef):
         return f"a predicate that is not an IRI ({p!r})"
-    if p == _TYPE:
+    if p == RDF_TYPE:
         if o in _INSTANCE_TYPES_IN_VOCABULARY:
             return None
         if o in RL_DATATYPES:

@@ -34,11 +34,10 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
-from reasoner.terms import IS_LITERAL
+from reasoner.terms import IS_LITERAL, RDF_TYPE, TYPE_ONLY, Triple
 
 __all__ = ["CompiledShapes", "ShapeResult", "Triple", "UnsupportedShape", "compile_shapes"]
 
-Triple = tuple[Node, Node, Node]
 
 # Predicates of the SHACL namespace that carry no validation meaning of their own here.
 _DESCRIPTIVE = frozenset({SH.name, SH.description, SH.message, SH.order, SH.group, SH.defaultValue})
@@ -71,9 +70,7 @@ _STRUCTURE = frozenset({SH.path, SH.property, SH.severity, SH.deactivated, SH.cl
 _SUPPORTED = _DESCRIPTIVE | _TARGETS | _VALUE_CONSTRAINTS | _STRUCTURE
 _SHAPE_TYPES = frozenset({SH.NodeShape, SH.PropertyShape, SH.Shape})
 # Hot-loop constants; one-element sets, so that a test costs a hash lookup, not rdflib's ``__eq__``.
-_TYPE: Node = RDF.type
 _SUBCLASS_OF: Node = RDFS.subClassOf
-_TYPE_ONLY = frozenset({RDF.type})
 _RESOURCE_ONLY = frozenset({RDFS.Resource})
 _TARGET_NODE = frozenset({SH.targetNode})
 _TARGET_CLASS = frozenset({SH.targetClass})
@@ -163,7 +160,7 @@ class DataIndex:
         types = self._types.get(node)
         if types is None:  # every class the node is an instance of, found once per node
             types = self._types[node] = set()
-            frontier = list(self.objects(node, _TYPE))
+            frontier = list(self.objects(node, RDF_TYPE))
             while frontier:
                 current = frontier.pop()
                 if current not in types:
@@ -222,7 +219,7 @@ class _Shape:
         if self.closed is not None:
             for value in values:
                 for predicate, obj in data.by_subject.get(value, ()):
-                    if predicate in self.closed or (predicate in _TYPE_ONLY and obj in _RESOURCE_ONLY):
+                    if predicate in self.closed or (predicate in TYPE_ONLY and obj in _RESOURCE_ONLY):
                         continue
                     conforms = False
                     if out is None:
@@ -243,7 +240,7 @@ class _Shape:
                 nodes[obj] = None
             elif kind in _TARGET_CLASS:
                 for cls in data.subclasses(obj):
-                    nodes.update(dict.fromkeys(data.subjects(_TYPE, cls)))
+                    nodes.update(dict.fromkeys(data.subjects(RDF_TYPE, cls)))
             elif kind in _TARGET_SUBJECTS_OF:
                 nodes.update(data.subjects_of.get(obj, {}))
             else:

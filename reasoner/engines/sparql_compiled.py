@@ -59,13 +59,13 @@ from reasoner.engines.sparql_prepare import (
     structure,
     translate_exists,
 )
+from reasoner.terms import Triple
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
 
 __all__ = ["CompiledQuery", "Dataset", "QuerySet", "TripleIndex", "UnsupportedQuery", "compile_query"]
 
-Triple = tuple[Node, Node, Node]
 Row = tuple[Node | None, ...]
 
 

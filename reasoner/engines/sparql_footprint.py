@@ -19,13 +19,9 @@ from rdflib.namespace import RDF
 from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.term import Node
 
-from reasoner.terms import iri_term
+from reasoner.terms import TYPE_ONLY, Triple
 
 __all__ = ["Footprint", "footprint"]
-
-Triple = tuple[Node, Node, Node]
-_TYPE: Node = iri_term(RDF.type)  # one object: a namespace attribute builds a new term at every use
-_TYPE_ONLY: frozenset[Node] = frozenset({_TYPE})
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,7 @@ class Footprint:
 
     def matches(self, triple: Triple) -> bool:
         _s, p, o = triple
-        if p in _TYPE_ONLY:  # a hash lookup: rdflib's __eq__ runs only for an equal hash
+        if p in TYPE_ONLY:  # a hash lookup: rdflib's __eq__ runs only for an equal hash
             return self.types is None or o in self.types
         return p in self.predicates
 

@@ -17,7 +17,7 @@ from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import Var
-from reasoner.terms import IS_LITERAL
+from reasoner.terms import IS_LITERAL, Triple
 
 __all__ = [
     "Dataset",
@@ -35,7 +35,6 @@ __all__ = [
     "zero_length",
 ]
 
-Triple = tuple[Node, Node, Node]
 Solution = dict[Var, Node]
 Row = tuple[Node | None, ...]
 

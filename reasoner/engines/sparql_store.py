@@ -18,12 +18,13 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from reasoner.terms import Triple
+
 KNOWLEDGE_GRAPH = ox.NamedNode("https://w3id.org/dorsum/graph/knowledge")
 REPORT_PREFIX = "report-"
 STORE_REUSE = 500
 
 Row = tuple[Node | None, ...]
-Triple = tuple[Node, Node, Node]
 
 
 def to_oxigraph(term: Node) -> Any:

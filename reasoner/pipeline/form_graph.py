@@ -43,9 +43,7 @@ from rdflib.plugins.shared.jsonld.keys import ID, JSON, SET, VOCAB
 from rdflib.term import Node
 
 from reasoner.knowledge import Knowledge
-from reasoner.terms import iri_term
-
-Triple = tuple[Node, Node, Node]
+from reasoner.terms import Triple, iri_term
 
 #: The deepest nesting of objects the direct reader follows (a case form nests one: its lump);
 #: a deeper form takes the JSON-LD route, whose recursion limits then apply.

@@ -48,7 +48,7 @@ from reasoner.errors import (
     one_line,
 )
 from reasoner.knowledge import DX, Knowledge
-from reasoner.pipeline.form_graph import CASE_TYPE, Triple, form_context
+from reasoner.pipeline.form_graph import CASE_TYPE, form_context
 from reasoner.pipeline.form_syntax import (
     BYTES_ENV,
     NODES_ENV,
@@ -59,6 +59,7 @@ from reasoner.pipeline.form_syntax import (
     parse_yaml,
     resolve_contexts,
 )
+from reasoner.terms import Triple
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
 FORM_SUFFIXES = {".json", ".yaml", ".yml"}

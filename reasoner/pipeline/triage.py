@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, Node, URIRef
-from rdflib.namespace import RDF
 
 from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
@@ -36,6 +35,7 @@ from reasoner.pipeline.result import (
     TriageResult,
 )
 from reasoner.pipeline.validate import MissingItem, ValidationReport, require_valid, validate_graph
+from reasoner.terms import TYPE_ONLY
 from reasoner.version import __version__
 
 __all__ = [  # the result classes are defined in reasoner.pipeline.result and importable from here too
@@ -260,7 +260,6 @@ def _urgency(view: ReportRows, knowledge: Knowledge) -> Tier | None:
 
 
 # One-element sets: a membership test hashes, where ``==`` on rdflib terms runs Python code per row.
-_TYPE_ONLY = frozenset({RDF.type})
 _RED_FLAG_ONLY = frozenset({DX.RedFlag})
 _RECOMMENDATION_ONLY = frozenset({DX.Recommendation})
 
@@ -284,7 +283,7 @@ def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFla
     parts: dict[str, set[str]] = {}
     for cls, subject, prop, value in _run(view, knowledge, "report-triggers"):
         key = str(cls)
-        if prop in _TYPE_ONLY:
+        if prop in TYPE_ONLY:
             if value != cls:
                 parts.setdefault(key, set()).add(str(value))
             continue

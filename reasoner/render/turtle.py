@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
-from rdflib.term import Node
 
 from reasoner.knowledge import DX
 from reasoner.pipeline.triage import TriageResult
+from reasoner.terms import Triple
 
 PROV = Namespace("http://www.w3.org/ns/prov#")
 RESULT = Namespace("https://w3id.org/dorsum/result#")
-Triple = tuple[Node, Node, Node]
 
 
 def render_turtle(result: TriageResult) -> str:

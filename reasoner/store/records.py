@@ -38,6 +38,7 @@ from reasoner.errors import UsageError
 from reasoner.pipeline.read import CASE_ID
 from reasoner.pipeline.triage import TriageResult
 from reasoner.render.turtle import PROV, RESULT, result_triples
+from reasoner.terms import Triple
 
 CASE_BASE: Final = "https://w3id.org/dorsum/case/"
 KNOWLEDGE_BASE: Final = "https://w3id.org/dorsum/knowledge/"
@@ -47,8 +48,6 @@ DSTORE: Final = "https://w3id.org/dorsum/store#"
 XSD_DATETIME: Final = "http://www.w3.org/2001/XMLSchema#dateTime"
 RDF_TYPE: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 GRAPH_KINDS: Final = ("asserted", "inferred", "result")
-
-Triple = tuple[Node, Node, Node]
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,9 @@ MEMO_LIMIT = 100_000  # memoised answers kept per EXISTS pattern or expression (
 
 
 class Table(list):  # type: ignore[type-arg]
-    """A memoised answer (rows that depend only on the knowledge), with its hash-join buckets."""
+    """Rows with what is known about them: the variables every row binds, and (for a memoised
+    answer, rows that depend only on the knowledge) the hash-join buckets built over them. Basic
+    graph patterns and joins return tables too, since they know their bound variables for free."""
 
     __slots__ = ("bound", "buckets")
 

@@ -21,8 +21,9 @@ from reasoner import (
     triage,
 )
 from reasoner.batch.generate import form_vocabulary, generate_forms
-from reasoner.batch.run import BatchSummary, iter_case_inputs, run_batch
+from reasoner.batch.run import BatchSummary, iter_case_inputs, run_batch, run_batch_lines
 from reasoner.cli.batch import batch, generate
+from reasoner.render.json import json_line
 
 from .conftest import EXAMPLES
 
@@ -99,6 +100,25 @@ def test_two_jobs_give_the_same_records_as_one(
     assert summary.complete + summary.incomplete == summary.total - summary.invalid
     assert sum(summary.tiers.values()) == summary.total - summary.invalid
     assert summary.exit_code == EXIT_INVALID_CASE
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_lines_are_the_records_rendered_and_counted_alike(
+    serial_records: list[dict[str, Any]], jsonl_with_a_bad_line: Path, jobs: int
+) -> None:
+    """``dorsum batch`` writes lines rendered in the workers: each is json_line of the record, and
+    the summary counts them as it counts the records."""
+    inputs = [str(EXAMPLES), str(jsonl_with_a_bad_line)]
+    by_lines, by_records = BatchSummary(), BatchSummary()
+    lines = list(run_batch_lines(inputs, jobs=jobs, summary=by_lines))
+    for record in serial_records:
+        by_records.add(record)
+    assert [line.text for line in lines] == [json_line(record) for record in serial_records]
+    assert [json.loads(line.text) for line in lines] == serial_records
+    assert [line.counts.ok for line in lines] == [record["ok"] for record in serial_records]
+    by_lines.elapsed = by_records.elapsed = 1.0
+    assert by_lines.as_dict() == by_records.as_dict()
+    assert by_lines.invalid == 2 and by_lines.incomplete > 0 and len(by_lines.tiers) > 1
 
 
 def test_cli_batch_reads_stdin_and_writes_jsonl(knowledge: Knowledge) -> None:

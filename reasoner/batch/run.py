@@ -8,7 +8,8 @@ stops the batch: it yields an error record in its place.
 Each worker process loads the knowledge once (in the pool initializer) and triages chunks of
 cases with the same :func:`reasoner.pipeline.triage.triage` as ``dorsum evaluate``, so the records
 are exactly those of a one-by-one run. Workers hand back objects, never text to parse again: a
-JSON-ready mapping per case, or whatever ``finish`` makes of the triage result (the store's
+JSON-ready mapping per case (or, for ``dorsum batch``, its JSONL line rendered in the worker:
+:func:`run_batch_lines`), or whatever ``finish`` makes of the triage result (the store's
 :func:`reasoner.store.records.case_record`, for ``dorsum store add``). The optional ``dask``
 executor sends the same chunks to a dask.distributed cluster; its workers must be able to import
 ``reasoner`` and read the knowledge.
@@ -46,6 +47,7 @@ from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.form_syntax import BYTES_ENV, InputLimits, jsonl_lines, parse_json
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, as_mapping, triage
+from reasoner.render.json import json_line
 
 #: Suffixes of the case files a directory is searched for.
 CASE_SUFFIXES = (".json", ".yaml", ".yml", ".ttl", ".nt", ".jsonld")
@@ -86,6 +88,43 @@ class WorkItem:
     error_code: int = EXIT_INVALID_CASE  # kind "error": its exit code (a limit has its own)
 
 
+@dataclass(frozen=True)
+class RecordCounts:
+    """What :class:`BatchSummary` counts of one batch record."""
+
+    ok: bool
+    complete: bool
+    exit_code: int
+    tier_label: str
+    tier_rank: int | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> RecordCounts:
+        tier = record.get("effective_urgency")
+        return cls(
+            ok=bool(record.get("ok")),
+            complete=record.get("status") == "complete",
+            exit_code=int(record.get("exit_code", EXIT_INVALID_CASE)),
+            tier_label=str(tier["label"]) if isinstance(tier, Mapping) else NO_TIER,
+            tier_rank=int(tier.get("rank", 0)) if isinstance(tier, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One case's JSONL line (without its newline), rendered by the worker that triaged the case,
+    with what the summary counts of it. A string crosses the process boundary for the cost of a
+    copy; the record's nested mapping costs more to pickle and unpickle than to render."""
+
+    text: str
+    counts: RecordCounts
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> BatchLine:
+        """The line of a batch record (:func:`result_record` or :func:`error_record`)."""
+        return cls(json_line(record), RecordCounts.of(record))
+
+
 @dataclass
 class BatchSummary:
     """Counts over a batch, filled in as records are yielded."""
@@ -103,22 +142,21 @@ class BatchSummary:
     def cases_per_second(self) -> float:
         return self.total / self.elapsed if self.elapsed > 0 else 0.0
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        """Count one record yielded by :func:`run_batch`."""
+    def add(self, record: Mapping[str, Any] | BatchLine) -> None:
+        """Count one record yielded by :func:`run_batch` (or line by :func:`run_batch_lines`)."""
+        counts = record.counts if isinstance(record, BatchLine) else RecordCounts.of(record)
         self.total += 1
-        self.exit_code = worse_exit(self.exit_code, int(record.get("exit_code", EXIT_INVALID_CASE)))
-        if not record.get("ok"):
+        self.exit_code = worse_exit(self.exit_code, counts.exit_code)
+        if not counts.ok:
             self.invalid += 1
             return
-        if record.get("status") == "complete":
+        if counts.complete:
             self.complete += 1
         else:
             self.incomplete += 1
-        tier = record.get("effective_urgency")
-        label = str(tier["label"]) if isinstance(tier, Mapping) else NO_TIER
-        self.tiers[label] = self.tiers.get(label, 0) + 1
-        if isinstance(tier, Mapping):
-            self.tier_ranks[label] = int(tier.get("rank", 0))
+        self.tiers[counts.tier_label] = self.tiers.get(counts.tier_label, 0) + 1
+        if counts.tier_rank is not None:
+            self.tier_ranks[counts.tier_label] = counts.tier_rank
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -353,9 +391,11 @@ def evaluate_chunk(
     items: Sequence[WorkItem],
     finish: Finish[Any] | None = None,
     content_hash: str | None = None,
+    lines: bool = False,
 ) -> list[Any]:
     """Worker task: triage a chunk of cases with the worker's knowledge (loaded once per process).
 
+    With ``lines`` (and no ``finish``) each case comes back as its rendered :class:`BatchLine`.
     Raises BatchError if that knowledge is not the one whose ``content_hash`` is given.
     """
     knowledge = _worker_knowledge(kb_root)
@@ -364,6 +404,8 @@ def evaluate_chunk(
             f"workers use other knowledge (sha256 {knowledge.content_hash[:12]}, here {content_hash[:12]}): "
             "point them at the same knowledge base, and do not edit it during a batch"
         )
+    if lines:
+        return [BatchLine.of(evaluate_item(item, knowledge)) for item in items]
     return [evaluate_item(item, knowledge, finish) for item in items]
 
 
@@ -459,22 +501,61 @@ def run_batch(
     Inputs, knowledge and options are checked before this returns (raising UsageError or
     KnowledgeError); evaluation happens as the returned iterator is consumed.
     """
-    check_inputs(inputs)
     if summary is not None and finish is not None:
         raise UsageError("a batch summary counts JSON records: it cannot be kept with finish")
-    if executor not in EXECUTORS:
-        raise UsageError(f"unknown executor '{executor}' (use one of {', '.join(EXECUTORS)})")
-    workers = (os.cpu_count() or 1) if jobs is None else jobs
+    options = _Options(kb_root, jobs, executor, scheduler, chunksize, stdin)
+    return _summarised(_records(*_start(inputs, options, finish, lines=False)), summary)
+
+
+def run_batch_lines(
+    inputs: Sequence[str],
+    kb_root: Path | str | None = None,
+    jobs: int | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    summary: BatchSummary | None = None,
+    stdin: IO[str] | None = None,
+) -> Iterator[BatchLine]:
+    """As :func:`run_batch` without ``finish``, but each case comes as its JSONL line
+    (:func:`reasoner.render.json.json_line` of its record), rendered in the worker process.
+
+    This is what ``dorsum batch`` writes: the parent process only writes text.
+    """
+    options = _Options(kb_root, jobs, executor, scheduler, chunksize, stdin)
+    return _summarised(_records(*_start(inputs, options, None, lines=True)), summary)
+
+
+@dataclass(frozen=True)
+class _Options:
+    kb_root: Path | str | None
+    jobs: int | None
+    executor: str
+    scheduler: str | None
+    chunksize: int
+    stdin: IO[str] | None
+
+
+def _start(
+    inputs: Sequence[str], options: _Options, finish: Finish[Any] | None, *, lines: bool
+) -> tuple[Iterator[WorkItem], _Plan]:
+    """Check the inputs, options and knowledge now (raising UsageError or KnowledgeError); the
+    work items are read as they are consumed."""
+    check_inputs(inputs)
+    if options.executor not in EXECUTORS:
+        raise UsageError(f"unknown executor '{options.executor}' (use one of {', '.join(EXECUTORS)})")
+    workers = (os.cpu_count() or 1) if options.jobs is None else options.jobs
     if workers < 1:
         raise UsageError(f"--jobs must be at least 1 (got {workers})")
-    if chunksize < 1:
-        raise UsageError(f"chunk size must be at least 1 (got {chunksize})")
-    if executor == "dask" and not scheduler:
+    if options.chunksize < 1:
+        raise UsageError(f"chunk size must be at least 1 (got {options.chunksize})")
+    if options.executor == "dask" and not options.scheduler:
         raise UsageError("the dask executor needs --scheduler tcp://HOST:PORT")
-    root = str(Path(kb_root).expanduser().resolve()) if kb_root is not None else None
+    root = str(Path(options.kb_root).expanduser().resolve()) if options.kb_root is not None else None
     knowledge = load_knowledge(root)  # fail fast on a broken knowledge base; forked workers reuse it
-    plan = _Plan(root, knowledge, workers, executor, scheduler, chunksize, finish)
-    return _summarised(_records(iter_work(inputs, stdin), plan), summary)
+    plan = _Plan(root, knowledge, workers, options.executor, options.scheduler, options.chunksize, finish, lines)
+    return iter_work(inputs, options.stdin), plan
 
 
 @dataclass(frozen=True)
@@ -488,10 +569,11 @@ class _Plan:
     scheduler: str | None
     chunksize: int
     finish: Finish[Any] | None
+    lines: bool = False
 
     def task(self, chunk: list[WorkItem]) -> tuple[Any, ...]:
         """The arguments of :func:`evaluate_chunk` for one chunk."""
-        return (self.root, chunk, self.finish, self.knowledge.content_hash)
+        return (self.root, chunk, self.finish, self.knowledge.content_hash, self.lines)
 
 
 def _summarised(records: Iterator[Any], summary: BatchSummary | None) -> Iterator[Any]:
@@ -513,7 +595,8 @@ def _records(items: Iterator[WorkItem], plan: _Plan) -> Iterator[Any]:
         return
     if plan.workers == 1:
         for item in items:
-            yield evaluate_item(item, plan.knowledge, plan.finish)
+            record = evaluate_item(item, plan.knowledge, plan.finish)
+            yield BatchLine.of(record) if plan.lines else record
         return
     from concurrent.futures.process import BrokenProcessPool
 
@@ -562,8 +645,10 @@ __all__ = [
     "DEFAULT_CHUNKSIZE",
     "EXECUTORS",
     "BatchError",
+    "BatchLine",
     "BatchSummary",
     "Finish",
+    "RecordCounts",
     "WorkItem",
     "check_inputs",
     "count_cases",
@@ -575,5 +660,6 @@ __all__ = [
     "load_item",
     "result_record",
     "run_batch",
+    "run_batch_lines",
     "worse_exit",
 ]

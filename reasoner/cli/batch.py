@@ -8,16 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
 from reasoner.batch.generate import generate_forms, write_jsonl
-from reasoner.batch.run import EXECUTORS, BatchSummary, count_cases, run_batch
+from reasoner.batch.run import EXECUTORS, BatchLine, BatchSummary, count_cases, run_batch_lines
 from reasoner.cli.common import USAGE_ERROR, DorsumCommand, DorsumGroup, exit_codes, kb_option
 from reasoner.errors import EXIT_INCOMPLETE, EXIT_INVALID_CASE, EXIT_TRIAGED, UsageError
 from reasoner.knowledge import load_knowledge
-from reasoner.render.json import json_line
 
 
 @click.command(
@@ -77,13 +76,13 @@ def batch(
     """
     summary = BatchSummary()
     with ExitStack() as stack:
-        records = run_batch(
+        lines = run_batch_lines(
             list(inputs), kb, jobs, executor=executor, scheduler=scheduler, summary=summary, stdin=sys.stdin
         )
         total = count_cases(list(inputs)) if sys.stderr.isatty() else None
         try:
             stream: IO[str] = stack.enter_context(out.open("w", encoding="utf-8")) if out is not None else sys.stdout
-            _write(records, stream, total, show_progress=sys.stderr.isatty())
+            _write(lines, stream, total, show_progress=sys.stderr.isatty())
         except BrokenPipeError:
             raise
         except OSError as error:
@@ -92,17 +91,14 @@ def batch(
     sys.exit(summary.exit_code)
 
 
-def _write(records: Iterator[dict[str, Any]], stream: IO[str], total: int | None, *, show_progress: bool) -> None:
-    def emit(record: dict[str, Any]) -> None:
-        stream.write(json_line(record) + "\n")
-
+def _write(lines: Iterator[BatchLine], stream: IO[str], total: int | None, *, show_progress: bool) -> None:
     if not show_progress:
-        for record in records:
-            emit(record)
+        for line in lines:
+            stream.write(line.text + "\n")
         return
-    with click.progressbar(records, length=total, label="triaging", file=sys.stderr, show_pos=True) as bar:
-        for record in bar:
-            emit(record)
+    with click.progressbar(lines, length=total, label="triaging", file=sys.stderr, show_pos=True) as bar:
+        for line in bar:
+            stream.write(line.text + "\n")
 
 
 @click.command(cls=DorsumCommand, epilog=exit_codes((EXIT_TRIAGED, "done"), USAGE_ERROR))

@@ -309,3 +309,55 @@ def test_a_form_triages_the_same_from_json_and_from_yaml() -> None:
         assert _triaged(as_json, "json") == _triaged(as_yaml, "yaml"), as_yaml
 
     check()
+
+
+RELATIVE_CASES = {
+    "rel.ttl": "@prefix dx: <https://w3id.org/dorsum/ontology#> .\n<rel> a dx:Case ; dx:ageYears 40 .\n",
+    "rel.jsonld": json.dumps(
+        {"@context": {"dx": "https://w3id.org/dorsum/ontology#"}, "@id": "rel", "@type": "dx:Case", "dx:ageYears": 40}
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELATIVE_CASES))
+def test_relative_iris_resolve_against_the_case_base_not_the_working_folder(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rdflib resolves a relative IRI against the working folder unless told a base: the same
+    file would name another case (and show the folder) wherever dorsum ran."""
+    from reasoner.knowledge import load_knowledge
+    from reasoner.pipeline.read import read_case
+
+    knowledge = load_knowledge()
+    path = tmp_path / name
+    path.write_text(RELATIVE_CASES[name], encoding="utf-8")
+    seen = set()
+    for folder in (tmp_path, ROOT):
+        monkeypatch.chdir(folder)
+        case = read_case(path, knowledge)
+        seen.add((str(case.case), case.name))
+    assert seen == {(knowledge.context["@base"] + "rel", "rel")}
+
+
+def test_json_ld_reads_the_same_whatever_json_library_rdflib_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rdflib's JSON-LD parser reads text with orjson when it is importable, and orjson reads
+    some hostile text otherwise (a lone surrogate, 1e20). dorsum hands it data decoded by the
+    json module, and has it write rdf:JSON literals with json too."""
+    import rdflib.plugins.parsers.jsonld as jsonld_parser
+    import rdflib.plugins.shared.jsonld.util as jsonld_util
+
+    from reasoner.knowledge import load_knowledge
+    from reasoner.pipeline.read import case_from_rdf_text
+
+    class NoTextReading:
+        @staticmethod
+        def loads(text: object) -> object:
+            raise AssertionError("rdflib was handed JSON text")
+
+    knowledge = load_knowledge()
+    text = (HOSTILE / "ctx-inline.jsonld").read_text(encoding="utf-8")
+    before = sorted(case_from_rdf_text(text, "json-ld", knowledge, name="x").graph)
+    monkeypatch.setattr(jsonld_util, "_HAS_ORJSON", True)
+    monkeypatch.setattr(jsonld_util, "orjson", NoTextReading, raising=False)
+    assert sorted(case_from_rdf_text(text, "json-ld", knowledge, name="x").graph) == before
+    assert jsonld_parser._HAS_ORJSON is False

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import rdflib
+import rdflib.plugins.parsers.jsonld as jsonld_parser
 import rdflib.plugins.shared.jsonld.context as jsonld_context
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
+from rdflib.parser import PythonInputSource
 from rdflib.plugins.stores.memory import Memory
 
 from reasoner.errors import (
@@ -42,6 +44,7 @@ from reasoner.errors import (
     FetchRefused,
     InputTooDeep,
     InputTooLarge,
+    KnowledgeError,
     NotRegularFile,
     TooManyNodes,
     UsageError,
@@ -99,6 +102,11 @@ def _refuse_context_fetch(source: Any, *args: Any, **kwargs: Any) -> Any:
 # dorsum never fetches: rdflib's JSON-LD context loader (the only place it would open a URL or a
 # file while parsing a string) is replaced, process-wide, by one that refuses.
 setattr(jsonld_context, "source_to_json", _refuse_context_fetch)  # noqa: B010
+# The same input gives the same case whatever else is installed: rdflib's JSON-LD parser would
+# read JSON text, and write rdf:JSON literals, with orjson when it is importable (orjson refuses a
+# lone surrogate the json module reads, and writes numbers otherwise). dorsum hands the parser
+# data decoded by the json module (:func:`case_from_rdf_text`) and has it write with json too.
+setattr(jsonld_parser, "_HAS_ORJSON", False)  # noqa: B010
 
 
 def read_case(path: Path | str, knowledge: Knowledge, *, limits: InputLimits | None = None) -> CaseInput:
@@ -194,9 +202,13 @@ def case_from_rdf_text(
     """Parse RDF text holding exactly one dx:Case (at most ``limits.max_nodes`` triples)."""
     limits = limits or InputLimits.from_environment()
     graph = Graph(store=_BoundedMemory(limits.max_nodes))
+    base = _case_base(knowledge)  # relative IRIs resolve against it, never the working folder
     try:
         with _literals_as_written():
-            graph.parse(data=text, format=rdf_format)
+            if rdf_format == "json-ld":  # decoded here, by the json module, whatever rdflib would use
+                graph.parse(source=PythonInputSource(_json_ld_document(text)), format=rdf_format, publicID=base)
+            else:
+                graph.parse(data=text, format=rdf_format, publicID=base)
     except _TooManyTriples as exc:
         raise TooManyNodes(source, [_too_many_triples(limits)]) from exc
     except _ContextFetchAttempt as exc:
@@ -206,6 +218,21 @@ def case_from_rdf_text(
     except Exception as exc:  # rdflib's parsers raise many exception types
         raise CaseError(source, [f"{rdf_format} syntax error: {one_line(exc)}"]) from exc
     return _case_from_triples(graph, knowledge, name=name, source=source)
+
+
+def _case_base(knowledge: Knowledge) -> str:
+    """The base of case IRIs: the case-form context's ``@base``."""
+    base = knowledge.context.get("@base")
+    if not isinstance(base, str):
+        raise KnowledgeError("the case-form context (ontology/case-form.context.jsonld) has no @base")
+    return base
+
+
+def _json_ld_document(text: str) -> dict[str, Any] | list[Any]:
+    document = json.loads(text)
+    if not isinstance(document, dict | list):
+        raise ValueError(f"a JSON-LD document is a JSON object or array, not {type(document).__name__}")
+    return document
 
 
 def _case_from_triples(triples: Iterable[Triple], knowledge: Knowledge, *, name: str, source: str) -> CaseInput:

@@ -8,6 +8,10 @@
 - No later step is shown whose condition is the result of a step absent from the plan (dx:waitsOn):
   the step it waits on is a primary step or a later step the plan shows; every other such step is
   recorded as dropped, with why, and never printed.
+- The DO NOW step is as urgent as the headline: for a complete case whose tier is set by a step on a
+  topic of the plan, the most urgent time frame a primary step is due within is the tier's. Each
+  primary step is due within the most urgent time frame of the applicable unconditional steps on its
+  topic (a replaced step's time frame is kept, dx:timingResolvedBy), and the answer says whose.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import pytest
 from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS
 
-from reasoner import Knowledge, read_case, render_text, triage
+from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.result import PlanOption, TriageResult
+from reasoner.pipeline.result import PlanOption, PlanTopic, TriageResult
 
 from .conftest import Triaged
 
@@ -212,3 +216,137 @@ def test_the_incomplete_line_counts_the_decisive_items(triaged: list[Triaged], d
     )
     assert expected in text
     assert "the 1 items" not in text
+
+
+# ---------------------------------------------------------------- a replaced step's time frame is kept
+
+
+def _topic_floor(result: TriageResult, topic_iri: str) -> int:
+    """The most urgent tier of the applicable unconditional recommendations on a topic, read from the
+    applicable steps (not from the plan): what the topic's primary step must be due within."""
+    ranks = [
+        s.tier.rank for s in result.next_steps if not s.condition and s.tier is not None and topic_iri in s.topic_iris
+    ]
+    return max(ranks, default=0)
+
+
+def _due_rank(entry: PlanTopic, option: PlanOption) -> int:
+    due = entry.due(option)
+    return due.rank if due is not None else 0
+
+
+def test_the_do_now_step_is_as_urgent_as_the_tier(triaged: list[Triaged]) -> None:
+    """For a complete case whose urgency tier is set by an applicable unconditional recommendation on a
+    topic of the plan, the most urgent time frame any primary step is due within equals the tier: DO
+    NOW never reads slower than the headline. (Before the timing rule, 24 of these cases failed: a
+    young person's deep growing lump had MRI "within 2 weeks" under a 48-hour headline.)"""
+    bad, checked = [], 0
+    for t in triaged:
+        result = t.result
+        if not result.complete or result.urgency is None:
+            continue
+        topics = {entry.topic_iri for entry in result.plan.topics if entry.topic_iri}
+        setters = [
+            s
+            for s in result.next_steps
+            if not s.condition
+            and s.tier is not None
+            and s.tier.rank == result.urgency.rank
+            and set(s.topic_iris) & topics
+        ]
+        if not setters:
+            continue
+        checked += 1
+        top = max((_due_rank(e, o) for e in result.plan.topics for o in e.chosen), default=0)
+        if top != result.urgency.rank:
+            bad.append((t.name, result.urgency.label, top))
+    assert checked > GENERATED // 2
+    assert not bad, bad[:5]
+
+
+def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(triaged: list[Triaged]) -> None:
+    """A primary step is due within its own time frame or the most urgent one of the steps it replaced
+    on its topic, whichever is sooner; a less urgent step that lost changes nothing, and the kept time
+    frame never exceeds the case's tier (the tier never goes down, nor up)."""
+    bad = []
+    kept = 0
+    for t in triaged:
+        result = t.result
+        for entry in result.plan.topics:
+            if not entry.topic_iri:
+                continue
+            floor = _topic_floor(result, entry.topic_iri)
+            for option in entry.chosen:
+                own = option.tier.rank if option.tier is not None else 0
+                if _due_rank(entry, option) != max(own, floor):
+                    bad.append((t.name, entry.topic, option.action, own, floor, _due_rank(entry, option)))
+                timing = entry.kept_for(option)
+                if timing is None:
+                    continue
+                kept += 1
+                if result.urgency is None or timing.tier.rank > result.urgency.rank:
+                    bad.append((t.name, entry.topic, "kept time frame above the tier"))
+                losers = {iri for alternative in entry.alternatives for iri in alternative.option.steps}
+                if not set(timing.steps) <= losers or timing.action_iri in {o.action_iri for o in entry.chosen}:
+                    bad.append((t.name, entry.topic, "kept from a step that did not lose on the topic"))
+    assert kept >= 10, kept  # not vacuous: the sample has topics whose step keeps a replaced time frame
+    assert not bad, bad[:5]
+
+
+def test_a_kept_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> None:
+    """Never picked silently: the DO NOW/THEN line and the plan-by-topic line name the time frame and
+    whose it is, the JSON carries it, and the topic's disagreement names the rule that resolved it."""
+    from reasoner import render_json
+
+    bad = []
+    shown = 0
+    for t in triaged:
+        result = t.result
+        entries = [e for e in result.plan.topics if any(e.kept_for(o) for o in e.chosen)]
+        if not entries or shown >= 40:
+            continue
+        shown += 1
+        brief = " ".join(render_text(result, "brief").split())
+        summary = " ".join(render_text(result, "summary").split())
+        data = render_json(result)
+        for entry in entries:
+            assert entry.timing is not None
+            phrase = f"(due {entry.timing.text})"
+            if phrase not in brief or f"{entry.topic}: " not in summary or summary.count(phrase) < 2:
+                bad.append((t.name, entry.topic, "text"))
+            if entry.timing.policy_iri not in data or entry.timing.steps[0] not in data:
+                bad.append((t.name, entry.topic, "json"))
+            conflict = next((c for c in result.conflicts if c.kind == "topic" and c.subject == entry.topic), None)
+            if (
+                conflict is None
+                or entry.timing.policy not in conflict.policy
+                or f"is due {entry.timing.tier.label} ({entry.timing.source_text})" not in conflict.resolution
+            ):
+                bad.append((t.name, entry.topic, "disagreement"))
+    assert shown >= 10, shown
+    assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("name", ["sarcoma-pathway", "spinal-pathway"])
+def test_a_profile_never_makes_a_primary_step_slower(knowledge: Knowledge, name: str) -> None:
+    """A profile chooses whose action to follow, never how soon: under a preference profile each
+    primary step is still due within its topic's most urgent time frame (before the timing rule, the
+    sarcoma-pathway profile put a progressive deficit's imaging at 2 weeks under a 12-hour headline)."""
+    from reasoner.authoring.vignettes import load_vignette
+    from reasoner.pipeline.policy import load_profile
+
+    profile = load_profile(knowledge, name)
+    bad, checked = [], 0
+    for path in CASES:
+        vignette = load_vignette(path)
+        if vignette.expect.get("status") == "invalid" or not isinstance(vignette.case, dict):
+            continue
+        result = triage(case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge, profile)
+        for entry in result.plan.topics:
+            floor = _topic_floor(result, entry.topic_iri) if entry.topic_iri else 0
+            for option in entry.chosen:
+                checked += 1
+                if _due_rank(entry, option) < floor:
+                    bad.append((path.stem, entry.topic, option.action))
+    assert checked > len(CASES)
+    assert not bad, bad[:5]

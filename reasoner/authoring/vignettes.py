@@ -26,6 +26,10 @@ A vignette is a YAML file::
       later: [Rec001_MRIRegion]               # conditional steps shown as later steps
       not_later: [...]                        # conditional steps not shown (dropped or avoided)
       dropped: [Rec000_MRIIfUncertain]        # left out: what they wait on (dx:waitsOn) is not in the plan
+      plan: {FirstImagingTopic: MRIRegion}    # topic -> the action of its primary step (or none)
+      plan_due: {FirstImagingTopic: Within24to48h}  # topic -> the tier its primary step is due within
+      kept_from: {FirstImagingTopic: RecNG12_YoungGrowingLumpUltrasound}  # the replaced step whose
+                                              #   time frame the topic keeps (or none)
       would_change:                           # what recording a missing item at its worst would
         fever: "raises the tier to"           #   change (a substring; "" for nothing on its own)
       error: "size_cm"                        # invalid cases: text the error must contain
@@ -326,6 +330,23 @@ def _compare_plan(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
         for action in unwanted if isinstance(unwanted, list) else [unwanted]:
             if str(action) in got:
                 problems.append(f"not_plan: {topic}: {action} is the primary step")
+    return problems + _compare_due(expect, result)
+
+
+def _compare_due(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    """``plan_due``: topic -> the tier its primary step is due within (a kept time frame included);
+    ``kept_from``: topic -> a recommendation whose time frame the topic keeps (or ``none``)."""
+    problems: list[str] = []
+    for topic, wanted in (expect.get("plan_due") or {}).items():
+        entry = result.plan.topic(str(topic))
+        got = {_local(due.iri) for o in entry.chosen if (due := entry.due(o)) is not None} if entry else set()
+        if got != {str(wanted)}:
+            problems.append(f"plan_due: {topic}: expected {wanted}, got {sorted(got) or 'none'}")
+    for topic, wanted in (expect.get("kept_from") or {}).items():
+        entry = result.plan.topic(str(topic))
+        kept = {_local(iri) for iri in entry.timing.steps} if entry and entry.timing else set()
+        if (str(wanted) == "none" and kept) or (str(wanted) != "none" and str(wanted) not in kept):
+            problems.append(f"kept_from: {topic}: expected {wanted}, got {sorted(kept) or 'none'}")
     return problems
 
 

@@ -113,7 +113,9 @@ def plan_markdown(result: TriageResult) -> str:
         if topic.tie:
             answer = "CHOOSE: " + " / ".join(option.action for option in topic.chosen)
         elif topic.primary is not None:
-            answer = f"{topic.primary.action} ({', '.join(topic.primary.sources)})"
+            kept = topic.kept_for(topic.primary)
+            due = f", due {kept.text}" if kept is not None else ""
+            answer = f"{topic.primary.action} ({', '.join(topic.primary.sources)}{due})"
         else:
             answer = topic.no_step_text or "no step applies"
         lines.append(f"- *{topic.topic}*: {answer}")

@@ -11,19 +11,23 @@ the reason each losing step lost:
 2. superseded: a more specific (or explicitly superseding) recommendation on the topic applies;
 3. policy: the profile's preferred source, else the most cautious tier;
 4. authority: the highest ``dx:authorityRank`` of the step's sources;
-5. what is left with different actions is a tie, shown as one.
+5. what is left with different actions is a tie, shown as one;
+6. the topic's timing policy (``dx:timingResolvedBy``): where a step that lost is more urgent than the
+   chosen one, the chosen step is due within that time frame (``PlanTopic.timing``), named with its
+   step and sources. Replacing an action never relaxes how soon the topic's step is due.
 
 Conditional steps (``dx:onlyIf``) wait on a result and never compete. One that ``dx:waitsOn`` an
 earlier step's action (``knowledge-plan-waits-on.rq``: "if ultrasound is uncertain" waits on any
 ultrasound) is shown only when the plan holds that action, as a primary step or as a later step it
 shows; otherwise it is dropped and recorded with why (``Plan.dropped``). The urgency tier is not
-decided here: it stays the most urgent applicable recommendation, whatever wins a topic.
+decided here: it stays the most urgent applicable recommendation, whatever wins a topic (a kept time
+frame is an applicable step's, so never above it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rdflib import URIRef
@@ -42,6 +46,7 @@ from reasoner.pipeline.result import (
     TIE,
     Alternative,
     Dropped,
+    KeptTimeFrame,
     Plan,
     PlanOption,
     PlanTopic,
@@ -55,6 +60,7 @@ class TopicInfo:
     iri: str
     order: int
     no_step_text: str
+    timing_policy: str = ""  # dx:timingResolvedBy: keeps a replaced step's time frame ("" if none)
 
 
 @per_knowledge
@@ -63,11 +69,16 @@ def plan_topics(knowledge: Knowledge) -> tuple[TopicInfo, ...]:
     if "knowledge-plan-topics" not in knowledge.queries:
         return ()
     rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-topics")
-    topics = [
-        TopicInfo(str(topic), int(order) if order is not None else 999, str(no_step or ""))
-        for topic, order, no_step in rows
-    ]
-    return tuple(sorted(topics, key=lambda t: (t.order, knowledge.label(URIRef(t.iri)))))
+    topics: dict[str, TopicInfo] = {}
+    policies: dict[str, set[str]] = {}
+    for topic, order, no_step, timing in rows:
+        topics.setdefault(
+            str(topic), TopicInfo(str(topic), int(order) if order is not None else 999, str(no_step or ""))
+        )
+        if timing is not None:
+            policies.setdefault(str(topic), set()).add(str(timing))
+    found = [replace(t, timing_policy=min(policies[t.iri])) if t.iri in policies else t for t in topics.values()]
+    return tuple(sorted(found, key=lambda t: (t.order, knowledge.label(URIRef(t.iri)))))
 
 
 @per_knowledge
@@ -280,6 +291,39 @@ def _decide(
         reason=reason,
         alternatives=tuple(_merge_alternatives(alternatives)),
         no_step_text=info.no_step_text,
+        timing=_kept_time_frame(chosen, alternatives, info, knowledge),
+    )
+
+
+def _kept_time_frame(
+    chosen: Sequence[PlanOption], alternatives: Sequence[Alternative], info: TopicInfo, knowledge: Knowledge
+) -> KeptTimeFrame | None:
+    """The topic's timing policy: the most urgent time frame of the steps that lost the choice of
+    action, where it is more urgent than a chosen step's own (else None). Under most cautious wins a
+    more urgent step loses only when avoided or superseded; under a profile, also to its preference."""
+    if not chosen or not info.timing_policy:
+        return None
+    floor = min(_rank(option) for option in chosen)
+    top = max((_rank(a.option) for a in alternatives), default=0)
+    if top <= floor:
+        return None
+    order = {SUPPRESSED: 0, POLICY: 1, SUPERSEDED: 2}  # the preferred loser before a step it superseded
+    losers = sorted(
+        (a for a in alternatives if _rank(a.option) == top), key=lambda a: (order.get(a.reason, 9), a.option.action)
+    )
+    first = losers[0]
+    same = [a for a in losers if a.option.action_iri == first.option.action_iri]
+    assert first.option.tier is not None  # its rank is above a chosen step's, so it has a tier
+    return KeptTimeFrame(
+        tier=first.option.tier,
+        action=first.option.action,
+        action_iri=first.option.action_iri,
+        steps=tuple(sorted({iri for a in same for iri in a.option.steps})),
+        sources=tuple(sorted({source for a in same for source in a.option.sources})),
+        reason=first.reason,
+        detail=first.detail,
+        policy_iri=info.timing_policy,
+        policy=knowledge.label(URIRef(info.timing_policy)),
     )
 
 

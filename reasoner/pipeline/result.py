@@ -112,6 +112,34 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class KeptTimeFrame:
+    """The time frame a topic's chosen step is due within, kept from a more urgent step on the topic
+    that lost the choice of action (the topic's ``dx:timingResolvedBy`` policy): replacing an
+    action never relaxes how soon the topic's step is due."""
+
+    tier: Tier  # the time frame the chosen step is due within
+    action: str  # the replaced step's action, whose time frame this is
+    action_iri: str
+    steps: tuple[str, ...]  # the recommendations that give that time frame
+    sources: tuple[str, ...]  # their short source names
+    reason: str  # how the replaced step lost: SUPPRESSED, SUPERSEDED or POLICY
+    detail: str  # why it lost, in words (the avoid item, the superseding step, the profile)
+    policy_iri: str  # the rule that keeps the time frame
+    policy: str  # its label
+
+    @property
+    def source_text(self) -> str:
+        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it replaces"."""
+        whose = f"{' and '.join(self.sources)}'s" if self.sources else "the"
+        return f"{whose} time frame for {self.action}, which it replaces"
+
+    @property
+    def text(self) -> str:
+        """The time frame and whose it is: "<tier label>: <source_text>"."""
+        return f"{self.tier.label}: {self.source_text}"
+
+
+@dataclass(frozen=True)
 class PlanTopic:
     """The decision on one topic."""
 
@@ -121,10 +149,24 @@ class PlanTopic:
     reason: str  # how the choice was made: ONLY, SUPERSEDED, SUPPRESSED, POLICY, AUTHORITY, TIE or NONE
     alternatives: tuple[Alternative, ...]
     no_step_text: str = ""
+    timing: KeptTimeFrame | None = None  # set when a replaced step was more urgent than the chosen one
 
     @property
     def primary(self) -> PlanOption | None:
         return self.chosen[0] if len(self.chosen) == 1 else None
+
+    def kept_for(self, option: PlanOption) -> KeptTimeFrame | None:
+        """``timing``, where it makes this chosen option due sooner than its own time frame."""
+        timing = self.timing
+        if timing is not None and (option.tier is None or timing.tier.rank > option.tier.rank):
+            return timing
+        return None
+
+    def due(self, option: PlanOption) -> Tier | None:
+        """The time frame a chosen option is due within: its own, or the one kept from a more urgent
+        step it replaced (``timing``), whichever is more urgent."""
+        kept = self.kept_for(option)
+        return kept.tier if kept is not None else option.tier
 
     @property
     def tie(self) -> bool:

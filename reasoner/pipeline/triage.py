@@ -29,6 +29,7 @@ from reasoner.pipeline.result import (
     KnowledgeStamp,
     Missing,
     Plan,
+    PlanTopic,
     RedFlag,
     Step,
     Tier,
@@ -105,8 +106,9 @@ def triage(
     where sources disagree on an action; it never changes the urgency.
 
     A case with unrecorded items is "incomplete" only while they could still change the tier or a
-    primary step of the plan (its worst-case completion is compared with it); otherwise the items
-    are listed as not needed for this decision.
+    primary step of the plan, or the time frame a primary step keeps from a step it replaced (its
+    worst-case completion is compared with it); otherwise the items are listed as not needed for
+    this decision.
     """
     knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
     report = pipeline.validate(case.graph, knowledge, case.source)
@@ -145,7 +147,7 @@ def triage(
         avoid=tuple(step for step in steps if step.kind == "avoid"),
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
-        conflicts=_conflicts(view, knowledge, profile),
+        conflicts=_with_kept_time_frames(_conflicts(view, knowledge, profile), plan),
         missing=missing,
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
@@ -180,8 +182,16 @@ def _plan(
     return build_plan(steps, suppressed, _run(view, knowledge, SUPERSEDES), knowledge, profile)
 
 
-def _primaries(plan: Plan) -> dict[str, frozenset[str]]:
-    return {entry.topic_iri or entry.topic: frozenset(o.action_iri for o in entry.chosen) for entry in plan.topics}
+def _primaries(plan: Plan) -> dict[str, frozenset[tuple[str, int]]]:
+    """Per topic, each chosen action, with the rank of the time frame kept for it from a more urgent
+    step it replaced (-1 if none): a kept time frame the worst case adds changes the plan too."""
+    return {entry.topic_iri or entry.topic: _primaries_of(entry) for entry in plan.topics}
+
+
+def _primaries_of(entry: PlanTopic) -> frozenset[tuple[str, int]]:
+    return frozenset(
+        (o.action_iri, _rank(kept.tier if (kept := entry.kept_for(o)) is not None else None)) for o in entry.chosen
+    )
 
 
 def _rank(tier: Tier | None) -> int:
@@ -208,12 +218,14 @@ def _item_change(
     if _rank(tier) > _rank(urgency) and tier is not None:
         return f"raises the tier to {tier.label}"
     changes = []
-    before = {entry.topic_iri or entry.topic: entry for entry in plan.topics}
+    before = _primaries(plan)
     for entry in _plan(view, _steps(view, knowledge), precautions, knowledge, profile).topics:
         old = before.get(entry.topic_iri or entry.topic)
         actions = frozenset(o.action_iri for o in entry.chosen)
-        if entry.chosen and (old is None or actions != frozenset(o.action_iri for o in old.chosen)):
+        if entry.chosen and (old is None or actions != frozenset(action for action, _kept in old)):
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}")
+        elif entry.chosen and entry.timing is not None and old != _primaries_of(entry):
+            changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}, due {entry.timing.text}")
     return f"changes {changes[0]}" if changes else ""
 
 
@@ -461,6 +473,29 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
             )
         )
     return tuple(conflicts)
+
+
+def _with_kept_time_frames(conflicts: tuple[Conflict, ...], plan: Plan) -> tuple[Conflict, ...]:
+    """The topic disagreements, each saying where the plan kept a replaced step's time frame (the
+    topic's timing policy), so that the time frame is never picked silently."""
+    kept = {entry.topic: entry for entry in plan.topics if entry.timing is not None}
+    out = []
+    for conflict in conflicts:
+        entry = kept.pop(conflict.subject, None) if conflict.kind == "topic" else None
+        if entry is None or entry.timing is None:
+            out.append(conflict)
+            continue
+        timing = entry.timing
+        chosen = " or ".join(option.action for option in entry.chosen)
+        out.append(
+            replace(
+                conflict,
+                policy=f"{conflict.policy}; {timing.policy}",
+                resolution=f"{conflict.resolution}; {timing.action}: {timing.detail}; so the plan's step, "
+                f"{chosen}, is due {timing.tier.label} ({timing.source_text})",
+            )
+        )
+    return tuple(out)
 
 
 def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:

@@ -56,17 +56,18 @@ def _stamp(result: TriageResult) -> str:
 
 def _summary(result: TriageResult) -> list[str]:
     chosen = [(entry, option) for entry in result.plan.topics for option in entry.chosen]
-    by_rank: dict[int, list[PlanOption]] = {}
-    for _entry, option in chosen:
-        by_rank.setdefault(option.tier.rank if option.tier else 0, []).append(option)
+    by_rank: dict[int, dict[str, tuple[PlanTopic, PlanOption]]] = {}
+    for entry, option in chosen:  # grouped by when each is due (a kept time frame included)
+        due = entry.due(option)
+        by_rank.setdefault(due.rank if due else 0, {}).setdefault(option.action_iri, (entry, option))
     lines: list[str] = []
     for index, rank in enumerate(sorted(by_rank, reverse=True)):
-        options = list({o.action_iri: o for o in by_rank[rank]}.values())
-        tier = options[0].tier
+        group = list(by_rank[rank].values())
+        tier = group[0][0].due(group[0][1])
         headline = result.urgency.iri if result.urgency else ""
         when = f"{tier.label}: " if tier and tier.iri != headline else ""
-        steps = "; ".join(o.action for o in options)
-        sources = ", ".join(dict.fromkeys(s for o in options for s in o.sources))
+        steps = "; ".join(o.action + _kept_text(e, o) for e, o in group)
+        sources = ", ".join(dict.fromkeys(s for _e, o in group for s in o.sources))
         lines.append(_field("DO NOW" if index == 0 else "THEN", f"{when}{steps}   [{sources}]"))
     if not chosen:
         lines.append(_field("DO NOW", "no step in the knowledge base applies: clinical judgement is needed"))
@@ -78,7 +79,8 @@ def _summary(result: TriageResult) -> list[str]:
     later = _later(result)
     do_not = _do_not(result)
     lines.extend(later + do_not + _hidden(result, len(later), len(do_not)))
-    why = _decisive_facts(result, {iri for _e, o in chosen for iri in o.steps})
+    kept = {iri for e, o in chosen if e.kept_for(o) is not None for iri in e.timing.steps}  # type: ignore[union-attr]
+    why = _decisive_facts(result, {iri for _e, o in chosen for iri in o.steps} | kept)
     if why:
         lines.append(_field("WHY", "; ".join(why)))
     needed = [item.item for item in result.missing if item.needed]
@@ -191,10 +193,18 @@ def _chosen_text(entry: PlanTopic, headline: str) -> str:
     if not entry.chosen:
         return entry.no_step_text or "no step applies now"
     options = " OR ".join(
-        f"{o.action}{_tier_text(o) if o.tier and o.tier.iri != headline else ''} [{', '.join(o.sources)}]"
+        f"{o.action}{_kept_text(entry, o) or (_tier_text(o) if o.tier and o.tier.iri != headline else '')}"
+        f" [{', '.join(o.sources)}]"
         for o in entry.chosen
     )
     return f"{options}  ({REASONS.get(entry.reason, entry.reason)})"
+
+
+def _kept_text(entry: PlanTopic, option: PlanOption) -> str:
+    """ " (due <tier>: <source>'s time frame for <action>, which it replaces)", where the topic keeps
+    a replaced step's time frame for this option; else ""."""
+    kept = entry.kept_for(option)
+    return f" (due {kept.text})" if kept is not None else ""
 
 
 def _alternative_text(alternative: Alternative) -> str:

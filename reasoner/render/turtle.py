@@ -89,6 +89,16 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
         for alternative in entry.alternatives:
             for step in alternative.option.steps:
                 add((topic, RESULT.alternativeStep, URIRef(step)))
+        timing = entry.timing
+        if timing is not None and any(entry.kept_for(option) is not None for option in entry.chosen):
+            kept = BNode()  # the replaced step's time frame, kept for the step chosen (dx:timingResolvedBy)
+            add((topic, RESULT.keptTimeFrame, kept))
+            add((kept, RESULT.dueWithin, URIRef(timing.tier.iri)))
+            add((kept, RESULT.replacedAction, URIRef(timing.action_iri)))
+            for step in timing.steps:
+                add((kept, PROV.wasDerivedFrom, URIRef(step)))
+            add((kept, RESULT.keptBy, URIRef(timing.policy_iri)))
+            add((kept, RDFS.comment, Literal(f"due {timing.text} ({timing.action}: {timing.detail})")))
     for suppression in result.plan.suppressed:
         add((node, RESULT.suppressedStep, URIRef(suppression.step)))
     for later in result.next_steps:

@@ -86,7 +86,7 @@ def test_every_source_has_a_citation_and_a_date(knowledge: Knowledge) -> None:
 def test_urgency_tiers_form_a_strict_order(knowledge: Knowledge) -> None:
     graph = knowledge.ontology
     ranks = [int(graph.value(t, DX.rank)) for t in _individuals(knowledge, DX.UrgencyTier)]
-    assert len(ranks) == 5 and len(set(ranks)) == 5
+    assert len(ranks) >= 5 and len(set(ranks)) == len(ranks)  # ranks are data: distinct, any number of tiers
     for tier in _individuals(knowledge, DX.UrgencyTier):
         assert str(graph.value(tier, DX.timeFrame)).startswith("P")
 

@@ -53,3 +53,23 @@ def test_packs_never_lower_the_tier(knowledge: Knowledge, triaged_sample: list[T
             lower.append((t.name, _rank(t.result), seeds_rank))
     assert len(triaged_sample) > GENERATED // 2
     assert not lower, lower[:5]
+
+
+def test_ng234_one_week_is_the_steps_tier_and_the_ct_replaces_an_mri_that_cannot_be_done(knowledge: Knowledge) -> None:
+    """NG234's 1-week whole-spine MRI is printed at its own tier, not as a 1-week action inside the
+    2-week tier; with MRI recorded contraindicated, the CT that replaces it keeps the 1 week."""
+    from reasoner.authoring.vignettes import vignette_case
+    from reasoner.render.text import render_text
+
+    for stem, action in (
+        ("242-nice-ng234-night-pain-cancer-1-week-vs-seed-002-2-weeks", "MRI of the whole spine"),
+        ("381-nice-ng234-metastases-mri-contraindicated-ct-spine-first-1-week", "CT of the spine"),
+    ):
+        vignette = load_vignette(Path(__file__).parent / "cases" / f"{stem}.yaml")
+        result = triage(vignette_case(vignette, knowledge), knowledge)
+        entry = result.plan.topic("FirstImagingTopic")
+        assert entry is not None and entry.primary is not None and entry.primary.tier is not None
+        assert entry.primary.tier.iri.endswith("#Within1Week") and entry.primary.tier.time_frame == "P7D"
+        text = " ".join(render_text(result).split())
+        assert f"THEN urgent: within 1 week: {action} " in text
+        assert "within 2 weeks: MRI of the whole spine within 1 week" not in text

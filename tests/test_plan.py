@@ -24,7 +24,8 @@ from rdflib.namespace import RDF, RDFS
 
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.result import PlanOption, PlanTopic, TriageResult
+from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, plan_topics
+from reasoner.pipeline.result import SUPPRESSED, PlanOption, PlanTopic, TriageResult
 
 from .conftest import Triaged
 
@@ -350,3 +351,20 @@ def test_a_profile_never_makes_a_primary_step_slower(knowledge: Knowledge, name:
                     bad.append((path.stem, entry.topic, option.action))
     assert checked > len(CASES)
     assert not bad, bad[:5]
+
+
+def test_a_topic_whose_every_step_is_avoided_does_not_say_nothing_is_needed(
+    triaged: list[Triaged], knowledge: Knowledge
+) -> None:
+    """A topic left without a step because an avoid item forbids each applicable one (an MRI that
+    cannot be done) says so; its own "no step" text ("no imaging needed ...") is for a topic
+    where no step applies at all."""
+    texts = {info.iri: info.no_step_text for info in plan_topics(knowledge)}
+    empty = [(t.name, e) for t in triaged for e in t.result.plan.topics if not e.chosen and e.topic_iri]
+    avoided = [(name, e) for name, e in empty if e.reason == SUPPRESSED]
+    assert avoided and len(avoided) < len(empty), "both kinds of empty topic must occur in the sample"
+    assert all(e.no_step_text == ALL_AVOIDED_TEXT for _name, e in avoided)
+    assert all(e.no_step_text == texts[e.topic_iri] for _name, e in empty if e.reason != SUPPRESSED)
+    name = avoided[0][0]
+    text = render_text(next(t.result for t in triaged if t.name == name))
+    assert ALL_AVOIDED_TEXT.split(":")[0] in " ".join(text.split()), name

@@ -54,6 +54,12 @@ from reasoner.pipeline.result import (
     Suppression,
 )
 
+#: What a topic says when every step it has applies but an avoid item forbids each one: the
+#: topic's own "no step" text (e.g. "no imaging needed") would misread that as nothing to do.
+ALL_AVOIDED_TEXT = (
+    "no step can be offered now: every option applies but is avoided here (see DO NOT); clinical judgement is needed"
+)
+
 
 @dataclass(frozen=True)
 class TopicInfo:
@@ -290,7 +296,7 @@ def _decide(
         chosen=tuple(chosen),
         reason=reason,
         alternatives=tuple(_merge_alternatives(alternatives)),
-        no_step_text=info.no_step_text,
+        no_step_text=ALL_AVOIDED_TEXT if not chosen and reason == SUPPRESSED else info.no_step_text,
         timing=_kept_time_frame(chosen, alternatives, info, knowledge),
     )
 

@@ -32,14 +32,15 @@ def test_scenarios_exercise_what_they_claim_to_cover(knowledge: Knowledge) -> No
         outcome = run_vignette(vignette, knowledge)
         assert outcome.result is not None, f"{path.name} covers elements but is invalid"
         result = outcome.result
-        seen = {local(item.iri) for item in result.red_flags + result.situations + result.next_steps + result.avoid}
+        applied = result.next_steps + result.avoid + result.excepted  # an excepted avoid item applies too
+        seen = {local(item.iri) for item in result.red_flags + result.situations + applied}
         seen |= {local(fact.value_iri) for item in result.red_flags + result.situations for fact in item.facts}
         seen |= {local(step.action_iri) for step in result.next_steps + result.avoid}  # an action a step takes
         seen |= set(outcome.derive_rules)  # a derive rule that produced facts
         # an element the scenario asserts does NOT fire is exercised too (a threshold not reached, say)
         seen |= {
             str(name)
-            for key in ("not_steps", "not_red_flags", "not_situations")
+            for key in ("not_steps", "not_red_flags", "not_situations", "not_avoid", "not_excepted")
             for name in vignette.expect.get(key) or []
         }
         problems += [f"{path.name}: {name}" for name in vignette.covers if name not in seen]

@@ -20,7 +20,9 @@ A vignette is a YAML file::
       steps: [Rec000_GrowingLumpUltrasound]   # recommendations that must apply
       not_steps: [...]
       avoid: [Avoid001_DelayUltrasound]
-      not_avoid: [...]
+      not_avoid: [...]                        # not a "do not" (does not apply, or is excepted here)
+      excepted: [Avoid000_EmpiricAntibiotics] # applies, but one of its dx:exceptIn classes holds
+      not_excepted: [...]
       conflicts: [first imaging test]         # conflict subjects (substring match)
       missing: [fever]                        # items that must be reported missing
       later: [Rec001_MRIRegion]               # conditional steps shown as later steps
@@ -71,6 +73,8 @@ LIST_CHECKS = {
     "not_steps": ("next_steps", False),
     "avoid": ("avoid", True),
     "not_avoid": ("avoid", False),
+    "excepted": ("excepted", True),
+    "not_excepted": ("excepted", False),
 }
 
 
@@ -223,7 +227,7 @@ def coverage(outcomes: Iterable[VignetteOutcome], knowledge: Knowledge) -> tuple
         result = outcome.result
         if result is not None:
             fired["recommendations"] |= {_local(s.iri) for s in result.next_steps}
-            fired["avoid advice"] |= {_local(s.iri) for s in result.avoid}
+            fired["avoid advice"] |= {_local(s.iri) for s in result.avoid + result.excepted}
             fired["red flags"] |= {_local(f.iri) for f in result.red_flags}
             fired["clinical situations"] |= {_local(f.iri) for f in result.situations}
         fired["thresholds"] |= set(outcome.thresholds)

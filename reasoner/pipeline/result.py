@@ -87,6 +87,7 @@ class Step:
     interpretation: str
     sources: tuple[Citation, ...]
     topic_iris: tuple[str, ...] = ()  # the same topics, as IRIs
+    excepted_in: tuple[str, ...] = ()  # avoid only: IRIs of its dx:exceptIn classes that hold (lifted here)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class TriageResult:
     urgency: Tier | None  # from the recorded facts: for an incomplete case, "at least" this
     possible_urgency: Tier | None  # with every missing item at its worst case
     next_steps: tuple[Step, ...]
-    avoid: tuple[Step, ...]
+    avoid: tuple[Step, ...]  # avoid advice that holds ("do not"); none whose exception holds
     red_flags: tuple[RedFlag, ...]
     situations: tuple[RedFlag, ...]
     conflicts: tuple[Conflict, ...]
@@ -283,6 +284,7 @@ class TriageResult:
     policy: str = "most cautious wins"
     notes: tuple[str, ...] = field(default=())
     plan: Plan = field(default_factory=lambda: Plan(topics=(), suppressed=()))
+    excepted: tuple[Step, ...] = field(default=())  # avoid advice that applies, lifted here by its dx:exceptIn
     trace: CaseTrace | None = field(default=None, compare=False, repr=False)  # only with keep_trace=True
 
     @property

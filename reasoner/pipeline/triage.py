@@ -144,7 +144,7 @@ def triage(
         urgency=urgency,
         possible_urgency=possible,
         next_steps=tuple(step for step in steps if step.kind == "recommendation"),
-        avoid=tuple(step for step in steps if step.kind == "avoid"),
+        avoid=tuple(step for step in steps if step.kind == "avoid" and not step.excepted_in),
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
         conflicts=_with_kept_time_frames(_conflicts(view, knowledge, profile), plan),
@@ -153,6 +153,7 @@ def triage(
         policy=policy_name(profile),
         notes=tuple(notes),
         plan=plan,
+        excepted=tuple(step for step in steps if step.kind == "avoid" and step.excepted_in),
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
 
@@ -328,7 +329,7 @@ def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFla
 
 def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
     rows: dict[str, dict[str, Any]] = {}
-    for advice, kind, via, action, tier, rank, time_frame, only_if, except_when, sequence, topic in _run(
+    for advice, kind, via, action, tier, rank, time_frame, only_if, except_when, sequence, topic, excepted in _run(
         view, knowledge, "report-advice"
     ):
         key = str(advice)
@@ -344,9 +345,12 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 "topics": set(),
                 "topic_iris": set(),
                 "because": set(),
+                "excepted": set(),
             },
         )
         entry["because"].add(str(via))
+        if excepted is not None:
+            entry["excepted"].add(str(excepted))
         if topic is not None:
             entry["topics"].add(knowledge.label(topic))
             entry["topic_iris"].add(str(topic))
@@ -370,6 +374,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 evidence=info.evidence,
                 interpretation=info.interpretation,
                 sources=_citations(knowledge, iri),
+                excepted_in=tuple(sorted(entry["excepted"])),
             )
         )
     return sorted(steps, key=_step_order)
@@ -453,13 +458,24 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
             )
         )
     sides: dict[str, tuple[set[str], set[str], set[str], set[str]]] = {}
-    for recommendation, avoid, action in _run(view, knowledge, "report-conflicts-do-avoid"):
+    holding: dict[str, set[str]] = {}  # per action: the avoid advice that holds (no exception of it holds)
+    lifted: dict[str, set[str]] = {}  # per action: the exceptions that lift an avoid advice here
+    for recommendation, avoid, action, excepted in _run(view, knowledge, "report-conflicts-do-avoid"):
         do_advice, do_sources, avoid_advice, avoid_sources = sides.setdefault(str(action), (set(), set(), set(), set()))
         do_advice.add(knowledge.label(recommendation))
         do_sources.update(_source_labels(knowledge, recommendation))
         avoid_advice.add(knowledge.label(avoid))
         avoid_sources.update(_source_labels(knowledge, avoid))
+        if excepted is None:
+            holding.setdefault(str(action), set()).add(str(avoid))
+        else:
+            lifted.setdefault(str(action), set()).add(knowledge.label(excepted))
     for action, (do_advice, do_sources, avoid_advice, avoid_sources) in sorted(sides.items()):
+        if holding.get(action):
+            resolution = "the avoid advice applies to this case, so the step is not offered now"
+        else:
+            because = ", ".join(sorted(lifted.get(action, ())))
+            resolution = f"the avoid advice is excepted here ({because}), so the step stays on offer"
         conflicts.append(
             Conflict(
                 kind="do-avoid",
@@ -469,7 +485,7 @@ def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) 
                     Position("avoid", "", 1, tuple(sorted(avoid_advice)), tuple(sorted(avoid_sources)), False),
                 ),
                 policy=policy_name(None),
-                resolution="the avoid advice applies to this case, so the step is not offered now",
+                resolution=resolution,
             )
         )
     return tuple(conflicts)

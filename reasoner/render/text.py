@@ -303,6 +303,7 @@ def _full(result: TriageResult) -> list[str]:
             unless = f" (unless {step.except_when})" if step.except_when else ""
             out.append(f"  - {step.action}{unless}  [{_sources_short(step.sources)}]")
             out.append(_wrap(step.evidence, "      "))
+    out.extend(_excepted(result))
     if result.conflicts:
         out.append("")
         out.append(f"Where the sources disagree ({len(result.conflicts)}; policy: {result.policy}):")
@@ -382,6 +383,28 @@ def _conflict_lines(conflict: Conflict) -> list[str]:
     return lines
 
 
+def _excepted(result: TriageResult) -> list[str]:
+    """Avoid advice that applies but whose exception holds: never a "do not", said with the reason."""
+    if not result.excepted:
+        return []
+    out = ["", "Avoid advice excepted here (it applies, but its exception holds for this case):"]
+    for step in result.excepted:
+        line = f"{step.action}: excepted here, because: {_exceptions(result, step)}  [{_sources_short(step.sources)}]"
+        out.append(_wrap(line, "  - ", "      "))
+        out.append(_wrap(step.evidence, "      "))
+    return out
+
+
+def _exceptions(result: TriageResult, step: Step) -> str:
+    """Why an avoid advice is lifted here: the exception classes that hold, and the source's words."""
+    held = []
+    for iri in step.excepted_in:
+        found = result.explain(iri)
+        held.append(found.label if found is not None else iri.rsplit("#", 1)[-1])
+    words = f" (the source: unless {step.except_when})" if step.except_when else ""
+    return "; ".join(held) + words
+
+
 def _sources_short(citations: Iterable[Citation]) -> str:
     names = [c.short for c in citations if c.relation == "source"]
     return ", ".join(dict.fromkeys(names)) or "no source"
@@ -392,7 +415,7 @@ def _all_citations(result: TriageResult) -> list[Citation]:
     for item in result.red_flags + result.situations:
         for c in item.sources:
             seen.setdefault(c.iri, c)
-    for step in result.next_steps + result.avoid:
+    for step in result.next_steps + result.avoid + result.excepted:
         for c in step.sources:
             seen.setdefault(c.iri, c)
     return sorted(seen.values(), key=lambda c: c.iri)

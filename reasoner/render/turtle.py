@@ -54,6 +54,8 @@ def result_triples(result: TriageResult) -> list[Triple]:
         add((node, RESULT.recommendation, URIRef(step.iri)))
     for step in result.avoid:
         add((node, RESULT.avoid, URIRef(step.iri)))
+    for step in result.excepted:
+        add((node, RESULT.exceptedAvoid, URIRef(step.iri)))
     for item in result.missing:
         add((node, RESULT.missingItem, Literal(item.item)))
     for conflict in result.conflicts:

@@ -36,7 +36,6 @@ import rdflib.plugins.parsers.jsonld as jsonld_parser
 import rdflib.plugins.shared.jsonld.context as jsonld_context
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
-from rdflib.parser import PythonInputSource
 from rdflib.plugins.stores.memory import Memory
 
 from reasoner.errors import (
@@ -62,6 +61,7 @@ from reasoner.pipeline.form_syntax import (
     parse_yaml,
     resolve_contexts,
 )
+from reasoner.pipeline.json_ld import LostValue, parse_json_ld
 from reasoner.terms import Triple
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
@@ -206,11 +206,13 @@ def case_from_rdf_text(
     try:
         with _literals_as_written():
             if rdf_format == "json-ld":  # decoded here, by the json module, whatever rdflib would use
-                graph.parse(source=PythonInputSource(_json_ld_document(text)), format=rdf_format, publicID=base)
+                parse_json_ld(graph, _json_ld_document(text), base)
             else:
                 graph.parse(data=text, format=rdf_format, publicID=base)
     except _TooManyTriples as exc:
         raise TooManyNodes(source, [_too_many_triples(limits)]) from exc
+    except LostValue as exc:
+        raise CaseError(source, [exc.problem]) from exc
     except _ContextFetchAttempt as exc:
         raise FetchRefused(source, [f"refused to load the JSON-LD context '{exc}': dorsum never fetches"]) from exc
     except RecursionError as exc:

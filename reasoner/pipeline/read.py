@@ -35,8 +35,9 @@ import rdflib
 import rdflib.plugins.parsers.jsonld as jsonld_parser
 import rdflib.plugins.shared.jsonld.context as jsonld_context
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 from rdflib.plugins.stores.memory import Memory
+from rdflib.term import Node
 
 from reasoner.errors import (
     CaseError,
@@ -244,6 +245,9 @@ def _case_from_triples(triples: Iterable[Triple], knowledge: Knowledge, *, name:
     if problems:
         raise CaseError(source, problems)
     case = case_from_graph(_normalised_graph(triples), name=name, source=source, context=knowledge.context)
+    problems = _knowledge_term_problems(case, knowledge)
+    if problems:
+        raise CaseError(source, problems)
     return replace(case, name=_identity(case, knowledge.context, name))
 
 
@@ -352,17 +356,63 @@ def case_from_graph(
     case = cases[0]
     if not isinstance(case, (URIRef, BNode)):
         raise CaseError(source, ["the dx:Case node must be an IRI or a blank node"])
-    described = {case, *graph.objects(case, DX.hasLump)}
+    lumps = set(graph.objects(case, DX.hasLump))
+    described = {case, *lumps}
     strangers = sorted({str(s) for s in graph.subjects() if s not in described})
     if strangers:
         raise CaseError(
             source,
             [f"statements about {', '.join(strangers[:3])}: a case file may only describe the case and its lump"],
         )
+    problems = _naming_problems(case, lumps, context or {})
+    if problems:
+        raise CaseError(source, problems)
     problems = _number_problems(graph, context or {}) or _age_problems(graph, case, context or {})
     if problems:
         raise CaseError(source, problems)
     return CaseInput(name=name, source=source, graph=graph, case=case)
+
+
+def _naming_problems(case: Node, lumps: Iterable[Node], context: Mapping[str, Any]) -> list[str]:
+    """A case names only itself. Its lump is a blank node: a lump IRI could be another case's
+    node (``https://w3id.org/dorsum/case/other``, or its lump), or the lump of another file, and
+    the store, which keys cases by id and keeps IRIs as they are, would merge the two. A case IRI
+    in the namespace of the case base (``https://w3id.org/dorsum/``: the store's graphs, results
+    and blank-node IRIs) must be the case base and an id."""
+    problems = [
+        f"the lump is named {lump.n3()}: describe it inside its case, as a blank node ([ ... ] in "
+        "Turtle, an object without @id or id); a named lump could be another case's, and the store "
+        "would merge them"
+        for lump in sorted(lumps, key=str)
+        if isinstance(lump, URIRef)
+    ]
+    base = context.get("@base")
+    if isinstance(case, URIRef) and isinstance(base, str):
+        namespace = base.rstrip("/").rsplit("/", 1)[0] + "/"
+        if str(case).startswith(namespace) and not (
+            str(case).startswith(base) and CASE_ID.fullmatch(str(case)[len(base) :])
+        ):
+            problems.append(
+                f"the case is named {case.n3()}, in dorsum's own namespace: name it {base}<id> "
+                "(letters, digits, '.', '_', '-') or with another IRI"
+            )
+    return problems
+
+
+def _knowledge_term_problems(case: CaseInput, knowledge: Knowledge) -> list[str]:
+    """A case IRI that is a term of the knowledge (owl:Class, rdf:nil, a source's URL) or of the
+    RDF, RDFS, OWL, XSD or SHACL vocabularies: the case's facts would be said of that term."""
+    node = case.case
+    if not isinstance(node, URIRef):
+        return []
+    ontology = knowledge.ontology
+    used = (node, None, None) in ontology or (None, None, node) in ontology or (None, node, None) in ontology
+    if used or str(node).startswith(_VOCABULARIES):
+        return [f"the case is named {node.n3()}, a term of the knowledge or of RDF: give the case its own IRI"]
+    return []
+
+
+_VOCABULARIES = (str(RDF), str(RDFS), str(OWL), str(XSD), str(SH))
 
 
 def _field(predicate: Any, context: Mapping[str, Any]) -> str:

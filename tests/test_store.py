@@ -230,6 +230,19 @@ def test_a_blank_case_node_is_linked_from_its_result(knowledge: Knowledge, tmp_p
     assert isinstance(ask, AskResult) and ask.value
 
 
+def test_a_blank_case_named_by_a_file_name_that_is_no_id_is_refused_naming_the_file(
+    knowledge: Knowledge, tmp_path: Path
+) -> None:
+    """A blank case node takes its file's name, which may be no id ("a case #1"): the error says
+    which file, not only the name."""
+    text = (EXAMPLES / "lumbar-mass.ttl").read_text(encoding="utf-8")
+    file = tmp_path / "a case #1.ttl"
+    file.write_text(text.replace("<https://w3id.org/dorsum/case/lumbar-mass-rdf>", "[]", 1), encoding="utf-8")
+    result = triage(read_case(file, knowledge), knowledge, keep_trace=True)
+    with pytest.raises(UsageError, match=f"^{file}: the case is named 'a case #1', which is not a case id"):
+        case_record(result)
+
+
 # ---------------------------------------------------------------- example queries
 
 

@@ -269,7 +269,12 @@ _FormLoader.add_constructor("tag:yaml.org,2002:float", _FormLoader.construct_pla
 
 def parse_yaml(text: str, source: str, limits: InputLimits) -> Any:
     """Parse one YAML document strictly (see the module's description)."""
-    loader = _FormLoader(text, source, limits)
+    try:
+        loader = _FormLoader(text, source, limits)  # PyYAML checks every character here
+    except yaml.reader.ReaderError as exc:  # not a MarkedYAMLError: it once ended as an internal error
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        problem = f"YAML syntax error: character {character} at position {exc.position} is not allowed in YAML"
+        raise CaseError(source, [problem]) from exc
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:

@@ -493,12 +493,15 @@ def _normalised_graph(triples: Iterable[Triple]) -> Graph:
     """A new graph of the triples, each literal rebuilt from its lexical form.
 
     rdflib's JSON-LD parser keeps a JSON number's Python type (63 stays an int even when the
-    context types it xsd:decimal), which datatype checks then reject.
+    context types it xsd:decimal), which datatype checks then reject. A literal that is not of
+    its datatype keeps its text as written (normalising made ``"yes"^^xsd:boolean`` read
+    ``false``, and its error said "got false").
     """
     normalised = Graph()
     for s, p, o in triples:
         if isinstance(o, Literal) and o.datatype is not None:
-            o = Literal(str(o), datatype=o.datatype)
+            rebuilt = Literal(str(o), datatype=o.datatype)
+            o = Literal(str(o), datatype=o.datatype, normalize=False) if rebuilt.ill_typed else rebuilt
         normalised.add((s, p, o))
     return normalised
 

@@ -202,7 +202,7 @@ def test_unmapped_codes_are_reported_by_name_in_the_notes(knowledge: Knowledge) 
                 "resourceType": "Condition",
                 "id": "cond-x",
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX) + "NoSuchFinding"}]},
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
             }
         }
     )
@@ -221,7 +221,7 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
             "resource": {
                 "resourceType": "Condition",
                 "id": "c1",
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.CancerHistory)}]},
             }
         },
@@ -229,7 +229,7 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
             "resource": {
                 "resourceType": "Condition",
                 "id": "c2",
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
                 "verificationStatus": {"coding": [{"code": "refuted"}]},
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Erythema)}]},
             }
@@ -248,6 +248,39 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
     assert "cancer_history" in form["present"] and "cancer_history" not in form["absent"]
     assert "erythema" in form["absent"] and "warmth" in form["unknown"]
     assert form["lump"]["size_cm"] == 4 and form["lump"]["position"] == "paraspinal"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"resourceType": "Patient", "id": "someone-else"},
+        {
+            "resourceType": "Condition",
+            "id": "theirs",
+            "subject": {"reference": "https://ehr.example.org/fhir/Patient/someone-else"},
+            "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.SaddleAnaesthesia)}]},
+        },
+    ],
+)
+def test_a_bundle_about_two_patients_is_refused_not_merged(knowledge: Knowledge, extra: dict[str, Any]) -> None:
+    """Another patient's saddle anaesthesia made this patient an emergency: one case per patient."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    bundle["entry"].append({"resource": extra})
+    with pytest.raises(CaseError, match=r"more than one patient .*Patient/someone-else"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
+
+
+def test_a_patient_named_by_an_absolute_reference_or_full_url_is_one_patient(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    for number, entry in enumerate(bundle["entry"]):
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            entry["fullUrl"] = "urn:uuid:6f1b0e2a-0000-4000-8000-000000000001"
+        elif number % 2:
+            resource["subject"] = {"reference": "urn:uuid:6f1b0e2a-0000-4000-8000-000000000001"}
+        else:
+            resource["subject"] = {"reference": "https://ehr.example.org/fhir/Patient/growing-firm-lump-patient"}
+    assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["lump"]["size_cm"] == 4
 
 
 def test_a_response_to_another_questionnaire_is_refused(knowledge: Knowledge) -> None:

@@ -125,6 +125,7 @@ class _Reader:
             self.response(document)
             return
         resources = [entry["resource"] for entry in document.get("entry", []) if "resource" in entry]
+        self._one_patient(document)
         for resource in _flatten(resources):
             kind = resource.get("resourceType")
             handler = {
@@ -139,8 +140,36 @@ class _Reader:
         patients = [resource for resource in _flatten(resources) if resource.get("resourceType") == "Patient"]
         for patient in patients[:1]:
             self.patient(patient)
-        if len(patients) > 1:
-            self.builder.notes.append(f"{len(patients)} Patients in the Bundle: only {_name(patients[0])} is read")
+
+    def _one_patient(self, bundle: Mapping[str, Any]) -> None:
+        """Refuse a Bundle about more than one patient: its Patients, and the subjects of its
+        responses, Observations and Conditions, must name one (a resource without a subject is
+        taken to be about it). Read as one case, two patients' data were merged into one."""
+        entries = list(_entries(bundle))
+        aliases = {
+            full_url: f"Patient/{resource['id']}"
+            for full_url, resource in entries
+            if resource.get("resourceType") == "Patient" and resource.get("id") and full_url
+        }
+        about: dict[str, str] = {}  # patient -> the first resource naming it
+        for _full_url, resource in entries:
+            if resource.get("resourceType") == "Patient":
+                if resource.get("id"):
+                    about.setdefault(f"Patient/{resource['id']}", _name(resource))
+                continue
+            subject = resource.get("subject")
+            reference = subject.get("reference") if isinstance(subject, Mapping) else None
+            if isinstance(reference, str) and reference:
+                about.setdefault(_patient_reference(reference, aliases), _name(resource))
+        if len(about) > 1:
+            first, other = (key if by == key else f"{key} in {by}" for key, by in list(about.items())[:2])
+            raise CaseError(
+                self.source,
+                [
+                    f"the Bundle is about more than one patient ({first}; {other}): read as one case, "
+                    "their data would be merged; send one patient's data"
+                ],
+            )
 
     def response(self, resource: Mapping[str, Any]) -> None:
         expected = self.builder.mapping.questionnaire_url
@@ -267,6 +296,29 @@ def _flatten(resources: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
             yield from _flatten([entry["resource"] for entry in resource.get("entry", []) if "resource" in entry])
         else:
             yield resource
+
+
+def _entries(bundle: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every (fullUrl, resource) of a Bundle, nested Bundles' entries included."""
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            continue
+        if resource.get("resourceType") == "Bundle":
+            yield from _entries(resource)
+        else:
+            yield str(entry.get("fullUrl", "")), resource
+
+
+def _patient_reference(reference: str, aliases: Mapping[str, str]) -> str:
+    """A reference to a Patient as ``Patient/id``: relative, absolute (``https://ehr/fhir/Patient/1``,
+    with or without ``_history``), or a Bundle entry's fullUrl; any other reference as written."""
+    if reference in aliases:
+        return aliases[reference]
+    parts = reference.split("/_history/", 1)[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return f"Patient/{parts[-1]}"
+    return reference
 
 
 def _name(resource: Mapping[str, Any]) -> str:

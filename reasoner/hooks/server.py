@@ -218,7 +218,18 @@ async def _answer(call: HookRequest, request: Request, service: _Service) -> lis
             f"no prefetch data ({missing}): dorsum reads only prefetched resources and never calls the FHIR server",
             card=True,
         )
+    malformed = [
+        key
+        for key in ("patient", *CASE_DATA)
+        if prefetch.get(key) is not None and not isinstance(prefetch[key], Mapping)
+    ]
+    if malformed:  # a list or a URL here was once left out of the case without a word
+        raise _Refused(400, f"prefetch '{malformed[0]}' is not a FHIR resource (a JSON object): nothing was read")
     patient_id = str(call.context.get("patientId", ""))
+    patient = prefetch.get("patient")
+    prefetched_id = patient.get("id") if isinstance(patient, Mapping) else None
+    if patient_id and isinstance(prefetched_id, str) and prefetched_id != patient_id:
+        raise _Refused(400, f"the prefetched Patient/{prefetched_id} is not the call's patient (Patient/{patient_id})")
     links = CardLinks(
         questionnaire=_questionnaire_url(request),
         patient_reference=f"Patient/{patient_id}" if patient_id else "",

@@ -91,7 +91,7 @@ def evaluate_fhir(files: tuple[Path, ...], fmt: str, as_of: str | None, profile:
     for path in files:
         try:
             result = triage_fhir(read_fhir(path, knowledge, when), knowledge, chosen)
-        except CaseError as error:
+        except (CaseError, UsageError) as error:  # a missing file must not cost the others
             report(error)
             worst = worse_exit(worst, error.exit_code)
             continue

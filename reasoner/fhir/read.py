@@ -9,7 +9,6 @@ could not be used is kept as notes, which :func:`triage_fhir` adds to the result
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -19,8 +18,9 @@ from typing import Any
 from reasoner.errors import CaseError, UsageError, one_line
 from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, describe_coding, form_map
 from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.form_syntax import InputLimits, parse_json_resource
 from reasoner.pipeline.policy import Profile
-from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form
+from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form, read_case_text
 from reasoner.pipeline.result import TriageResult
 from reasoner.pipeline.triage import triage
 
@@ -43,12 +43,10 @@ class FhirCase:
 def read_fhir(path: Path | str, knowledge: Knowledge, as_of: date | None = None) -> FhirCase:
     """Read one FHIR JSON file (a QuestionnaireResponse or a Bundle)."""
     file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{file}: file not found")
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CaseError(str(file), [f"not FHIR JSON: {one_line(exc)}"]) from exc
+    limits = InputLimits.from_environment()
+    # as a case file is read: a regular file within the size limit (a FIFO, a device or 300 MB
+    # were read whole, or reported as "file not found"), without duplicate keys or deep nesting
+    document = parse_json_resource(read_case_text(file, limits), str(file), limits)
     return case_from_fhir(document, knowledge, as_of=as_of, name=file.stem, source=str(file))
 
 

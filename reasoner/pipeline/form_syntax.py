@@ -158,6 +158,24 @@ def parse_json(text: str, source: str, limits: InputLimits) -> Any:
         raise InputTooDeep(source, ["nested too deeply"]) from exc
 
 
+def parse_json_resource(text: str, source: str, limits: InputLimits) -> Any:
+    """Parse a JSON document that is not a case form (a FHIR resource): duplicate keys, ``NaN``
+    and ``Infinity`` and nesting beyond the limit are refused; numbers are read as JSON reads them."""
+    _check_json_depth(text, source, limits)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise CaseError(source, [f"duplicate key '{exc.key}' (each key may appear once in an object)"]) from exc
+    except ValueError as exc:  # a syntax error, or NaN / Infinity
+        raise CaseError(source, [f"not JSON: {one_line(exc)}"]) from exc
+    except RecursionError as exc:  # cannot happen within the depth limit; kept as a last guard
+        raise InputTooDeep(source, ["nested too deeply"]) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _check_json_depth(text: str, source: str, limits: InputLimits) -> None:
     """Refuse nesting deeper than the limit before the parser recurses into it."""
     depth = 0

@@ -130,7 +130,13 @@ def read_case(path: Path | str, knowledge: Knowledge, *, limits: InputLimits | N
     return case_from_rdf_text(text, RDF_FORMATS[suffix], knowledge, name=file.stem, source=source, limits=limits)
 
 
-def _read_text(file: Path, suffix: str, limits: InputLimits) -> str:
+def read_case_text(path: Path | str, limits: InputLimits | None = None) -> str:
+    """The text of a case file (a form, RDF or a FHIR resource), read as :func:`read_case` reads
+    it: only a regular file within the size limit, as UTF-8 (whatever its suffix)."""
+    return _read_text(Path(path), None, limits or InputLimits.from_environment())
+
+
+def _read_text(file: Path, suffix: str | None, limits: InputLimits) -> str:
     """The text of a case file: stat first (a FIFO or device is refused before it is opened, so
     nothing blocks), then read at most the size limit."""
     try:
@@ -141,7 +147,7 @@ def _read_text(file: Path, suffix: str, limits: InputLimits) -> str:
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
     if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"{file}: is a directory, expected a case file")
-    if suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
+    if suffix is not None and suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
         raise UsageError(f"{file}: unsupported file type '{suffix}' (use one of {', '.join(SUPPORTED)})")
     _check_regular(file, info, limits)
     try:

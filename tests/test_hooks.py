@@ -283,6 +283,24 @@ def test_a_body_that_is_not_a_hook_call_is_400(server: Server, keys: dict[str, A
     assert response.status_code == 400 and "not a CDS Hooks request" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("text", "content_type", "status", "error"),
+    [
+        ("[" * 20_000 + "]" * 20_000, "application/json", 400, "nested more than"),  # was HTTP 500
+        ('{"hook": "patient-view", "hook": "order-select"}', "application/json", 400, "duplicate key 'hook'"),
+        ('{"hook": "patient-view", "hookInstance": "x", "context": {"n": NaN}}', "application/json", 400, "NaN"),
+        ('{"hook": "patient-view"}', "text/plain", 415, "not 'text/plain'"),  # no CORS preflight
+    ],
+)
+def test_a_body_read_strictly_is_400_or_415_in_one_json_line(
+    server: Server, keys: dict[str, Any], text: str, content_type: str, status: int, error: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token(server, keys)}", "Content-Type": content_type}
+    response = httpx.post(server.base + SERVICE, content=text, headers=headers, timeout=60)
+    assert response.status_code == status and error in response.json()["error"], response.text
+    assert "knowledgeHash" in response.json()["extension"]["dorsum"]
+
+
 # --- order-select --------------------------------------------------------------------------------
 
 

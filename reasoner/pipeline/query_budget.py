@@ -68,13 +68,15 @@ class QueryBudget:
 
 #: A word is a prefixed name (``dx:Case.x``: a dot inside a name is part of it) or a bare word
 #: (a keyword, ``a``, ``true``), which never holds a dot: ``true.SERVICE <...>`` is ``true``, ``.``
-#: and ``SERVICE`` to both engines, and read as one word it reached the network.
+#: and ``SERVICE`` to both engines, and read as one word it reached the network. A number is
+#: one token, its exponent included: ``1e5SERVICE`` is ``1e5`` and ``SERVICE`` to Oxigraph.
 _TOKEN = r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
               |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
   | (?P<iri><[^<>"{}|^`\\\s]*>)
   | (?P<var>[?$][A-Za-z0-9_\u00b7\u00c0-\uffff]+)
+  | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_\-.]*:[^\s(){}\[\],;]*|:[^\s(){}\[\],;]*|[A-Za-z_][A-Za-z0-9_]*)
   | (?P<open>[({\[])
   | (?P<close>[)}\]])

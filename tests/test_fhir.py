@@ -283,6 +283,32 @@ def test_a_patient_named_by_an_absolute_reference_or_full_url_is_one_patient(kno
     assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["lump"]["size_cm"] == 4
 
 
+def _item(items: list[dict[str, Any]], link_id: str) -> dict[str, Any]:
+    for item in items:
+        if item["linkId"] == link_id:
+            return item
+        found = _item(item.get("item", []), link_id) if item.get("item") else None
+        if found is not None:
+            return found
+    raise KeyError(link_id)
+
+
+def test_an_item_with_two_answers_is_refused_not_read_as_its_first(knowledge: Knowledge) -> None:
+    """No item of the Questionnaire repeats: a second size (9 cm) was dropped without a word."""
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    _item(response["item"], "size_cm")["answer"].append({"valueDecimal": 9})
+    with pytest.raises(CaseError, match="item size_cm has 2 answers"):
+        case_from_fhir(response, knowledge)
+
+
+def test_a_later_value_of_an_item_replaces_an_earlier_one_with_a_note(knowledge: Knowledge) -> None:
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    _item(response["item"], "lump")["item"].append({"linkId": "size_cm", "answer": [{"valueDecimal": 9}]})
+    fhir_case = case_from_fhir(response, knowledge)
+    assert fhir_case.form["lump"]["size_cm"] == 9
+    assert any(note.startswith("size_cm:") and "replaces an earlier 1.2" in note for note in fhir_case.notes)
+
+
 def test_a_response_to_another_questionnaire_is_refused(knowledge: Knowledge) -> None:
     response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
     response["questionnaire"] = "https://example.org/Questionnaire/other"

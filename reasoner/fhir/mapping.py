@@ -165,7 +165,7 @@ class FormBuilder:
             return
         target = self.form.setdefault(item.group, {}) if item.group else self.form
         if not answer.coded:
-            target[item.link_id] = answer.value
+            self._set(target, item.link_id, answer.value, answer.origin)
             return
         term = self.mapping.vocabulary.term_of.get(str(answer.value))
         if term is None:
@@ -179,7 +179,14 @@ class FormBuilder:
             if item.link_id not in members:
                 members.append(item.link_id)
         else:
-            target[item.link_id] = term
+            self._set(target, item.link_id, term, answer.origin)
+
+    def _set(self, target: dict[str, Any], link_id: str, value: Any, origin: str) -> None:
+        """Record a value; a later, different value of the same item replaces it with a note, as a
+        later finding answer does (a second size once replaced the first without a word)."""
+        if link_id in target and target[link_id] != value:
+            self.notes.append(f"{link_id}: {origin} ({value}) replaces an earlier {target[link_id]}")
+        target[link_id] = value
 
     def has(self, link_id: str) -> bool:
         item = self.mapping.items.get(link_id)

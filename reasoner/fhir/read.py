@@ -178,7 +178,11 @@ class _Reader:
             self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
             return
         for item in _answered_items(resource.get("item", [])):
-            for value in item.get("answer", [])[:1]:
+            answers = item.get("answer", [])
+            if len(answers) > 1:  # no item of the Questionnaire repeats: all but the first were dropped
+                where = f"{_name(resource)} item {item['linkId']}"
+                raise CaseError(self.source, [f"{where} has {len(answers)} answers; the Questionnaire asks for one"])
+            for value in answers:
                 self._answer(str(item["linkId"]), value, f"{_name(resource)} item {item['linkId']}")
 
     def _answer(self, link_id: str, value: Mapping[str, Any], origin: str) -> None:

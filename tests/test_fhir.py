@@ -309,6 +309,32 @@ def test_a_later_value_of_an_item_replaces_an_earlier_one_with_a_note(knowledge:
     assert any(note.startswith("size_cm:") and "replaces an earlier 1.2" in note for note in fhir_case.notes)
 
 
+def test_a_concept_is_read_by_its_mapped_coding_not_its_first(knowledge: Knowledge) -> None:
+    """A SNOMED CT coding before the dorsum one: only the first coding was read, and the depth lost."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    depth = next(
+        entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"].get("code", {}).get("coding", [{}])[0].get("code") == str(DX.depth)
+    )
+    snomed = {"system": "http://snomed.info/sct", "code": "123", "display": "something"}
+    depth["valueCodeableConcept"]["coding"].insert(0, snomed)
+    assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["lump"]["depth"] == "deep"
+    depth["valueCodeableConcept"]["coding"].append({"system": DORSUM_SYSTEM, "code": str(DX.Superficial)})
+    with pytest.raises(CaseError, match="one answer coded as 2 different codes"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
+
+
+def test_an_observation_coded_as_two_findings_is_refused(knowledge: Knowledge) -> None:
+    """The second finding of [back pain, saddle anaesthesia] was dropped without a word."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    codes = [{"system": DORSUM_SYSTEM, "code": str(finding)} for finding in (DX.BackPain, DX.SaddleAnaesthesia)]
+    observation = {"resourceType": "Observation", "id": "two", "status": "final", "code": {"coding": codes}}
+    bundle["entry"].append({"resource": observation | {"valueBoolean": True}})
+    with pytest.raises(CaseError, match="Observation/two is coded as two items, back_pain and saddle_anaesthesia"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
+
+
 def test_a_response_to_another_questionnaire_is_refused(knowledge: Knowledge) -> None:
     response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
     response["questionnaire"] = "https://example.org/Questionnaire/other"

@@ -67,16 +67,19 @@ class FormMap:
         return code if system == DORSUM_SYSTEM else self.external.get((system, code))
 
     def item_for(self, codings: Iterable[Mapping[str, Any]]) -> tuple[Item | None, list[str]]:
-        """The item coded by one of ``codings``, and the codings that map to nothing (as text)."""
+        """The item coded by ``codings``, and the codings that map to nothing (as text). Codings
+        of one concept name one item: two items raise ValueError (the second was dropped)."""
         found: Item | None = None
         unmapped: list[str] = []
         for entry in codings:
             iri = self.dorsum_code(entry)
             link_id = self.by_code.get(iri) if iri is not None else None
-            if link_id is not None and found is None:
-                found = self.items[link_id]
-            elif link_id is None:
+            if link_id is None:
                 unmapped.append(describe_coding(entry))
+            elif found is None:
+                found = self.items[link_id]
+            elif found.link_id != link_id:
+                raise ValueError(f"coded as two items, {found.link_id} and {link_id}")
         return found, unmapped
 
 

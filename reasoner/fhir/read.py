@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.errors import CaseError, UsageError, one_line
-from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, describe_coding, form_map
+from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, Item, describe_coding, form_map
 from reasoner.knowledge import DX, Knowledge
 from reasoner.pipeline.form_syntax import InputLimits, parse_json_resource
 from reasoner.pipeline.policy import Profile
@@ -190,7 +190,7 @@ class _Reader:
             self._coded(link_id, value["valueCoding"], origin)
         elif "valueCodeableConcept" in value:
             codings = value["valueCodeableConcept"].get("coding", [])
-            self._coded(link_id, codings[0] if codings else {}, origin)
+            self._concept(link_id, codings, origin)
         elif "valueDecimal" in value or "valueInteger" in value:
             number = value.get("valueDecimal", value.get("valueInteger"))
             self.builder.add(Answer(link_id, number, False, origin))
@@ -203,6 +203,16 @@ class _Reader:
         else:
             kinds = ", ".join(sorted(key for key in value if key.startswith("value"))) or "no value"
             self.builder.notes.append(f"{origin}: an answer of type {kinds} is not used")
+
+    def _concept(self, link_id: str, codings: list[Mapping[str, Any]], origin: str) -> None:
+        """A CodeableConcept's answer: the coding the mapping reads (only the first coding was
+        read, so a SNOMED CT coding before the dorsum one lost the answer); codings that read as
+        two different answers are refused."""
+        read = {code for code in map(self.builder.mapping.dorsum_code, codings) if code is not None}
+        if len(read) > 1:
+            raise CaseError(self.source, [f"{origin}: one answer coded as {len(read)} different codes"])
+        mapped = [coding for coding in codings if self.builder.mapping.dorsum_code(coding) is not None]
+        self._coded(link_id, (mapped or codings or [{}])[0], origin)
 
     def _coded(self, link_id: str, coding: Mapping[str, Any], origin: str) -> None:
         iri = self.builder.mapping.dorsum_code(coding)
@@ -223,8 +233,8 @@ class _Reader:
         if resource.get("status") in IGNORED_STATUS:
             self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
             return
-        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
         origin = _name(resource)
+        item, unmapped = self._item_for(resource, origin)
         if item is None:
             self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
             return
@@ -236,8 +246,7 @@ class _Reader:
         elif "valueBoolean" in resource:
             disposition = self.present if resource["valueBoolean"] else self.absent
         elif "valueCodeableConcept" in resource:
-            for coding in resource["valueCodeableConcept"].get("coding", [])[:1]:
-                self._coded(item.link_id, coding, origin)
+            self._concept(item.link_id, resource["valueCodeableConcept"].get("coding", []), origin)
             return
         else:
             disposition = self.present
@@ -249,11 +258,17 @@ class _Reader:
         if status in IGNORED_STATUS:
             self.builder.notes.append(f"{origin} is {status}: not used")
             return
-        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        item, unmapped = self._item_for(resource, origin)
         if item is None or not self._is_finding(item.link_id):
             self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
             return
         self.builder.add(Answer(item.link_id, self.absent if status == REFUTED else self.present, True, origin))
+
+    def _item_for(self, resource: Mapping[str, Any], origin: str) -> tuple[Item | None, list[str]]:
+        try:
+            return self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        except ValueError as exc:
+            raise CaseError(self.source, [f"{origin} is {exc}: one resource records one item"]) from exc
 
     def patient(self, resource: Mapping[str, Any]) -> None:
         born = resource.get("birthDate")

@@ -325,6 +325,16 @@ def test_a_concept_is_read_by_its_mapped_coding_not_its_first(knowledge: Knowled
         case_from_fhir(bundle, knowledge, as_of=AS_OF)
 
 
+def test_a_quantity_with_a_comparator_is_not_read_as_its_value(knowledge: Knowledge) -> None:
+    """ "> 5 cm" was read as 5 cm (not over a 5 cm threshold): it is no value, and the size is missing."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    size = next(entry["resource"] for entry in bundle["entry"] if "valueQuantity" in entry["resource"])
+    size["valueQuantity"] |= {"value": 5, "comparator": ">"}
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "size_cm" not in fhir_case.form["lump"]
+    assert any("'>' 5 is no value: not used" in note for note in fhir_case.notes)
+
+
 def test_an_observation_coded_as_two_findings_is_refused(knowledge: Knowledge) -> None:
     """The second finding of [back pain, saddle anaesthesia] was dropped without a word."""
     bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())

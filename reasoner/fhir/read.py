@@ -227,6 +227,11 @@ class _Reader:
         if item is not None and item.unit and unit and unit != item.unit:
             self.builder.notes.append(f"{origin}: unit '{unit}' is not {item.unit}: not used")
             return
+        if "comparator" in quantity:  # "> 5 cm" was read as 5 cm, under a "more than 5 cm" threshold
+            self.builder.notes.append(
+                f"{origin}: '{quantity['comparator']}' {quantity.get('value')} is no value: not used"
+            )
+            return
         self.builder.add(Answer(link_id, quantity.get("value"), False, origin))
 
     def observation(self, resource: Mapping[str, Any]) -> None:

@@ -335,6 +335,17 @@ def test_a_quantity_with_a_comparator_is_not_read_as_its_value(knowledge: Knowle
     assert any("'>' 5 is no value: not used" in note for note in fhir_case.notes)
 
 
+def test_a_finding_observation_with_another_kind_of_value_is_not_read_as_present(knowledge: Knowledge) -> None:
+    """Only "no value" means present: a valueString "no" was read as present."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    code = {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Fever)}]}
+    said = {"resourceType": "Observation", "id": "said-no", "status": "final", "code": code, "valueString": "no"}
+    bundle["entry"].append({"resource": said})
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "fever" not in fhir_case.form.get("present", [])
+    assert any("Observation/said-no: a finding with a value of type valueString" in note for note in fhir_case.notes)
+
+
 def test_an_observation_coded_as_two_findings_is_refused(knowledge: Knowledge) -> None:
     """The second finding of [back pain, saddle anaesthesia] was dropped without a word."""
     bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())

@@ -253,6 +253,10 @@ class _Reader:
         elif "valueCodeableConcept" in resource:
             self._concept(item.link_id, resource["valueCodeableConcept"].get("coding", []), origin)
             return
+        elif any(key.startswith("value") for key in resource):  # valueString "no" was read as present
+            kinds = ", ".join(sorted(key for key in resource if key.startswith("value")))
+            self.builder.notes.append(f"{origin}: a finding with a value of type {kinds} is not used")
+            return
         else:
             disposition = self.present
         self.builder.add(Answer(item.link_id, disposition, True, origin))

@@ -44,3 +44,13 @@ def test_seed_scenario_under_the_seeds_profile(path: Path, knowledge: Knowledge)
     seeds = replace(vignette, profile="seeds", expect={**vignette.expect, **overrides})
     outcome = run_vignette(seeds, knowledge)
     assert outcome.passed, "\n".join(outcome.mismatches)
+
+
+def test_a_vignette_expecting_a_result_fails_when_its_case_is_invalid(knowledge: Knowledge, tmp_path: Path) -> None:
+    """An invalid case has no tier to compare: a vignette expecting one passed, whatever the tier."""
+    path = tmp_path / "invalid.yaml"
+    path.write_text("case: {age_years: -5}\nexpect: {urgency: Within24h}\n", encoding="utf-8")
+    outcome = run_vignette(load_vignette(path), knowledge)
+    assert not outcome.passed and "urgency: not checked, the case was not triaged" in outcome.mismatches[0]
+    path.write_text("case: {age_years: -5}\nexpect: {status: invalid, error: age_years}\n", encoding="utf-8")
+    assert run_vignette(load_vignette(path), knowledge).passed

@@ -202,7 +202,7 @@ def test_unmapped_codes_are_reported_by_name_in_the_notes(knowledge: Knowledge) 
                 "resourceType": "Condition",
                 "id": "cond-x",
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX) + "NoSuchFinding"}]},
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
             }
         }
     )
@@ -221,7 +221,7 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
             "resource": {
                 "resourceType": "Condition",
                 "id": "c1",
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.CancerHistory)}]},
             }
         },
@@ -229,7 +229,7 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
             "resource": {
                 "resourceType": "Condition",
                 "id": "c2",
-                "subject": {"reference": "Patient/p"},
+                "subject": {"reference": "Patient/growing-firm-lump-patient"},
                 "verificationStatus": {"coding": [{"code": "refuted"}]},
                 "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Erythema)}]},
             }
@@ -248,6 +248,112 @@ def test_conditions_and_observations_record_presence_and_absence(knowledge: Know
     assert "cancer_history" in form["present"] and "cancer_history" not in form["absent"]
     assert "erythema" in form["absent"] and "warmth" in form["unknown"]
     assert form["lump"]["size_cm"] == 4 and form["lump"]["position"] == "paraspinal"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"resourceType": "Patient", "id": "someone-else"},
+        {
+            "resourceType": "Condition",
+            "id": "theirs",
+            "subject": {"reference": "https://ehr.example.org/fhir/Patient/someone-else"},
+            "code": {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.SaddleAnaesthesia)}]},
+        },
+    ],
+)
+def test_a_bundle_about_two_patients_is_refused_not_merged(knowledge: Knowledge, extra: dict[str, Any]) -> None:
+    """Another patient's saddle anaesthesia made this patient an emergency: one case per patient."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    bundle["entry"].append({"resource": extra})
+    with pytest.raises(CaseError, match=r"more than one patient .*Patient/someone-else"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
+
+
+def test_a_patient_named_by_an_absolute_reference_or_full_url_is_one_patient(knowledge: Knowledge) -> None:
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    for number, entry in enumerate(bundle["entry"]):
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            entry["fullUrl"] = "urn:uuid:6f1b0e2a-0000-4000-8000-000000000001"
+        elif number % 2:
+            resource["subject"] = {"reference": "urn:uuid:6f1b0e2a-0000-4000-8000-000000000001"}
+        else:
+            resource["subject"] = {"reference": "https://ehr.example.org/fhir/Patient/growing-firm-lump-patient"}
+    assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["lump"]["size_cm"] == 4
+
+
+def _item(items: list[dict[str, Any]], link_id: str) -> dict[str, Any]:
+    for item in items:
+        if item["linkId"] == link_id:
+            return item
+        found = _item(item.get("item", []), link_id) if item.get("item") else None
+        if found is not None:
+            return found
+    raise KeyError(link_id)
+
+
+def test_an_item_with_two_answers_is_refused_not_read_as_its_first(knowledge: Knowledge) -> None:
+    """No item of the Questionnaire repeats: a second size (9 cm) was dropped without a word."""
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    _item(response["item"], "size_cm")["answer"].append({"valueDecimal": 9})
+    with pytest.raises(CaseError, match="item size_cm has 2 answers"):
+        case_from_fhir(response, knowledge)
+
+
+def test_a_later_value_of_an_item_replaces_an_earlier_one_with_a_note(knowledge: Knowledge) -> None:
+    response = json.loads((FHIR_EXAMPLES / "small-soft-lump.json").read_text())
+    _item(response["item"], "lump")["item"].append({"linkId": "size_cm", "answer": [{"valueDecimal": 9}]})
+    fhir_case = case_from_fhir(response, knowledge)
+    assert fhir_case.form["lump"]["size_cm"] == 9
+    assert any(note.startswith("size_cm:") and "replaces an earlier 1.2" in note for note in fhir_case.notes)
+
+
+def test_a_concept_is_read_by_its_mapped_coding_not_its_first(knowledge: Knowledge) -> None:
+    """A SNOMED CT coding before the dorsum one: only the first coding was read, and the depth lost."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    depth = next(
+        entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"].get("code", {}).get("coding", [{}])[0].get("code") == str(DX.depth)
+    )
+    snomed = {"system": "http://snomed.info/sct", "code": "123", "display": "something"}
+    depth["valueCodeableConcept"]["coding"].insert(0, snomed)
+    assert case_from_fhir(bundle, knowledge, as_of=AS_OF).form["lump"]["depth"] == "deep"
+    depth["valueCodeableConcept"]["coding"].append({"system": DORSUM_SYSTEM, "code": str(DX.Superficial)})
+    with pytest.raises(CaseError, match="one answer coded as 2 different codes"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
+
+
+def test_a_quantity_with_a_comparator_is_not_read_as_its_value(knowledge: Knowledge) -> None:
+    """ "> 5 cm" was read as 5 cm (not over a 5 cm threshold): it is no value, and the size is missing."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    size = next(entry["resource"] for entry in bundle["entry"] if "valueQuantity" in entry["resource"])
+    size["valueQuantity"] |= {"value": 5, "comparator": ">"}
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "size_cm" not in fhir_case.form["lump"]
+    assert any("'>' 5 is no value: not used" in note for note in fhir_case.notes)
+
+
+def test_a_finding_observation_with_another_kind_of_value_is_not_read_as_present(knowledge: Knowledge) -> None:
+    """Only "no value" means present: a valueString "no" was read as present."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    code = {"coding": [{"system": DORSUM_SYSTEM, "code": str(DX.Fever)}]}
+    said = {"resourceType": "Observation", "id": "said-no", "status": "final", "code": code, "valueString": "no"}
+    bundle["entry"].append({"resource": said})
+    fhir_case = case_from_fhir(bundle, knowledge, as_of=AS_OF)
+    assert "fever" not in fhir_case.form.get("present", [])
+    assert any("Observation/said-no: a finding with a value of type valueString" in note for note in fhir_case.notes)
+
+
+def test_an_observation_coded_as_two_findings_is_refused(knowledge: Knowledge) -> None:
+    """The second finding of [back pain, saddle anaesthesia] was dropped without a word."""
+    bundle = json.loads((FHIR_EXAMPLES / "growing-firm-lump.json").read_text())
+    codes = [{"system": DORSUM_SYSTEM, "code": str(finding)} for finding in (DX.BackPain, DX.SaddleAnaesthesia)]
+    observation = {"resourceType": "Observation", "id": "two", "status": "final", "code": {"coding": codes}}
+    bundle["entry"].append({"resource": observation | {"valueBoolean": True}})
+    with pytest.raises(CaseError, match="Observation/two is coded as two items, back_pain and saddle_anaesthesia"):
+        case_from_fhir(bundle, knowledge, as_of=AS_OF)
 
 
 def test_a_response_to_another_questionnaire_is_refused(knowledge: Knowledge) -> None:

@@ -127,6 +127,9 @@ def prefetch_for(name: str) -> dict[str, Any]:
         observations = [r for r in found if r["resourceType"] == "Observation"]
     else:
         responses, observations = [document], []
+    about = {"reference": f"Patient/{PATIENT_ID}"}  # the example resources name their own patient
+    responses = [r | {"subject": about} for r in responses]
+    observations = [r | {"subject": about} for r in observations]
     return {
         "patient": patient,
         "questionnaireResponses": searchset(*responses),
@@ -249,9 +252,53 @@ def test_invalid_fhir_in_prefetch_is_a_clear_400(server: Server, keys: dict[str,
     assert "invalid FHIR in prefetch" in response.json()["error"] and "birthDate" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        # another patient's response in the search result: it was read into this patient's case
+        (
+            lambda p: p["questionnaireResponses"]["entry"][0]["resource"].update(
+                subject={"reference": "Patient/other"}
+            ),
+            "more than one patient",
+        ),
+        # the prefetched Patient is not the call's: the card would be about one, the data another's
+        (lambda p: p["patient"].update(id="other"), "is not the call's patient"),
+        # a list (or a URL) instead of a resource: it was left out of the case without a word
+        (lambda p: p.update(observations=[p["questionnaireResponses"]]), "prefetch 'observations' is not a FHIR"),
+        (lambda p: p.update(conditions="Condition?subject=Patient/1"), "prefetch 'conditions' is not a FHIR"),
+    ],
+)
+def test_prefetch_about_another_patient_or_not_a_resource_is_400(
+    server: Server, keys: dict[str, Any], change: Any, error: str
+) -> None:
+    prefetch = prefetch_for("small-soft-lump")
+    change(prefetch)
+    response = post(server, keys, call("patient-view", prefetch))
+    assert response.status_code == 400 and error in response.json()["error"], response.text
+
+
 def test_a_body_that_is_not_a_hook_call_is_400(server: Server, keys: dict[str, Any]) -> None:
     response = post(server, keys, {"hook": "patient-view"})
     assert response.status_code == 400 and "not a CDS Hooks request" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type", "status", "error"),
+    [
+        ("[" * 20_000 + "]" * 20_000, "application/json", 400, "nested more than"),  # was HTTP 500
+        ('{"hook": "patient-view", "hook": "order-select"}', "application/json", 400, "duplicate key 'hook'"),
+        ('{"hook": "patient-view", "hookInstance": "x", "context": {"n": NaN}}', "application/json", 400, "NaN"),
+        ('{"hook": "patient-view"}', "text/plain", 415, "not 'text/plain'"),  # no CORS preflight
+    ],
+)
+def test_a_body_read_strictly_is_400_or_415_in_one_json_line(
+    server: Server, keys: dict[str, Any], text: str, content_type: str, status: int, error: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token(server, keys)}", "Content-Type": content_type}
+    response = httpx.post(server.base + SERVICE, content=text, headers=headers, timeout=60)
+    assert response.status_code == status and error in response.json()["error"], response.text
+    assert "knowledgeHash" in response.json()["extension"]["dorsum"]
 
 
 # --- order-select --------------------------------------------------------------------------------

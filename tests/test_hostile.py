@@ -95,7 +95,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     jobs = [
         {
             "name": name,
-            "args": ["evaluate", str(_input_path(name, work))],
+            "args": [
+                MANIFEST[name].get("command", "evaluate"),
+                str(_input_path(name, work)),
+                *MANIFEST[name].get("args", []),
+            ],
             "env": MANIFEST[name].get("env", {}),
             "timeout": TIME_LIMIT,
         }

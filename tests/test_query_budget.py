@@ -125,6 +125,33 @@ def test_the_guard_sees_a_fetch_once_the_user_allows_the_endpoint(no_network: Pa
     assert "127.0.0.1" in no_network.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+        "SELECT * WHERE { ?s ?p ?o FILTER EXISTS { SERVICE ?endpoint { ?a ?b ?c } } }",
+        "SELECT * FROM NAMED <file:///etc/passwd> WHERE { GRAPH ?g { ?s ?p ?o } }",
+    ],
+)
+def test_rdflib_is_not_handed_a_fetch_the_text_check_missed(
+    text: str, no_network: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second line: with the text check switched off (as if a spelling slipped past it, like
+    \\u0053ERVICE or true.SERVICE did), what rdflib parsed is checked before it runs."""
+    import reasoner.pipeline.query as query_module
+    from reasoner.errors import QueryRefusedError
+    from reasoner.knowledge import load_knowledge
+    from reasoner.pipeline.read import read_case
+
+    monkeypatch.setattr(query_module, "check_query_text", lambda *args, **kwargs: None)
+    file = tmp_path / "hostile.rq"
+    file.write_text(text, encoding="utf-8")
+    knowledge = load_knowledge()
+    with pytest.raises(QueryRefusedError, match=r"(SERVICE|FROM) \S+ is refused"):
+        query_module.run_query(str(file), read_case(CASE, knowledge), knowledge)
+    assert no_network.read_text(encoding="utf-8") == ""
+
+
 def test_a_huge_query_text_is_refused_by_size(examples_store: Path, tmp_path: Path) -> None:
     huge = tmp_path / "huge.rq"
     huge.write_text("SELECT * WHERE { ?s ?p ?o } # " + "x" * 2_000_000 + "\n", encoding="utf-8")

@@ -230,6 +230,19 @@ def test_a_blank_case_node_is_linked_from_its_result(knowledge: Knowledge, tmp_p
     assert isinstance(ask, AskResult) and ask.value
 
 
+def test_a_blank_case_named_by_a_file_name_that_is_no_id_is_refused_naming_the_file(
+    knowledge: Knowledge, tmp_path: Path
+) -> None:
+    """A blank case node takes its file's name, which may be no id ("a case #1"): the error says
+    which file, not only the name."""
+    text = (EXAMPLES / "lumbar-mass.ttl").read_text(encoding="utf-8")
+    file = tmp_path / "a case #1.ttl"
+    file.write_text(text.replace("<https://w3id.org/dorsum/case/lumbar-mass-rdf>", "[]", 1), encoding="utf-8")
+    result = triage(read_case(file, knowledge), knowledge, keep_trace=True)
+    with pytest.raises(UsageError, match=f"^{file}: the case is named 'a case #1', which is not a case id"):
+        case_record(result)
+
+
 # ---------------------------------------------------------------- example queries
 
 
@@ -398,6 +411,20 @@ def test_re_adding_a_case_replaces_all_its_graphs(knowledge: Knowledge, tmp_path
         )
         assert len({row["l"] for row in lumps}) == 1
     assert first.case_id == again.case_id == second.case_id
+
+
+def test_replace_never_drops_another_case_of_the_same_add(knowledge: Knowledge, tmp_path: Path) -> None:
+    """--replace replaces a case stored before; two different inputs of one add with one id
+    collide (the first was stored, then replaced by the second, both reported stored)."""
+    form = {"id": "twice", "age_years": 50, "lump": {"size_cm": 2, "region": "lumbar"}}
+    other = {**form, "lump": {"size_cm": 6, "region": "thoracic"}}
+    with open_store(tmp_path / "db") as case_store:
+        cases = [case_from_form(f, knowledge, name="twice", source=s) for f, s in ((form, "a"), (other, "b"))]
+        report = case_store.add([triage(c, knowledge, keep_trace=True) for c in cases], knowledge, replace=True)
+        assert [c.source for c in report.stored] == ["a"]
+        assert "b: case id 'twice' is already stored from a" in report.failed[0].error
+        sizes = case_store.query(f"SELECT ?size WHERE {{ GRAPH ?g {{ ?l <{DX}sizeCm> ?size }} }}")
+        assert [float(row["size"]) for row in _rows(sizes)] == [2.0]
 
 
 def test_remove_drops_every_graph_of_the_case(knowledge: Knowledge, tmp_path: Path) -> None:

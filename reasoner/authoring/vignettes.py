@@ -255,7 +255,10 @@ def _compare(expect: Mapping[str, Any], result: TriageResult | None, error: str,
         problems.append(f"exit code: expected {expect['exit_code']}, got {exit_code}")
     if "error" in expect and str(expect["error"]).lower() not in error.lower():
         problems.append(f"error: expected text {expect['error']!r}, got {error!r}")
-    if result is None:
+    if result is None:  # what a result would show cannot be checked: say so (such a vignette once passed)
+        unchecked = sorted(set(expect) - {"status", "exit_code", "error"})
+        if unchecked:
+            problems.append(f"{', '.join(unchecked)}: not checked, the case was not triaged ({error or 'invalid'})")
         return problems
     return problems + _compare_tiers_and_lists(expect, result) + _compare_conflicts_and_missing(expect, result)
 

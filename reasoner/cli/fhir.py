@@ -59,7 +59,9 @@ def questionnaire(out: Path | None, profile: str | None, kb: Path | None) -> Non
         (EXIT_INCOMPLETE, "triaged but incomplete (the answer says what to record)"),
         USAGE_ERROR,
         (EXIT_INVALID_CASE, "not valid FHIR R4, or not a case dorsum can read"),
-    ),
+    )
+    + "  Refused files (README, 'Safety of inputs'): 10 larger than DORSUM_MAX_CASE_BYTES, 11 nested "
+    "deeper than DORSUM_MAX_CASE_DEPTH, 14 not a regular file (FIFO, device).\n",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option("text", "json", "turtle")
@@ -91,7 +93,7 @@ def evaluate_fhir(files: tuple[Path, ...], fmt: str, as_of: str | None, profile:
     for path in files:
         try:
             result = triage_fhir(read_fhir(path, knowledge, when), knowledge, chosen)
-        except CaseError as error:
+        except (CaseError, UsageError) as error:  # a missing file must not cost the others
             report(error)
             worst = worse_exit(worst, error.exit_code)
             continue

@@ -67,16 +67,19 @@ class FormMap:
         return code if system == DORSUM_SYSTEM else self.external.get((system, code))
 
     def item_for(self, codings: Iterable[Mapping[str, Any]]) -> tuple[Item | None, list[str]]:
-        """The item coded by one of ``codings``, and the codings that map to nothing (as text)."""
+        """The item coded by ``codings``, and the codings that map to nothing (as text). Codings
+        of one concept name one item: two items raise ValueError (the second was dropped)."""
         found: Item | None = None
         unmapped: list[str] = []
         for entry in codings:
             iri = self.dorsum_code(entry)
             link_id = self.by_code.get(iri) if iri is not None else None
-            if link_id is not None and found is None:
-                found = self.items[link_id]
-            elif link_id is None:
+            if link_id is None:
                 unmapped.append(describe_coding(entry))
+            elif found is None:
+                found = self.items[link_id]
+            elif found.link_id != link_id:
+                raise ValueError(f"coded as two items, {found.link_id} and {link_id}")
         return found, unmapped
 
 
@@ -165,7 +168,7 @@ class FormBuilder:
             return
         target = self.form.setdefault(item.group, {}) if item.group else self.form
         if not answer.coded:
-            target[item.link_id] = answer.value
+            self._set(target, item.link_id, answer.value, answer.origin)
             return
         term = self.mapping.vocabulary.term_of.get(str(answer.value))
         if term is None:
@@ -179,7 +182,14 @@ class FormBuilder:
             if item.link_id not in members:
                 members.append(item.link_id)
         else:
-            target[item.link_id] = term
+            self._set(target, item.link_id, term, answer.origin)
+
+    def _set(self, target: dict[str, Any], link_id: str, value: Any, origin: str) -> None:
+        """Record a value; a later, different value of the same item replaces it with a note, as a
+        later finding answer does (a second size once replaced the first without a word)."""
+        if link_id in target and target[link_id] != value:
+            self.notes.append(f"{link_id}: {origin} ({value}) replaces an earlier {target[link_id]}")
+        target[link_id] = value
 
     def has(self, link_id: str) -> bool:
         item = self.mapping.items.get(link_id)

@@ -9,7 +9,6 @@ could not be used is kept as notes, which :func:`triage_fhir` adds to the result
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -17,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from reasoner.errors import CaseError, UsageError, one_line
-from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, describe_coding, form_map
+from reasoner.fhir.mapping import Answer, FormBuilder, FormMap, Item, describe_coding, form_map
 from reasoner.knowledge import DX, Knowledge
+from reasoner.pipeline.form_syntax import InputLimits, parse_json_resource
 from reasoner.pipeline.policy import Profile
-from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form
+from reasoner.pipeline.read import CASE_ID, CaseInput, case_from_form, read_case_text
 from reasoner.pipeline.result import TriageResult
 from reasoner.pipeline.triage import triage
 
@@ -43,12 +43,10 @@ class FhirCase:
 def read_fhir(path: Path | str, knowledge: Knowledge, as_of: date | None = None) -> FhirCase:
     """Read one FHIR JSON file (a QuestionnaireResponse or a Bundle)."""
     file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{file}: file not found")
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CaseError(str(file), [f"not FHIR JSON: {one_line(exc)}"]) from exc
+    limits = InputLimits.from_environment()
+    # as a case file is read: a regular file within the size limit (a FIFO, a device or 300 MB
+    # were read whole, or reported as "file not found"), without duplicate keys or deep nesting
+    document = parse_json_resource(read_case_text(file, limits), str(file), limits)
     return case_from_fhir(document, knowledge, as_of=as_of, name=file.stem, source=str(file))
 
 
@@ -125,6 +123,7 @@ class _Reader:
             self.response(document)
             return
         resources = [entry["resource"] for entry in document.get("entry", []) if "resource" in entry]
+        self._one_patient(document)
         for resource in _flatten(resources):
             kind = resource.get("resourceType")
             handler = {
@@ -139,8 +138,36 @@ class _Reader:
         patients = [resource for resource in _flatten(resources) if resource.get("resourceType") == "Patient"]
         for patient in patients[:1]:
             self.patient(patient)
-        if len(patients) > 1:
-            self.builder.notes.append(f"{len(patients)} Patients in the Bundle: only {_name(patients[0])} is read")
+
+    def _one_patient(self, bundle: Mapping[str, Any]) -> None:
+        """Refuse a Bundle about more than one patient: its Patients, and the subjects of its
+        responses, Observations and Conditions, must name one (a resource without a subject is
+        taken to be about it). Read as one case, two patients' data were merged into one."""
+        entries = list(_entries(bundle))
+        aliases = {
+            full_url: f"Patient/{resource['id']}"
+            for full_url, resource in entries
+            if resource.get("resourceType") == "Patient" and resource.get("id") and full_url
+        }
+        about: dict[str, str] = {}  # patient -> the first resource naming it
+        for _full_url, resource in entries:
+            if resource.get("resourceType") == "Patient":
+                if resource.get("id"):
+                    about.setdefault(f"Patient/{resource['id']}", _name(resource))
+                continue
+            subject = resource.get("subject")
+            reference = subject.get("reference") if isinstance(subject, Mapping) else None
+            if isinstance(reference, str) and reference:
+                about.setdefault(_patient_reference(reference, aliases), _name(resource))
+        if len(about) > 1:
+            first, other = (key if by == key else f"{key} in {by}" for key, by in list(about.items())[:2])
+            raise CaseError(
+                self.source,
+                [
+                    f"the Bundle is about more than one patient ({first}; {other}): read as one case, "
+                    "their data would be merged; send one patient's data"
+                ],
+            )
 
     def response(self, resource: Mapping[str, Any]) -> None:
         expected = self.builder.mapping.questionnaire_url
@@ -151,7 +178,11 @@ class _Reader:
             self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
             return
         for item in _answered_items(resource.get("item", [])):
-            for value in item.get("answer", [])[:1]:
+            answers = item.get("answer", [])
+            if len(answers) > 1:  # no item of the Questionnaire repeats: all but the first were dropped
+                where = f"{_name(resource)} item {item['linkId']}"
+                raise CaseError(self.source, [f"{where} has {len(answers)} answers; the Questionnaire asks for one"])
+            for value in answers:
                 self._answer(str(item["linkId"]), value, f"{_name(resource)} item {item['linkId']}")
 
     def _answer(self, link_id: str, value: Mapping[str, Any], origin: str) -> None:
@@ -159,7 +190,7 @@ class _Reader:
             self._coded(link_id, value["valueCoding"], origin)
         elif "valueCodeableConcept" in value:
             codings = value["valueCodeableConcept"].get("coding", [])
-            self._coded(link_id, codings[0] if codings else {}, origin)
+            self._concept(link_id, codings, origin)
         elif "valueDecimal" in value or "valueInteger" in value:
             number = value.get("valueDecimal", value.get("valueInteger"))
             self.builder.add(Answer(link_id, number, False, origin))
@@ -172,6 +203,16 @@ class _Reader:
         else:
             kinds = ", ".join(sorted(key for key in value if key.startswith("value"))) or "no value"
             self.builder.notes.append(f"{origin}: an answer of type {kinds} is not used")
+
+    def _concept(self, link_id: str, codings: list[Mapping[str, Any]], origin: str) -> None:
+        """A CodeableConcept's answer: the coding the mapping reads (only the first coding was
+        read, so a SNOMED CT coding before the dorsum one lost the answer); codings that read as
+        two different answers are refused."""
+        read = {code for code in map(self.builder.mapping.dorsum_code, codings) if code is not None}
+        if len(read) > 1:
+            raise CaseError(self.source, [f"{origin}: one answer coded as {len(read)} different codes"])
+        mapped = [coding for coding in codings if self.builder.mapping.dorsum_code(coding) is not None]
+        self._coded(link_id, (mapped or codings or [{}])[0], origin)
 
     def _coded(self, link_id: str, coding: Mapping[str, Any], origin: str) -> None:
         iri = self.builder.mapping.dorsum_code(coding)
@@ -186,14 +227,19 @@ class _Reader:
         if item is not None and item.unit and unit and unit != item.unit:
             self.builder.notes.append(f"{origin}: unit '{unit}' is not {item.unit}: not used")
             return
+        if "comparator" in quantity:  # "> 5 cm" was read as 5 cm, under a "more than 5 cm" threshold
+            self.builder.notes.append(
+                f"{origin}: '{quantity['comparator']}' {quantity.get('value')} is no value: not used"
+            )
+            return
         self.builder.add(Answer(link_id, quantity.get("value"), False, origin))
 
     def observation(self, resource: Mapping[str, Any]) -> None:
         if resource.get("status") in IGNORED_STATUS:
             self.builder.notes.append(f"{_name(resource)} is {resource['status']}: not used")
             return
-        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
         origin = _name(resource)
+        item, unmapped = self._item_for(resource, origin)
         if item is None:
             self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
             return
@@ -205,8 +251,11 @@ class _Reader:
         elif "valueBoolean" in resource:
             disposition = self.present if resource["valueBoolean"] else self.absent
         elif "valueCodeableConcept" in resource:
-            for coding in resource["valueCodeableConcept"].get("coding", [])[:1]:
-                self._coded(item.link_id, coding, origin)
+            self._concept(item.link_id, resource["valueCodeableConcept"].get("coding", []), origin)
+            return
+        elif any(key.startswith("value") for key in resource):  # valueString "no" was read as present
+            kinds = ", ".join(sorted(key for key in resource if key.startswith("value")))
+            self.builder.notes.append(f"{origin}: a finding with a value of type {kinds} is not used")
             return
         else:
             disposition = self.present
@@ -218,11 +267,17 @@ class _Reader:
         if status in IGNORED_STATUS:
             self.builder.notes.append(f"{origin} is {status}: not used")
             return
-        item, unmapped = self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        item, unmapped = self._item_for(resource, origin)
         if item is None or not self._is_finding(item.link_id):
             self.builder.notes.append(f"unmapped code {', '.join(unmapped) or '(none)'} in {origin}: not used")
             return
         self.builder.add(Answer(item.link_id, self.absent if status == REFUTED else self.present, True, origin))
+
+    def _item_for(self, resource: Mapping[str, Any], origin: str) -> tuple[Item | None, list[str]]:
+        try:
+            return self.builder.mapping.item_for(resource.get("code", {}).get("coding", []))
+        except ValueError as exc:
+            raise CaseError(self.source, [f"{origin} is {exc}: one resource records one item"]) from exc
 
     def patient(self, resource: Mapping[str, Any]) -> None:
         born = resource.get("birthDate")
@@ -267,6 +322,29 @@ def _flatten(resources: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
             yield from _flatten([entry["resource"] for entry in resource.get("entry", []) if "resource" in entry])
         else:
             yield resource
+
+
+def _entries(bundle: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every (fullUrl, resource) of a Bundle, nested Bundles' entries included."""
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            continue
+        if resource.get("resourceType") == "Bundle":
+            yield from _entries(resource)
+        else:
+            yield str(entry.get("fullUrl", "")), resource
+
+
+def _patient_reference(reference: str, aliases: Mapping[str, str]) -> str:
+    """A reference to a Patient as ``Patient/id``: relative, absolute (``https://ehr/fhir/Patient/1``,
+    with or without ``_history``), or a Bundle entry's fullUrl; any other reference as written."""
+    if reference in aliases:
+        return aliases[reference]
+    parts = reference.split("/_history/", 1)[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return f"Patient/{parts[-1]}"
+    return reference
 
 
 def _name(resource: Mapping[str, Any]) -> str:

@@ -14,7 +14,6 @@ hash in ``extension``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -40,6 +39,7 @@ from reasoner.hooks.cards import CardLinks, error_card, order_warnings, triage_c
 from reasoner.hooks.security import TokenChecker, TokenError
 from reasoner.hooks.spec import Card, CdsResponse, Discovery, HookRequest, Service
 from reasoner.knowledge import Knowledge, load_knowledge
+from reasoner.pipeline.form_syntax import InputLimits, parse_json_resource
 from reasoner.pipeline.policy import Profile, load_profile
 from reasoner.version import __version__
 
@@ -59,6 +59,7 @@ PREFETCH = {
 }
 CASE_DATA = ("questionnaireResponses", "observations", "conditions")
 FHIR_JSON = "application/fhir+json"
+JSON_TYPES = ("application/json", FHIR_JSON)
 log = logging.getLogger("reasoner.hooks")
 
 
@@ -82,6 +83,7 @@ class _Service:
     profile: Profile | None
     tokens: TokenChecker
     questionnaire: dict[str, Any]
+    limits: InputLimits  # of a call's JSON (nesting), as of a case file: read once, at start
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -113,6 +115,7 @@ def build_app(settings: HookSettings) -> Starlette:
         profile=load_profile(knowledge, settings.profile),
         tokens=TokenChecker.from_file(settings.jwks_file, settings.issuers, settings.insecure_dev),
         questionnaire=build_questionnaire(knowledge),
+        limits=InputLimits.from_environment(),
     )
     _warm_up(service)
 
@@ -185,9 +188,17 @@ async def _read_call(request: Request, service: _Service) -> HookRequest:
         service.tokens.check(request.headers.get("authorization"), audience)
     except TokenError as exc:
         raise _Refused(401, str(exc)) from exc
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise _Refused(415, f"a hook call is JSON (Content-Type: application/json), not '{media_type or 'none'}'")
     body = await _bounded_body(request, service.settings.max_body)
     try:
-        call_request = HookRequest.model_validate(json.loads(body))
+        # read as a case file is: nesting bounded (deep nesting was an HTTP 500), no duplicate
+        # keys (the last one won), no NaN
+        document = parse_json_resource(body.decode("utf-8"), "request", service.limits)
+        call_request = HookRequest.model_validate(document)
+    except CaseError as exc:
+        raise _Refused(400, f"not a CDS Hooks request: {'; '.join(exc.problems)}") from exc
     except (ValueError, ValidationError) as exc:
         raise _Refused(400, f"not a CDS Hooks request: {_first_error(exc)}") from exc
     if SERVICES.get(call_request.hook) != service_id:
@@ -218,7 +229,18 @@ async def _answer(call: HookRequest, request: Request, service: _Service) -> lis
             f"no prefetch data ({missing}): dorsum reads only prefetched resources and never calls the FHIR server",
             card=True,
         )
+    malformed = [
+        key
+        for key in ("patient", *CASE_DATA)
+        if prefetch.get(key) is not None and not isinstance(prefetch[key], Mapping)
+    ]
+    if malformed:  # a list or a URL here was once left out of the case without a word
+        raise _Refused(400, f"prefetch '{malformed[0]}' is not a FHIR resource (a JSON object): nothing was read")
     patient_id = str(call.context.get("patientId", ""))
+    patient = prefetch.get("patient")
+    prefetched_id = patient.get("id") if isinstance(patient, Mapping) else None
+    if patient_id and isinstance(prefetched_id, str) and prefetched_id != patient_id:
+        raise _Refused(400, f"the prefetched Patient/{prefetched_id} is not the call's patient (Patient/{patient_id})")
     links = CardLinks(
         questionnaire=_questionnaire_url(request),
         patient_reference=f"Patient/{patient_id}" if patient_id else "",

@@ -158,6 +158,24 @@ def parse_json(text: str, source: str, limits: InputLimits) -> Any:
         raise InputTooDeep(source, ["nested too deeply"]) from exc
 
 
+def parse_json_resource(text: str, source: str, limits: InputLimits) -> Any:
+    """Parse a JSON document that is not a case form (a FHIR resource): duplicate keys, ``NaN``
+    and ``Infinity`` and nesting beyond the limit are refused; numbers are read as JSON reads them."""
+    _check_json_depth(text, source, limits)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise CaseError(source, [f"duplicate key '{exc.key}' (each key may appear once in an object)"]) from exc
+    except ValueError as exc:  # a syntax error, or NaN / Infinity
+        raise CaseError(source, [f"not JSON: {one_line(exc)}"]) from exc
+    except RecursionError as exc:  # cannot happen within the depth limit; kept as a last guard
+        raise InputTooDeep(source, ["nested too deeply"]) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _check_json_depth(text: str, source: str, limits: InputLimits) -> None:
     """Refuse nesting deeper than the limit before the parser recurses into it."""
     depth = 0
@@ -269,7 +287,12 @@ _FormLoader.add_constructor("tag:yaml.org,2002:float", _FormLoader.construct_pla
 
 def parse_yaml(text: str, source: str, limits: InputLimits) -> Any:
     """Parse one YAML document strictly (see the module's description)."""
-    loader = _FormLoader(text, source, limits)
+    try:
+        loader = _FormLoader(text, source, limits)  # PyYAML checks every character here
+    except yaml.reader.ReaderError as exc:  # not a MarkedYAMLError: it once ended as an internal error
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        problem = f"YAML syntax error: character {character} at position {exc.position} is not allowed in YAML"
+        raise CaseError(source, [problem]) from exc
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:

@@ -3,6 +3,7 @@ and the whole ontology), for informaticians."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
@@ -90,6 +91,7 @@ def run_query(
     def answer() -> QueryResult:
         try:
             query = _parsed(text, path)  # in the child: a parser can recurse deeply
+            refuse_fetches(query.algebra, chosen.allow_service)  # the text check's second line
             view = ReadOnlyGraphAggregate([graph, knowledge.ontology])
             return _answer(view.query(query), AnswerMeter(chosen))
         except RecursionError:
@@ -108,6 +110,34 @@ def _parsed(text: str, path: Path) -> Any:
         raise
     except Exception as error:  # pyparsing and rdflib raise several types
         raise UsageError(f"{path}: SPARQL syntax error: {one_line(error)}") from error
+
+
+def refuse_fetches(algebra: Any, allowed: Iterable[str] = ()) -> None:
+    """Raise QueryRefusedError if rdflib's algebra of a query holds a ``SERVICE`` or a ``FROM``
+    (``FROM NAMED``) that does not name an allowed endpoint: what the engine would fetch, as it
+    parsed the query. :func:`check_query_text` reads the text alone, and text the two read apart
+    (``\\u0053ERVICE``, ``true.SERVICE``) once reached the network; this checks what rdflib will run."""
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    permitted = set(allowed)
+    stack = [algebra]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, CompValue):
+            if node.name == "ServiceGraphPattern" and str(node.get("term")) not in permitted:
+                raise QueryRefusedError(f"SERVICE {node.get('term')} is refused: {_FETCHES}")
+            if node.name == "DatasetClause":
+                for target in (node[key] for key in ("default", "named") if key in node):  # get() gives the key
+                    if str(target) not in permitted:
+                        raise QueryRefusedError(f"FROM {target} is refused: {_FETCHES}")
+            stack.extend(node.values())
+        elif isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
+_FETCHES = "it would make the engine fetch from the network or read a file"
 
 
 def _answer(result: Any, meter: AnswerMeter) -> QueryResult:

@@ -66,13 +66,18 @@ class QueryBudget:
 # ---------------------------------------------------------------- the text
 
 
+#: A word is a prefixed name (``dx:Case.x``: a dot inside a name is part of it) or a bare word
+#: (a keyword, ``a``, ``true``), which never holds a dot: ``true.SERVICE <...>`` is ``true``, ``.``
+#: and ``SERVICE`` to both engines, and read as one word it reached the network. A number is
+#: one token, its exponent included: ``1e5SERVICE`` is ``1e5`` and ``SERVICE`` to Oxigraph.
 _TOKEN = r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
               |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
   | (?P<iri><[^<>"{}|^`\\\s]*>)
   | (?P<var>[?$][A-Za-z0-9_\u00b7\u00c0-\uffff]+)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_\-.]*(?::[^\s(){}\[\],;]*)?|:[^\s(){}\[\],;]*)
+  | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_\-.]*:[^\s(){}\[\],;]*|:[^\s(){}\[\],;]*|[A-Za-z_][A-Za-z0-9_]*)
   | (?P<open>[({\[])
   | (?P<close>[)}\]])
   | (?P<other>\S)
@@ -169,6 +174,9 @@ def check_query_text(
     if size > budget.max_text_bytes:
         raise QueryRefusedError(f"the query is {size} bytes long; the limit is {budget.max_text_bytes} bytes")
     shape = read_query_text(text)
+    expanded = expand_codepoint_escapes(text)
+    if expanded != text:  # what rdflib parses: \u0046ROM <file:///...> read a file, \u0053ERVICE fetched
+        shape = _either(shape, read_query_text(expanded))
     if shape.depth > budget.max_depth:
         raise QueryRefusedError(
             f"the query is nested {shape.depth} levels deep; the limit is {budget.max_depth} levels"
@@ -187,6 +195,39 @@ def check_query_text(
         if not local and target not in allowed:
             raise QueryRefusedError(_fetch_refusal("FROM", target))
     return shape
+
+
+#: SPARQL's codepoint escapes (``\\u0053``, ``\\U00000053``), which rdflib's parser expands in the
+#: whole text before it parses (its ``expandUnicodeEscapes``; a keyword can be written with them).
+_CODEPOINT: Final = re.compile(r"\\u([0-9a-f]{4}(?:[0-9a-f]{4})?)", re.IGNORECASE)
+
+
+def expand_codepoint_escapes(text: str) -> str:
+    """The text with its codepoint escapes expanded, as rdflib's SPARQL parser reads it (an
+    escape of no code point is left as written: rdflib refuses the query)."""
+
+    def expand(match: re.Match[str]) -> str:
+        try:
+            return chr(int(match.group(1), 16))
+        except (ValueError, OverflowError):
+            return match.group()
+
+    return _CODEPOINT.sub(expand, text)
+
+
+def _either(raw: QueryText, expanded: QueryText) -> QueryText:
+    """A query read both as written (Oxigraph expands no escapes) and with its escapes expanded
+    (rdflib): every endpoint, graph and load either names, an update if either is one."""
+    form = expanded.form if expanded.form in UPDATE_FORMS or not raw.form else raw.form
+    return QueryText(
+        form=form,
+        services=raw.services + expanded.services,
+        datasets=raw.datasets + expanded.datasets,
+        loads=raw.loads + expanded.loads,
+        variables=raw.variables,
+        placeholders=raw.placeholders,
+        depth=max(raw.depth, expanded.depth),
+    )
 
 
 def _fetch_refusal(keyword: str, target: str) -> str:

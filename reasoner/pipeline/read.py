@@ -35,9 +35,9 @@ import rdflib
 import rdflib.plugins.parsers.jsonld as jsonld_parser
 import rdflib.plugins.shared.jsonld.context as jsonld_context
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
-from rdflib.parser import PythonInputSource
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 from rdflib.plugins.stores.memory import Memory
+from rdflib.term import Node
 
 from reasoner.errors import (
     CaseError,
@@ -62,6 +62,7 @@ from reasoner.pipeline.form_syntax import (
     parse_yaml,
     resolve_contexts,
 )
+from reasoner.pipeline.json_ld import LostValue, parse_json_ld
 from reasoner.terms import Triple
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
@@ -129,7 +130,13 @@ def read_case(path: Path | str, knowledge: Knowledge, *, limits: InputLimits | N
     return case_from_rdf_text(text, RDF_FORMATS[suffix], knowledge, name=file.stem, source=source, limits=limits)
 
 
-def _read_text(file: Path, suffix: str, limits: InputLimits) -> str:
+def read_case_text(path: Path | str, limits: InputLimits | None = None) -> str:
+    """The text of a case file (a form, RDF or a FHIR resource), read as :func:`read_case` reads
+    it: only a regular file within the size limit, as UTF-8 (whatever its suffix)."""
+    return _read_text(Path(path), None, limits or InputLimits.from_environment())
+
+
+def _read_text(file: Path, suffix: str | None, limits: InputLimits) -> str:
     """The text of a case file: stat first (a FIFO or device is refused before it is opened, so
     nothing blocks), then read at most the size limit."""
     try:
@@ -140,7 +147,7 @@ def _read_text(file: Path, suffix: str, limits: InputLimits) -> str:
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
     if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"{file}: is a directory, expected a case file")
-    if suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
+    if suffix is not None and suffix not in RDF_FORMATS and suffix not in FORM_SUFFIXES:
         raise UsageError(f"{file}: unsupported file type '{suffix}' (use one of {', '.join(SUPPORTED)})")
     _check_regular(file, info, limits)
     try:
@@ -206,11 +213,13 @@ def case_from_rdf_text(
     try:
         with _literals_as_written():
             if rdf_format == "json-ld":  # decoded here, by the json module, whatever rdflib would use
-                graph.parse(source=PythonInputSource(_json_ld_document(text)), format=rdf_format, publicID=base)
+                parse_json_ld(graph, _json_ld_document(text), base)
             else:
                 graph.parse(data=text, format=rdf_format, publicID=base)
     except _TooManyTriples as exc:
         raise TooManyNodes(source, [_too_many_triples(limits)]) from exc
+    except LostValue as exc:
+        raise CaseError(source, [exc.problem]) from exc
     except _ContextFetchAttempt as exc:
         raise FetchRefused(source, [f"refused to load the JSON-LD context '{exc}': dorsum never fetches"]) from exc
     except RecursionError as exc:
@@ -242,6 +251,9 @@ def _case_from_triples(triples: Iterable[Triple], knowledge: Knowledge, *, name:
     if problems:
         raise CaseError(source, problems)
     case = case_from_graph(_normalised_graph(triples), name=name, source=source, context=knowledge.context)
+    problems = _knowledge_term_problems(case, knowledge)
+    if problems:
+        raise CaseError(source, problems)
     return replace(case, name=_identity(case, knowledge.context, name))
 
 
@@ -350,17 +362,63 @@ def case_from_graph(
     case = cases[0]
     if not isinstance(case, (URIRef, BNode)):
         raise CaseError(source, ["the dx:Case node must be an IRI or a blank node"])
-    described = {case, *graph.objects(case, DX.hasLump)}
+    lumps = set(graph.objects(case, DX.hasLump))
+    described = {case, *lumps}
     strangers = sorted({str(s) for s in graph.subjects() if s not in described})
     if strangers:
         raise CaseError(
             source,
             [f"statements about {', '.join(strangers[:3])}: a case file may only describe the case and its lump"],
         )
+    problems = _naming_problems(case, lumps, context or {})
+    if problems:
+        raise CaseError(source, problems)
     problems = _number_problems(graph, context or {}) or _age_problems(graph, case, context or {})
     if problems:
         raise CaseError(source, problems)
     return CaseInput(name=name, source=source, graph=graph, case=case)
+
+
+def _naming_problems(case: Node, lumps: Iterable[Node], context: Mapping[str, Any]) -> list[str]:
+    """A case names only itself. Its lump is a blank node: a lump IRI could be another case's
+    node (``https://w3id.org/dorsum/case/other``, or its lump), or the lump of another file, and
+    the store, which keys cases by id and keeps IRIs as they are, would merge the two. A case IRI
+    in the namespace of the case base (``https://w3id.org/dorsum/``: the store's graphs, results
+    and blank-node IRIs) must be the case base and an id."""
+    problems = [
+        f"the lump is named {lump.n3()}: describe it inside its case, as a blank node ([ ... ] in "
+        "Turtle, an object without @id or id); a named lump could be another case's, and the store "
+        "would merge them"
+        for lump in sorted(lumps, key=str)
+        if isinstance(lump, URIRef)
+    ]
+    base = context.get("@base")
+    if isinstance(case, URIRef) and isinstance(base, str):
+        namespace = base.rstrip("/").rsplit("/", 1)[0] + "/"
+        if str(case).startswith(namespace) and not (
+            str(case).startswith(base) and CASE_ID.fullmatch(str(case)[len(base) :])
+        ):
+            problems.append(
+                f"the case is named {case.n3()}, in dorsum's own namespace: name it {base}<id> "
+                "(letters, digits, '.', '_', '-') or with another IRI"
+            )
+    return problems
+
+
+def _knowledge_term_problems(case: CaseInput, knowledge: Knowledge) -> list[str]:
+    """A case IRI that is a term of the knowledge (owl:Class, rdf:nil, a source's URL) or of the
+    RDF, RDFS, OWL, XSD or SHACL vocabularies: the case's facts would be said of that term."""
+    node = case.case
+    if not isinstance(node, URIRef):
+        return []
+    ontology = knowledge.ontology
+    used = (node, None, None) in ontology or (None, None, node) in ontology or (None, node, None) in ontology
+    if used or str(node).startswith(_VOCABULARIES):
+        return [f"the case is named {node.n3()}, a term of the knowledge or of RDF: give the case its own IRI"]
+    return []
+
+
+_VOCABULARIES = (str(RDF), str(RDFS), str(OWL), str(XSD), str(SH))
 
 
 def _field(predicate: Any, context: Mapping[str, Any]) -> str:
@@ -441,12 +499,15 @@ def _normalised_graph(triples: Iterable[Triple]) -> Graph:
     """A new graph of the triples, each literal rebuilt from its lexical form.
 
     rdflib's JSON-LD parser keeps a JSON number's Python type (63 stays an int even when the
-    context types it xsd:decimal), which datatype checks then reject.
+    context types it xsd:decimal), which datatype checks then reject. A literal that is not of
+    its datatype keeps its text as written (normalising made ``"yes"^^xsd:boolean`` read
+    ``false``, and its error said "got false").
     """
     normalised = Graph()
     for s, p, o in triples:
         if isinstance(o, Literal) and o.datatype is not None:
-            o = Literal(str(o), datatype=o.datatype)
+            rebuilt = Literal(str(o), datatype=o.datatype)
+            o = Literal(str(o), datatype=o.datatype, normalize=False) if rebuilt.ill_typed else rebuilt
         normalised.add((s, p, o))
     return normalised
 

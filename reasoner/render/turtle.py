@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
@@ -35,12 +36,15 @@ def result_triples(result: TriageResult) -> list[Triple]:
     """The triples of :func:`result_graph` (no graph built: the store writes them straight away)."""
     out: list[Triple] = []
     add = out.append
-    node = URIRef(f"https://w3id.org/dorsum/result/{result.case_id}")
-    activity = URIRef(f"https://w3id.org/dorsum/result/{result.case_id}/activity")
+    # a case read from a file without an id is named by the file ("my case#2"): written into an IRI
+    # as such, it made Turtle that rdflib refuses to serialise (an internal error)
+    named = quote(result.case_id, safe="")
+    node = URIRef(f"https://w3id.org/dorsum/result/{named}")
+    activity = URIRef(f"https://w3id.org/dorsum/result/{named}/activity")
     knowledge = URIRef(result.knowledge.version_iri) if result.knowledge.version_iri else BNode()
     add((node, RDF.type, RESULT.TriageResult))
     add((node, RDF.type, PROV.Entity))
-    add((node, RESULT.forCase, URIRef(result.case_iri) if result.case_iri.startswith("http") else BNode()))
+    add((node, RESULT.forCase, URIRef(result.case_iri) if ":" in result.case_iri else BNode()))  # else blank
     add((node, RESULT.status, Literal(result.status)))
     if result.urgency:
         add((node, RESULT.urgencyAtLeast if not result.complete else RESULT.urgency, URIRef(result.urgency.iri)))

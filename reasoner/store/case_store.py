@@ -145,7 +145,7 @@ class CaseStore(ABC):
             if isinstance(outcome, CaseRecord):
                 if outcome.content_hash != knowledge.content_hash:
                     raise UsageError(f"case {outcome.case_id} was triaged with other knowledge than the one given")
-                collision = None if replace else group.collision(outcome)
+                collision = group.collision(outcome, replace=replace)
                 if collision is not None:
                     group.fail(CaseFailure(outcome.source, one_line(collision), collision.exit_code))
                 else:
@@ -254,13 +254,17 @@ WRITE_GROUP: Final = 64
 WRITE_SECONDS: Final = 1.0
 
 
-def _collision(record: CaseRecord, digest: str, source: str) -> CaseCollisionError | None:
+def _collision(record: CaseRecord, digest: str, source: str, *, same_run: bool = False) -> CaseCollisionError | None:
     if (digest and digest == record.facts_digest) or (not digest and source == record.source):
         return None
+    remedy = (
+        "--replace replaces a case stored before, not another case added with it"
+        if same_run
+        else "or add with --replace to replace the stored case"
+    )
     return CaseCollisionError(
         f"{record.source}: case id '{record.case_id}' is already stored from {source or 'another source'} "
-        "with other facts; not stored (two different cases cannot share an id: give one another id, "
-        "or add with --replace to replace the stored case)"
+        f"with other facts; not stored (two different cases cannot share an id: give one another id, {remedy})"
     )
 
 
@@ -271,21 +275,26 @@ class _WriteGroup:
         self.store = store
         self.on_case = on_case
         self.records: dict[str, CaseRecord] = {}  # by case id: a later same-id case replaces it
+        self.added: dict[str, tuple[str, str]] = {}  # every case id of this run: its facts digest, source
         self.waiting: list[StoredCase | CaseFailure] = []  # reported once written, in input order
         self.started = 0.0
         self.stored: list[StoredCase] = []
         self.failed: list[CaseFailure] = []
 
-    def collision(self, record: CaseRecord) -> CaseCollisionError | None:
-        earlier = self.records.get(record.case_id)
+    def collision(self, record: CaseRecord, *, replace: bool = False) -> CaseCollisionError | None:
+        """The error of adding ``record`` over another case of the same id: one added in this run
+        (with ``replace`` too: two inputs of one run with one id and other facts once kept only
+        the last, each reported stored), else, unless ``replace``, one already in the store."""
+        earlier = self.added.get(record.case_id)
         if earlier is not None:
-            return _collision(record, earlier.facts_digest, earlier.source)
-        return self.store.collision(record)
+            return _collision(record, *earlier, same_run=replace)
+        return None if replace else self.store.collision(record)
 
     def put(self, record: CaseRecord) -> None:
         if not self.records:
             self.started = time.monotonic()
         self.records[record.case_id] = record
+        self.added[record.case_id] = (record.facts_digest, record.source)
         item = StoredCase.from_record(record)
         self.stored.append(item)
         self.waiting.append(item)

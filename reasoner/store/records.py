@@ -201,7 +201,12 @@ def case_identity(result: TriageResult) -> str:
         last = iri.rstrip("/#").replace("#", "/").rsplit("/", 1)[-1]
         if CASE_ID.fullmatch(last):
             return last
-    return checked_id(result.case_id)
+    if not CASE_ID.fullmatch(result.case_id):  # a name from the file: say which file
+        raise UsageError(
+            f"{result.source}: the case is named '{result.case_id}', which is not a case id (letters, digits, "
+            "'.', '_' or '-'): give the case an IRI ending in one, or rename the file"
+        )
+    return result.case_id
 
 
 def facts_digest(facts: Iterable[Triple]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import rdflib
-from rdflib import BNode, Graph, Literal, Namespace
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
@@ -145,6 +145,7 @@ class Knowledge:
     elements: Mapping[str, ElementInfo]
     sources: Mapping[str, tuple[SourceRef, ...]]
     ontology_labels: str = ""  # blank_labels() of the ontology, when the disk cache holds it
+    terms: frozenset[str] = frozenset()  # every IRI the ontology uses, without unpickling it
 
     @cached_property
     def ontology(self) -> Graph:
@@ -336,6 +337,7 @@ class _Parsed:
     version_iri: str
     elements: dict[str, ElementInfo]
     sources: dict[str, tuple[SourceRef, ...]]
+    terms: frozenset[str]
     blank_labels: tuple[str, str] = ("", "")  # of the ontology and the schema: see blank_labels()
 
 
@@ -371,6 +373,7 @@ def _read_knowledge(root: Path, digest: str, packs: frozenset[str] | None = None
         elements=parsed.elements,
         sources=parsed.sources,
         ontology_labels=parsed.blank_labels[0],
+        terms=parsed.terms,
     )
 
 
@@ -398,6 +401,7 @@ def _parse_knowledge(root: Path, digest: str, packs: frozenset[str] | None) -> t
         version_iri=version_iri,
         elements=_elements(lookups.get(LABELS_QUERY, ())),
         sources=_sources(ontology, lookups.get(SOURCES_QUERY, ())),
+        terms=frozenset(str(node) for triple in ontology for node in triple if isinstance(node, URIRef)),
     )
     return parsed, ontology, queries
 

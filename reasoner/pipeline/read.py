@@ -411,9 +411,7 @@ def _knowledge_term_problems(case: CaseInput, knowledge: Knowledge) -> list[str]
     node = case.case
     if not isinstance(node, URIRef):
         return []
-    ontology = knowledge.ontology
-    used = (node, None, None) in ontology or (None, None, node) in ontology or (None, node, None) in ontology
-    if used or str(node).startswith(_VOCABULARIES):
+    if str(node) in knowledge.terms or str(node).startswith(_VOCABULARIES):
         return [f"the case is named {node.n3()}, a term of the knowledge or of RDF: give the case its own IRI"]
     return []
 

@@ -156,7 +156,7 @@ def bench_production(
         conclusions[case.name] = Conclusions(
             urgency=result.urgency.iri if result.urgency is not None else None,
             classes=frozenset(item.iri for item in result.red_flags + result.situations),
-            advice=frozenset(step.iri for step in result.next_steps + result.avoid),
+            advice=frozenset(step.iri for step in result.next_steps + result.avoid + result.excepted),
         )
     return times, statuses, conclusions
 

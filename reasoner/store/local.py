@@ -141,6 +141,9 @@ class LocalStore(CaseStore):
         try:
             self._wrote = True
             self.store.load("\n".join(lines).encode("utf-8"), ox.RdfFormat.N_QUADS)
+            # Write the group's buffers to disk now: left to RocksDB they grew with the store (the
+            # parent's peak was 794 MiB at 2,000 cases, 164 MiB with this flush, in the same time).
+            self.store.flush()
         except (OSError, SyntaxError, ValueError) as error:
             raise StoreError(f"cannot write to {self.location}: {one_line(error)}") from error
 

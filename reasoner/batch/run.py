@@ -45,7 +45,7 @@ from reasoner.errors import (
 )
 from reasoner.knowledge import Knowledge, load_knowledge
 from reasoner.pipeline.form_syntax import BYTES_ENV, InputLimits, jsonl_lines, parse_json
-from reasoner.pipeline.read import CaseInput, case_from_form, read_case
+from reasoner.pipeline.read import BYTE_ORDER_MARK, CaseInput, case_from_form, read_case
 from reasoner.pipeline.triage import TriageResult, as_mapping, triage
 
 #: Suffixes of the case files a directory is searched for.
@@ -185,6 +185,8 @@ def _jsonl_items(stream: IO[bytes] | IO[str], label: str, stem: str) -> Iterator
             continue
         try:
             line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if number == 1:  # a byte-order mark starts the stream, not its first case
+                line = line.removeprefix(BYTE_ORDER_MARK)
         except UnicodeDecodeError:
             yield WorkItem(name=where, source=where, kind="error", error="not UTF-8 text")
             continue

@@ -2,13 +2,16 @@
 Bundle holding a Patient, QuestionnaireResponses, Observations and Conditions.
 
 Each resource is first checked against the FHIR R4B models of ``fhir.resources``: one that is not
-valid FHIR is a :class:`~reasoner.errors.CaseError` (exit code 3). The values then go through the
+valid FHIR is a :class:`~reasoner.errors.CaseError` (exit code 3), and so is a value the models
+accept but FHIR JSON writes otherwise (``"5"`` for a decimal, ``"false"`` for a boolean:
+:data:`JSON_TYPES`). The values then go through the
 mapping of :mod:`reasoner.fhir.mapping` into a case form, read by the ordinary form reader. What
 could not be used is kept as notes, which :func:`triage_fhir` adds to the result.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -29,6 +32,15 @@ ACCEPTED = ("QuestionnaireResponse", "Bundle")
 REFUTED = "refuted"
 IGNORED_STATUS = {"entered-in-error", "cancelled"}
 _MAPS: dict[str, FormMap] = {}
+#: The JSON type of each FHIR value element dorsum reads, as FHIR JSON writes it (a decimal or an
+#: integer is a JSON number, a boolean is true or false, a string is a JSON string).
+JSON_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
+    "valueDecimal": ("a JSON number", (int, float)),
+    "valueInteger": ("a JSON whole number", (int,)),
+    "value": ("a JSON number", (int, float)),  # valueQuantity.value
+    "valueBoolean": ("true or false", (bool,)),
+    "valueString": ("a JSON string", (str,)),
+}
 
 
 @dataclass(frozen=True)
@@ -191,15 +203,16 @@ class _Reader:
         elif "valueCodeableConcept" in value:
             codings = value["valueCodeableConcept"].get("coding", [])
             self._concept(link_id, codings, origin)
-        elif "valueDecimal" in value or "valueInteger" in value:
-            number = value.get("valueDecimal", value.get("valueInteger"))
-            self.builder.add(Answer(link_id, number, False, origin))
+        elif "valueDecimal" in value:
+            self.builder.add(Answer(link_id, self._typed(value, "valueDecimal", origin), False, origin))
+        elif "valueInteger" in value:
+            self.builder.add(Answer(link_id, self._typed(value, "valueInteger", origin), False, origin))
         elif "valueQuantity" in value:
             self._quantity(link_id, value["valueQuantity"], origin)
         elif "valueBoolean" in value:
-            self.builder.add(Answer(link_id, bool(value["valueBoolean"]), False, origin))
+            self.builder.add(Answer(link_id, self._typed(value, "valueBoolean", origin), False, origin))
         elif "valueString" in value:
-            self.builder.add(Answer(link_id, value["valueString"], False, origin))
+            self.builder.add(Answer(link_id, self._typed(value, "valueString", origin), False, origin))
         else:
             kinds = ", ".join(sorted(key for key in value if key.startswith("value"))) or "no value"
             self.builder.notes.append(f"{origin}: an answer of type {kinds} is not used")
@@ -232,7 +245,20 @@ class _Reader:
                 f"{origin}: '{quantity['comparator']}' {quantity.get('value')} is no value: not used"
             )
             return
-        self.builder.add(Answer(link_id, quantity.get("value"), False, origin))
+        if "value" not in quantity:  # a Quantity may have no value (FHIR: 0..1)
+            self.builder.notes.append(f"{origin}: a valueQuantity without a value: not used")
+            return
+        self.builder.add(Answer(link_id, self._typed(quantity, "value", origin, "valueQuantity.value"), False, origin))
+
+    def _typed(self, element: Mapping[str, Any], key: str, origin: str, name: str | None = None) -> Any:
+        """``element[key]`` if it has the JSON type FHIR JSON gives that element (:data:`JSON_TYPES`);
+        else CaseError. The FHIR models read ``"5"`` as 5 and ``"false"`` or ``0`` as false, and
+        ``bool("false")`` then read true: a value is used only as it was written."""
+        value = element.get(key)
+        kind, accepted = JSON_TYPES[key]
+        if isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted):
+            return value
+        raise CaseError(self.source, [f"{origin}: {name or key} must be {kind}, not {_json_shown(value)}"])
 
     def observation(self, resource: Mapping[str, Any]) -> None:
         if resource.get("status") in IGNORED_STATUS:
@@ -249,7 +275,7 @@ class _Reader:
         if "dataAbsentReason" in resource:
             disposition = self.unknown
         elif "valueBoolean" in resource:
-            disposition = self.present if resource["valueBoolean"] else self.absent
+            disposition = self.present if self._typed(resource, "valueBoolean", origin) else self.absent
         elif "valueCodeableConcept" in resource:
             self._concept(item.link_id, resource["valueCodeableConcept"].get("coding", []), origin)
             return
@@ -367,3 +393,17 @@ def _full_date(text: str) -> date | None:
 
 def _completed_years(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _json_shown(value: Any) -> str:
+    """A value as FHIR JSON carried it, with its JSON type: text "5", the number 0, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else f"{value[:40]}..."
+        return f"the text {json.dumps(text, ensure_ascii=False)}"
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"

@@ -11,6 +11,10 @@ refused with a one-line reason; it is never reinterpreted:
   exponentially) and JSON-LD keywords (``@context``, ``@id``...) have no place in a form;
 * size, nesting depth and the number of values are bounded (:class:`InputLimits`).
 
+YAML booleans are YAML 1.2's core ones (``true``, ``True``, ``TRUE``...); ``yes``, ``on`` and
+dates stay text. Whether a value has the type its key takes (a number, not the text ``"5"``) is
+checked on the parsed form, against the context (:mod:`reasoner.pipeline.form_values`).
+
 The YAML loader is a PyYAML ``SafeLoader`` subclass with its own scalar resolvers, rather than
 ruamel.yaml: PyYAML is already a dependency, and resolving numbers ourselves is both stricter
 than YAML 1.2's core schema (which still reads ``1e3``, ``0o10`` and ``.inf``) and only a few
@@ -153,9 +157,18 @@ def parse_json(text: str, source: str, limits: InputLimits) -> Any:
     except _DuplicateKey as exc:
         raise CaseError(source, [f"duplicate key '{exc.key}' (each key may appear once in an object)"]) from exc
     except json.JSONDecodeError as exc:
-        raise CaseError(source, [f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise CaseError(source, [f"JSON syntax error at {where}: {_json_reason(exc)}"]) from exc
     except RecursionError as exc:  # cannot happen within the depth limit; kept as a last guard
         raise InputTooDeep(source, ["nested too deeply"]) from exc
+
+
+def _json_reason(error: json.JSONDecodeError) -> str:
+    """The parser's reason, without its advice to decode a byte-order mark away: the reader drops
+    one at the start of a file, so one still there is a second, a character JSON does not allow."""
+    if error.msg.startswith("Unexpected UTF-8 BOM"):
+        return "a byte-order mark (U+FEFF) is not allowed here (only as the first character of a file)"
+    return error.msg
 
 
 def parse_json_resource(text: str, source: str, limits: InputLimits) -> Any:

@@ -3,14 +3,17 @@
 A case form maps to RDF through the JSON-LD context shipped with the knowledge
 (``ontology/case-form.context.jsonld``): this module holds no per-field code. It only checks
 that every key of the form is a term of that context, so that a misspelt key is reported
-instead of being dropped silently by JSON-LD processing. A checked form is read straight into
+instead of being dropped silently by JSON-LD processing, and that each value has the JSON/YAML
+type its term takes (:mod:`reasoner.pipeline.form_values`), so that ``"5"`` is not read as 5.
+A checked form is read straight into
 triples through the compiled context (:mod:`reasoner.pipeline.form_graph`); a form outside what
 that reader covers goes through rdflib's JSON-LD parser (:func:`case_from_form_json_ld`), which
 gives the same graph, only slower.
 
 Reading is strict and bounded (see :mod:`reasoner.pipeline.form_syntax` and the README's
 "Safety of inputs"): only the named file is read, and only if it is a regular file within the
-size limit; nothing is fetched (a JSON-LD ``@context`` other than the shipped one is refused,
+size limit, as UTF-8 (a byte-order mark before the first character is dropped, whatever the
+format); nothing is fetched (a JSON-LD ``@context`` other than the shipped one is refused,
 and rdflib's context loader is replaced by one that refuses); a case graph is bounded in
 triples, its numbers must be finite plain decimals, and its ages must agree.
 """
@@ -62,6 +65,7 @@ from reasoner.pipeline.form_syntax import (
     parse_yaml,
     resolve_contexts,
 )
+from reasoner.pipeline.form_values import value_problems
 from reasoner.pipeline.json_ld import LostValue, parse_json_ld
 from reasoner.terms import Triple
 
@@ -76,6 +80,10 @@ AGE_SLACK_DAYS = Decimal(2)
 _NUMERIC = {XSD.decimal, XSD.integer, XSD.int, XSD.long, XSD.nonNegativeInteger, XSD.positiveInteger}
 _FLOATING = {XSD.double, XSD.float}
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+#: A UTF-8 byte-order mark: an encoding marker some editors write first, not content. One at the
+#: start of a case file is dropped, whatever the format (YAML's reader did so, JSON and Turtle
+#: refused it); anywhere else it is a character like any other.
+BYTE_ORDER_MARK = "\ufeff"
 _FLOATING_TEXT = re.compile(rf"{_DECIMAL_TEXT.pattern}(?:[eE][+-]?[0-9]{{1,3}})?")
 
 
@@ -132,13 +140,14 @@ def read_case(path: Path | str, knowledge: Knowledge, *, limits: InputLimits | N
 
 def read_case_text(path: Path | str, limits: InputLimits | None = None) -> str:
     """The text of a case file (a form, RDF or a FHIR resource), read as :func:`read_case` reads
-    it: only a regular file within the size limit, as UTF-8 (whatever its suffix)."""
+    it: only a regular file within the size limit, as UTF-8 (whatever its suffix; a leading
+    byte-order mark dropped)."""
     return _read_text(Path(path), None, limits or InputLimits.from_environment())
 
 
 def _read_text(file: Path, suffix: str | None, limits: InputLimits) -> str:
     """The text of a case file: stat first (a FIFO or device is refused before it is opened, so
-    nothing blocks), then read at most the size limit."""
+    nothing blocks), then read at most the size limit, as UTF-8 without a leading byte-order mark."""
     try:
         info = os.stat(file)
     except FileNotFoundError as exc:
@@ -165,7 +174,7 @@ def _read_text(file: Path, suffix: str | None, limits: InputLimits) -> str:
     if len(data) > limits.max_bytes:
         raise InputTooLarge(str(file), [_too_large(limits)])
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix(BYTE_ORDER_MARK)
     except UnicodeDecodeError as exc:
         raise CaseError(str(file), ["not UTF-8 text"]) from exc
     if not text.strip():
@@ -319,12 +328,14 @@ def _checked_form(
     form: Any, knowledge: Knowledge, *, name: str, source: str, limits: InputLimits | None
 ) -> tuple[dict[Any, Any], InputLimits]:
     """The form as a new dict with its ``id`` (``name`` if it has none), and the limits; or
-    CaseError naming every problem found: numbers, JSON-LD keywords, unknown keys, a bad id."""
+    CaseError naming every problem found: numbers, JSON-LD keywords, unknown keys, values of the
+    wrong kind (:mod:`reasoner.pipeline.form_values`), a bad id."""
     if not isinstance(form, Mapping):
         raise CaseError(source, ["a case form must be a JSON object or YAML mapping of fields"])
     limits = limits or InputLimits.from_environment()
     problems = number_problems(form, source, limits) + keyword_problems(form)
     problems += [p for p in _unknown_keys(form, knowledge.context, where="") if not p.startswith("unknown field '@")]
+    problems += value_problems(form, knowledge.context)
     if problems:
         raise CaseError(source, problems)
     document = dict(form)

@@ -25,7 +25,8 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from reasoner.cache import cache_file, pickled, prune, read_cached, source_hash, unpickled, write_cached
-from reasoner.errors import KnowledgeError, one_line
+from reasoner.engines.sparql_text import QueryTextRefused, check_text
+from reasoner.errors import KnowledgeError, QueryRefusedError, one_line
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
@@ -73,18 +74,22 @@ class PreparedQueries(Mapping[str, "Query"]):
     """The knowledge's SPARQL queries by name (the stems of ``queries/*.rq``).
 
     Each query is parsed with rdflib the first time it is looked up, so a command pays only for
-    the queries it runs. The texts are the ones the knowledge was loaded (and checked) from.
+    the queries it runs. The texts are the ones the knowledge was loaded (and checked) from. Each
+    text passes :func:`reasoner.engines.sparql_text.check_text` before its first use, whichever
+    engine runs it: a query that would fetch (``SERVICE``, ``FROM``, ``LOAD``, also written with
+    escapes such as ``\\u0053ERVICE``) or update is a QueryRefusedError naming the file.
     """
 
     def __init__(self, files: Mapping[str, Path], texts: Mapping[str, str]) -> None:
         self.files = dict(files)
         self._texts = dict(texts)
         self._prepared: dict[str, Query] = {}
+        self._checked: set[str] = set()
 
     def __getitem__(self, name: str) -> Query:
         query = self._prepared.get(name)
         if query is None:
-            query = _prepare_text(self._texts[name], self.files[name])
+            query = _prepare_text(self.text(name), self.files[name])
             self._prepared[name] = query
         return query
 
@@ -98,26 +103,37 @@ class PreparedQueries(Mapping[str, "Query"]):
         return name in self._texts  # without parsing it (Mapping's own would)
 
     def text(self, name: str) -> str:
-        """The SPARQL text of the named query."""
-        return self._texts[name]
+        """The SPARQL text of the named query, checked the first time (QueryRefusedError)."""
+        text = self._texts[name]
+        if name not in self._checked:
+            _check_text(text, self.files[name])
+            self._checked.add(name)
+        return text
 
     def check_syntax(self) -> None:
-        """Check every query's syntax now: a syntax error raises a KnowledgeError naming the file.
+        """Check every query now: one that would fetch raises a QueryRefusedError, a syntax error
+        a KnowledgeError, each naming the file.
 
         Oxigraph's parser checks each text (for all the queries, about what rdflib takes for one);
         a text it refuses is parsed by rdflib, whose verdict stands (it accepts some texts Oxigraph
         refuses, and those load as they always did). A text Oxigraph accepts and rdflib would
         refuse fails when it is first looked up; ``dorsum check`` parses every file with rdflib."""
-        for name, text in self._texts.items():
-            if name not in self._prepared and not _oxigraph_accepts(text):
+        for name in self._texts:
+            if name not in self._prepared and not _oxigraph_accepts(self.text(name)):
                 self[name]
+
+
+def _check_text(text: str, path: Path) -> None:
+    """Refuse a knowledge query that would fetch or update (the guard every SPARQL text passes)."""
+    try:
+        check_text(text)
+    except QueryTextRefused as refused:
+        raise QueryRefusedError(f"{path}: {refused}") from None
 
 
 def _oxigraph_accepts(text: str) -> bool:
     """Whether Oxigraph parses the query text. It runs what it parses, so the text is run over an
-    empty store; a text that names a SERVICE (which Oxigraph would call) is not tried at all."""
-    if "service" in text.lower():
-        return False
+    empty store, once checked (:meth:`PreparedQueries.text`: it fetches nothing)."""
     import pyoxigraph  # local: only a knowledge parsed from its files needs it
 
     try:
@@ -460,8 +476,11 @@ def _prepare_queries(folder: Path) -> PreparedQueries:
 
 
 def prepare_query_file(path: Path) -> Query:
-    """Parse one SPARQL file, turning parser errors into a KnowledgeError naming the file."""
-    return _prepare_text(_read_query(path), path)
+    """Parse one SPARQL file, turning parser errors into a KnowledgeError naming the file (and a
+    text that would fetch into a QueryRefusedError, as :meth:`PreparedQueries.text`)."""
+    text = _read_query(path)
+    _check_text(text, path)
+    return _prepare_text(text, path)
 
 
 def _read_query(path: Path) -> str:
@@ -516,25 +535,18 @@ def _lookup_rows(ontology: Graph, queries: PreparedQueries) -> dict[str, list[Ro
     """The rows of the lookup queries (:data:`LOOKUP_QUERIES`, those the knowledge has) over the
     ontology, in sorted order: what is built from them does not depend on an engine's order. They
     run on Oxigraph, in a store built for them (a fifth of what rdflib's engine takes); a query
-    Oxigraph cannot run runs on rdflib."""
-    import pyoxigraph
+    Oxigraph cannot run runs on rdflib. Each text is checked first (:meth:`PreparedQueries.text`)."""
+    from reasoner.engines.sparql_store import GraphStore
 
-    from reasoner.engines.sparql_store import from_oxigraph, quads
-
-    store = pyoxigraph.Store()
-    store.bulk_extend(quads(ontology, pyoxigraph.DefaultGraph()))
+    store = GraphStore.of(ontology)
     found: dict[str, list[Row]] = {}
     for name in (name for name in LOOKUP_QUERIES if name in queries):
-        rows: list[Row]
-        try:
-            solutions = store.query(queries.text(name))
-        except Exception:  # a text only rdflib accepts (see PreparedQueries.check_syntax)
-            rows = [tuple(row) for row in ontology.query(queries[name])]  # type: ignore[arg-type]
-        else:
-            if not isinstance(solutions, pyoxigraph.QuerySolutions):
+        rows = store.select(queries.text(name))
+        if rows is None:  # a text only rdflib accepts (see PreparedQueries.check_syntax), or no SELECT
+            result = ontology.query(queries[name])
+            if result.type != "SELECT":
                 raise KnowledgeError(f"{queries.files[name]}: a lookup query must be a SELECT")
-            width = len(solutions.variables)
-            rows = [tuple(from_oxigraph(solution[i]) for i in range(width)) for solution in solutions]
+            rows = [tuple(row) for row in result]  # type: ignore[arg-type]
         found[name] = sorted(rows, key=lambda row: tuple("" if term is None else str(term) for term in row))
     return found
 

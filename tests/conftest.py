@@ -20,6 +20,20 @@ from reasoner.pipeline.validate import validate_graph
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases"
 EXAMPLES = ROOT / "examples"
+HOSTILE_QUERIES = ROOT / "tests" / "hostile" / "queries"
+#: Hostile queries that write a fetch so that a substring test misses it: rdflib expands
+#: ``\\u0053ERVICE``, and both engines read ``true.SERVICE`` and ``1e5SERVICE`` as two tokens.
+ESCAPE_TRICKS = (
+    "service-codepoint-escape",
+    "from-codepoint-escape",
+    "service-after-true-dot",
+    "service-after-exponent",
+)
+
+
+def hostile_query(name: str) -> str:
+    """The text of ``tests/hostile/queries/<name>.rq``."""
+    return (HOSTILE_QUERIES / f"{name}.rq").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

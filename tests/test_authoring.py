@@ -14,7 +14,7 @@ from reasoner.authoring.check import check_knowledge
 from reasoner.cli.main import main
 from reasoner.errors import QueryRefusedError
 
-from .conftest import CASES, ROOT
+from .conftest import CASES, ESCAPE_TRICKS, ROOT, hostile_query
 
 
 def copy_kb(tmp_path: Path) -> Path:
@@ -382,9 +382,14 @@ def test_quality_control_queries_give_the_same_rows_on_oxigraph_and_rdflib(knowl
     assert compared >= 5
     with pytest.raises(QueryRefusedError, match="SERVICE"):  # refused before any engine sees it
         run("SELECT ?s WHERE { service <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
+    for trick in ESCAPE_TRICKS:  # what a substring test missed: rdflib expands \u0053ERVICE
+        with pytest.raises(QueryRefusedError, match=r"(SERVICE|FROM) \S+ is refused"):
+            run(hostile_query(trick))
 
 
 def test_check_refuses_a_quality_control_query_that_would_fetch(tmp_path: Path) -> None:
+    """A SERVICE in a quality-control query, written plainly or as ``\\u0053ERVICE`` (which rdflib
+    expands, and a substring test missed): each is an ERROR finding, and nothing is fetched."""
     kb = tmp_path / "kb"
     shutil.copytree(ROOT / "ontology", kb / "ontology")
     shutil.copytree(ROOT / "shapes", kb / "shapes")
@@ -392,6 +397,19 @@ def test_check_refuses_a_quality_control_query_that_would_fetch(tmp_path: Path) 
     (kb / "queries" / "qc" / "fetch-violation.rq").write_text(
         "SELECT ?s WHERE { ?s ?p ?o . FILTER EXISTS { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } } }\n"
     )
+    (kb / "queries" / "qc" / "escaped-violation.rq").write_text(hostile_query("service-codepoint-escape"))
     report = check_knowledge(kb)
-    refused = [f for f in report.findings if f.code == "fetch"]
-    assert len(refused) == 1 and refused[0].level == "ERROR" and "refused" in refused[0].message
+    for code in ("fetch", "escaped"):
+        refused = [f for f in report.findings if f.code == code]
+        assert len(refused) == 1 and refused[0].level == "ERROR", code
+        assert "SERVICE http://127.0.0.1:9/sparql is refused" in refused[0].message, code
+
+
+def test_check_reports_a_loaded_query_written_to_fetch_and_stops(tmp_path: Path) -> None:
+    """A query the knowledge loads that would fetch (``\\u0046ROM <file:///etc/passwd>``) stops
+    the loading; ``dorsum check`` reports it as an ERROR finding, not a crash."""
+    kb = copy_kb(tmp_path)
+    (kb / "queries" / "docs-avoid.rq").write_text(hostile_query("from-codepoint-escape"))
+    report = check_knowledge(kb)
+    assert [(f.level, f.code, f.file) for f in report.findings] == [("ERROR", "query-refused", "queries/docs-avoid.rq")]
+    assert "FROM file:///etc/passwd is refused" in report.findings[0].message

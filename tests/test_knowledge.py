@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from rdflib import BNode, Graph, Literal, URIRef
@@ -12,7 +13,10 @@ from rdflib.plugins.sparql import prepareQuery
 from reasoner import Knowledge
 from reasoner import knowledge as knowledge_module
 from reasoner.engines.owl_rl_profile import rl_profile_violations
-from reasoner.knowledge import CONTEXT_FILE, DX
+from reasoner.errors import QueryRefusedError
+from reasoner.knowledge import CONTEXT_FILE, DX, PreparedQueries, prepare_query_file
+
+from .conftest import ESCAPE_TRICKS, hostile_query
 
 
 def _individuals(knowledge: Knowledge, cls: URIRef) -> list[URIRef]:
@@ -170,3 +174,23 @@ def _is_source(graph: Graph, node: object) -> bool:
     """A seed article, a guideline pack's source, or any other dx:Source (a subclass of it too)."""
     kinds = {DX.Source, *graph.transitive_subjects(RDFS.subClassOf, DX.Source)}
     return any((node, RDF.type, kind) in graph for kind in kinds)
+
+
+@pytest.mark.parametrize("trick", ESCAPE_TRICKS)
+def test_a_knowledge_query_that_would_fetch_is_refused_before_either_engine(trick: str, tmp_path: Path) -> None:
+    """The texts of a knowledge read from the disk cache pass the guard too, whichever way a
+    query is used: its text (Oxigraph: report queries, lookups, conflicts), its rdflib parse
+    (derive rules' fallback, docs), the loading's check of every query, and one file parsed."""
+    path = tmp_path / "docs-avoid.rq"
+    path.write_text(hostile_query(trick), encoding="utf-8")
+    refused = r"docs-avoid\.rq: (SERVICE|FROM) \S+ is refused"
+    for use in (
+        lambda queries: queries.text("docs-avoid"),
+        lambda queries: queries["docs-avoid"],
+        lambda queries: queries.check_syntax(),
+    ):
+        queries = PreparedQueries({"docs-avoid": path}, {"docs-avoid": hostile_query(trick)})
+        with pytest.raises(QueryRefusedError, match=refused):
+            use(queries)
+    with pytest.raises(QueryRefusedError, match=refused):
+        prepare_query_file(path)

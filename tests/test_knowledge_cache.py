@@ -18,6 +18,7 @@ from rdflib.namespace import RDFS
 from reasoner import KnowledgeError, load_knowledge, render_json, triage
 from reasoner import knowledge as knowledge_module
 from reasoner.cache import CACHE_ENV
+from reasoner.errors import QueryRefusedError
 from reasoner.knowledge import DX, Knowledge, blank_labels
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.read import read_case
@@ -221,8 +222,20 @@ def test_a_query_only_oxigraph_accepts_fails_when_first_used(kb: Path) -> None:
         knowledge.queries["docs-avoid"]
 
 
-def test_loading_does_not_call_a_service_a_query_names(kb: Path) -> None:
-    """The syntax check never runs a query's SERVICE call (Oxigraph would make it)."""
+@pytest.mark.parametrize(
+    "query",
+    [
+        "knowledge-labels",  # a lookup, run on Oxigraph while loading
+        "derive-age-bands",  # a derive rule (compiled, or rdflib's engine)
+        "report-advice",  # a report query (Oxigraph, for each case)
+        "docs-avoid",  # a docs query (rdflib's engine)
+    ],
+)
+def test_loading_refuses_a_query_that_would_fetch_and_calls_nothing(kb: Path, query: str) -> None:
+    """Every query the knowledge loads passes the guard (check_text) before either engine sees
+    it: SERVICE written with a codepoint escape (``\\u0053ERVICE``, which rdflib expands) is
+    refused with the typed error naming the file, and the service is never called (Oxigraph
+    would call it while checking the syntax, or running a lookup)."""
     calls: list[object] = []
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -237,11 +250,14 @@ def test_loading_does_not_call_a_service_a_query_names(kb: Path) -> None:
                 connection.close()
 
     threading.Thread(target=answer, daemon=True).start()
-    (kb / "queries" / "docs-avoid.rq").write_text(
-        f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}\n"
+    (kb / "queries" / f"{query}.rq").write_text(
+        f"SELECT * WHERE {{ \\u0053ERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}\n"
     )
     try:
-        assert load_from_disk(kb).queries.text("docs-avoid").startswith("SELECT")
+        with pytest.raises(
+            QueryRefusedError, match=rf"{query}\.rq: SERVICE http://127\.0\.0\.1:{port}/sparql is refused"
+        ):
+            load_from_disk(kb)
     finally:
         listener.close()
     assert not calls

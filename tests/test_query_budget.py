@@ -35,7 +35,7 @@ from reasoner.errors import UsageError
 from reasoner.store import case_record, open_store
 from reasoner.store.server import oxigraph_binary
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import ESCAPE_TRICKS, EXAMPLES, ROOT, hostile_query
 
 HOSTILE = ROOT / "tests" / "hostile" / "queries"
 MANIFEST: dict[str, Any] = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))
@@ -368,6 +368,27 @@ def test_keywords_are_found_only_where_they_are_keywords() -> None:
     assert shape.variables == ("service", "from") and shape.depth == 1
     hostile = read_query_text("select * from named <http://a/> where { service silent ?e { ?s ?p ?o } }")
     assert hostile.datasets == ("http://a/",) and hostile.services == ("?e",)
+
+
+@pytest.mark.parametrize("trick", ESCAPE_TRICKS)
+def test_the_oxigraph_stores_check_each_text_before_oxigraph_sees_it(trick: str) -> None:
+    """The engines' own runners refuse a text that would fetch (Oxigraph runs what it parses):
+    the store of one graph (knowledge lookups, ``dorsum check``) and the report queries' store.
+    The message is the one every caller shows (check_query_text adds the --allow-service hint)."""
+    from reasoner.engines.sparql_store import GraphStore, ReportQueries
+    from reasoner.engines.sparql_text import QueryTextRefused
+    from reasoner.errors import QueryRefusedError
+    from reasoner.pipeline.query_budget import QueryBudget, check_query_text
+
+    text = hostile_query(trick)
+    with pytest.raises(QueryTextRefused, match=r"^(SERVICE|FROM) \S+ is refused") as refused:
+        GraphStore.of([]).select(text)
+    assert refused.value.fetch
+    with pytest.raises(QueryTextRefused, match=r"^(SERVICE|FROM) \S+ is refused"):
+        ReportQueries(knowledge_quads=(), texts={"report-x": text})
+    with pytest.raises(QueryRefusedError, match=rf"^{re.escape(str(refused.value))} \(allow a named endpoint"):
+        check_query_text(text, QueryBudget())
+    assert GraphStore.of([]).select("SELECT * WHERE { ?s ?p ?o }") == []
 
 
 def test_a_crash_in_the_query_process_is_one_typed_error_not_a_crash_of_dorsum() -> None:

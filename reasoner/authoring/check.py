@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rdflib.plugins.sparql import prepareQuery
 
 from reasoner.authoring.completeness_gaps import completeness_gaps, describe
 from reasoner.engines.owl_rl_profile import rl_profile_violations
-from reasoner.engines.sparql_store import from_oxigraph, quads
+from reasoner.engines.sparql_store import GraphStore
 from reasoner.errors import QueryRefusedError
 from reasoner.knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
 from reasoner.pipeline.engine import engine_for
@@ -121,12 +122,19 @@ def _parse_each_file(root: Path) -> list[CheckFinding]:
             text = " ".join(str(exc).split())
             findings.append(CheckFinding(ERROR, "turtle-syntax", text[:300], _rel(path, root), _line(text)))
     for path in sorted((root / "queries").glob("**/*.rq")):
+        query = path.read_text(encoding="utf-8")
         try:
-            prepareQuery(path.read_text(encoding="utf-8"))
+            prepareQuery(query)
         except Exception as exc:  # pyparsing raises ParseException, rdflib others
             lineno = getattr(exc, "lineno", 0) or _line(str(exc))
             text = " ".join(str(exc).split())
             findings.append(CheckFinding(ERROR, "sparql-syntax", text[:300], _rel(path, root), int(lineno)))
+            continue
+        if path.parent == root / "queries":  # what the knowledge loads (qc/ queries: see _qc_queries)
+            try:
+                check_query_text(query, QueryBudget())
+            except QueryRefusedError as error:
+                findings.append(CheckFinding(ERROR, "query-refused", str(error), _rel(path, root)))
     context = root / "ontology" / CONTEXT_FILE
     try:
         json.loads(context.read_text(encoding="utf-8"))
@@ -211,31 +219,21 @@ def _qc_queries(knowledge: Knowledge) -> list[CheckFinding]:
 
 class _QcEngine:
     """Runs the quality-control queries over the ontology on Oxigraph (the tie query took rdflib
-    24 s, Oxigraph a fraction of one); a text Oxigraph refuses, or one that names a SERVICE (which
-    Oxigraph would call), runs on rdflib instead. Both give the same rows
-    (tests/test_authoring.py)."""
+    24 s, Oxigraph a fraction of one); a text Oxigraph refuses runs on rdflib instead. Both give
+    the same rows (tests/test_authoring.py)."""
 
     def __init__(self, ontology: Graph) -> None:
-        import pyoxigraph
-
         self.ontology = ontology
-        self.store = pyoxigraph.Store()
-        self.store.bulk_extend(quads(ontology, pyoxigraph.DefaultGraph()))
+        self.store = GraphStore.of(ontology)
 
-    def __call__(self, text: str) -> list[tuple[object, ...]]:
-        """The rows of one query; QueryRefusedError for a text that would fetch (check_query_text)."""
-        import pyoxigraph
-
+    def __call__(self, text: str) -> Sequence[tuple[object, ...]]:
+        """The rows of one query; QueryRefusedError for a text that would fetch (check_query_text),
+        before either engine sees it."""
         check_query_text(text, QueryBudget())
-        if "service" not in text.lower():
-            try:
-                solutions = self.store.query(text)
-            except Exception:  # a text only rdflib accepts: it decides
-                solutions = None
-            if isinstance(solutions, pyoxigraph.QuerySolutions):
-                width = len(solutions.variables)
-                return [tuple(from_oxigraph(solution[i]) for i in range(width)) for solution in solutions]
-        return [tuple(row) for row in self.ontology.query(prepareQuery(text))]  # type: ignore[arg-type]
+        rows = self.store.select(text)
+        if rows is None:
+            return [tuple(row) for row in self.ontology.query(prepareQuery(text))]  # type: ignore[arg-type]
+        return rows
 
 
 def _completeness(knowledge: Knowledge) -> list[CheckFinding]:

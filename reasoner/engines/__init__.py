@@ -1,2 +1,3 @@
 """Generic engines: compiled OWL 2 RL rules, a compiled SHACL Core validator, SPARQL footprints and
-an Oxigraph query store. No clinical terms live here."""
+an Oxigraph query store, and the guard every SPARQL text passes before an engine sees it
+(sparql_text). No clinical terms live here."""

@@ -403,6 +403,7 @@ def test_check_refuses_a_quality_control_query_that_would_fetch(tmp_path: Path) 
         refused = [f for f in report.findings if f.code == code]
         assert len(refused) == 1 and refused[0].level == "ERROR", code
         assert "SERVICE http://127.0.0.1:9/sparql is refused" in refused[0].message, code
+        assert "--allow-service" not in refused[0].message, code  # dorsum check has no such option
 
 
 def test_check_reports_a_loaded_query_written_to_fetch_and_stops(tmp_path: Path) -> None:
@@ -413,3 +414,4 @@ def test_check_reports_a_loaded_query_written_to_fetch_and_stops(tmp_path: Path)
     report = check_knowledge(kb)
     assert [(f.level, f.code, f.file) for f in report.findings] == [("ERROR", "query-refused", "queries/docs-avoid.rq")]
     assert "FROM file:///etc/passwd is refused" in report.findings[0].message
+    assert "--allow-service" not in report.findings[0].message

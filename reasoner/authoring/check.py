@@ -132,7 +132,7 @@ def _parse_each_file(root: Path) -> list[CheckFinding]:
             continue
         if path.parent == root / "queries":  # what the knowledge loads (qc/ queries: see _qc_queries)
             try:
-                check_query_text(query, QueryBudget())
+                check_query_text(query, QueryBudget(), fetch_hint="")
             except QueryRefusedError as error:
                 findings.append(CheckFinding(ERROR, "query-refused", str(error), _rel(path, root)))
     context = root / "ontology" / CONTEXT_FILE
@@ -229,7 +229,7 @@ class _QcEngine:
     def __call__(self, text: str) -> Sequence[tuple[object, ...]]:
         """The rows of one query; QueryRefusedError for a text that would fetch (check_query_text),
         before either engine sees it."""
-        check_query_text(text, QueryBudget())
+        check_query_text(text, QueryBudget(), fetch_hint="")
         rows = self.store.select(text)
         if rows is None:
             return [tuple(row) for row in self.ontology.query(prepareQuery(text))]  # type: ignore[arg-type]

@@ -74,13 +74,15 @@ def check_query_text(
     *,
     updates: bool = False,
     store_graphs: str | None = None,
+    fetch_hint: str = " (allow a named endpoint with --allow-service URL)",
 ) -> QueryText:
     """Refuse a query before any engine sees it; return its shape when it may run.
 
     The guard is :func:`reasoner.engines.sparql_text.check_text`, given the budget's limits and
     allowed endpoints. ``updates`` allows SPARQL Update (a writable endpoint); ``store_graphs`` is
     an IRI prefix of graphs the engine holds itself, which ``FROM`` may name without fetching
-    (None: none may). Raises QueryRefusedError with a one-line reason.
+    (None: none may). Raises QueryRefusedError with a one-line reason, ending with ``fetch_hint``
+    where the query would fetch (empty where the caller has no ``--allow-service``).
     """
     try:
         return check_text(
@@ -92,7 +94,7 @@ def check_query_text(
             local_graphs=store_graphs,
         )
     except QueryTextRefused as refused:
-        hint = " (allow a named endpoint with --allow-service URL)" if refused.fetch else ""
+        hint = fetch_hint if refused.fetch else ""
         raise QueryRefusedError(f"{refused}{hint}") from None
 
 

@@ -41,8 +41,10 @@ from reasoner.engines.sparql_match import (
     TripleIndex,
     UnsupportedQuery,
     bgp,
+    bgp_each,
     buckets,
     compatible,
+    estimate,
     join,
     key_getter,
     shared_variables,
@@ -136,12 +138,11 @@ class _Evaluator:
         pending = list(node.parts)
         first = next((part for part in pending if not part.fixed), pending[0])
         pending.remove(first)
-        table = None
-        if first.name == "BGP" and not first.fixed and not first.only_case and wide(first.triples):
-            table = next((part for part in pending if part.fixed and certain(part) & possible(first)), None)
+        table = self._seed_table(first, pending, seed)
         if table is not None:
             pending.remove(table)
-            rows = [found for row in self.part(table, seed) for found in bgp(self.data, first.triples, row)]
+            data = self.data.case_only() if first.only_case else self.data
+            rows = bgp_each(data, first.triples, self.part(table, seed))
             bound = possible(first) | possible(table)
         else:
             rows = self.part(first, seed)
@@ -152,6 +153,22 @@ class _Evaluator:
             rows = self._join_with(rows, best, seed)
             bound |= possible(best)
         return rows if not pending else []
+
+    def _seed_table(self, first: Op, pending: list[Op], seed: Solution) -> Op | None:
+        """A fixed part to match the case's part from, row by row, instead of matching it alone: when
+        the case's part fixes nothing (``?s ?p ?o``), or matches more rows alone than the fixed part
+        (memoised) has (``?case a ?class`` beside the few classes an advice names)."""
+        if first.name != "BGP" or first.fixed:
+            return None
+        table = next((part for part in pending if part.fixed and certain(part) & possible(first)), None)
+        if table is None:
+            return None
+        if not first.only_case and wide(first.triples):
+            return table
+        if seed:  # a substituted EXISTS: the fixed part is not memoised, so not worth evaluating twice
+            return None
+        data = self.data.case_only() if first.only_case else self.data
+        return table if len(self.part(table, seed)) < estimate(data, first.triples) else None
 
     def _join_with(self, rows: list[Solution], part: Op, seed: Solution) -> list[Solution]:
         """``rows`` joined with a part; a union branch by branch, so a fixed branch joins by its

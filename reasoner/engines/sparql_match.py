@@ -6,6 +6,7 @@ Used by :mod:`reasoner.engines.sparql_compiled`; see there for why.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress
 from operator import attrgetter, itemgetter
@@ -25,9 +26,11 @@ __all__ = [
     "TripleIndex",
     "UnsupportedQuery",
     "bgp",
+    "bgp_each",
     "buckets",
     "check_path",
     "compatible",
+    "estimate",
     "join",
     "key_getter",
     "shared_variables",
@@ -46,7 +49,7 @@ class UnsupportedQuery(Exception):
 class TripleIndex:
     """A set of triples indexed by subject, predicate and object."""
 
-    __slots__ = ("_osp", "canon", "pos", "spo", "triples")
+    __slots__ = ("_osp", "_sizes", "canon", "pos", "spo", "triples")
 
     def __init__(self, triples: Iterable[Triple], knowledge: TripleIndex | None = None) -> None:
         """Index ``triples``; for a case, leave out those ``knowledge`` holds, and use the knowledge's
@@ -73,6 +76,7 @@ class TripleIndex:
                 pos.setdefault(p, {}).setdefault(o, set()).add(s)
         self.spo, self.pos = spo, pos
         self._osp: dict[Node, dict[Node, set[Node]]] | None = None
+        self._sizes: dict[Node, int] = {}
         self.triples: frozenset[Triple] = frozenset(kept)  # as given (the indexes hold canonical terms)
         self.canon: dict[Node, Node] = {} if knowledge is not None else {term: term for term in (*spo, *pos, *self.osp)}
 
@@ -95,7 +99,24 @@ class TripleIndex:
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.spo, self.pos, self._osp, self.triples, canonical = state
+        self._sizes = {}
         self.canon = {term: term for term in (*self.spo, *self.pos, *self.osp)} if canonical else {}
+
+    def count(self, s: Node | None, p: Node, o: Node | None) -> int:
+        """How many triples match a pattern with a known predicate (None: any term); the count for a
+        predicate alone is kept (the knowledge's index lasts)."""
+        if s is not None:
+            objects = self.spo.get(s, {}).get(p, ())
+            return len(objects) if o is None else int(o in objects)
+        by_o = self.pos.get(p)
+        if not by_o:
+            return 0
+        if o is not None:
+            return len(by_o.get(o, ()))
+        size = self._sizes.get(p)
+        if size is None:
+            size = self._sizes[p] = sum(map(len, by_o.values()))
+        return size
 
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
         """The triples matching a pattern (None: any term)."""
@@ -312,6 +333,21 @@ def _pattern_cost(pattern: Sequence[Any], bound: set[Var]) -> int:
     return (0 if s_bound else 2) + (0 if o_bound else 1) + (0 if p_bound else 2)
 
 
+def estimate(data: Dataset, patterns: Sequence[Sequence[Any]]) -> float:
+    """How many rows the most selective of ``patterns`` matches alone, with nothing bound: exact for
+    a known predicate, unbounded for a property path or an open predicate."""
+    return min(_pattern_estimate(data, pattern) for pattern in patterns)
+
+
+def _pattern_estimate(data: Dataset, pattern: Sequence[Any]) -> float:
+    s, p, o = pattern
+    if p.__class__ is Var or isinstance(p, Path):
+        return math.inf
+    subject = None if s.__class__ is Var else s
+    value = None if o.__class__ is Var else o
+    return sum(part.count(subject, p, value) for part in data.parts)
+
+
 def wide(patterns: Sequence[Sequence[Any]]) -> bool:
     """Whether even the most selective pattern leaves its predicate and one end open (``?s ?p ?o``)."""
     return min(_pattern_cost(pattern, set()) for pattern in patterns) >= 4
@@ -467,6 +503,19 @@ def _match_path(
 def bgp(data: Dataset, patterns: Sequence[Sequence[Any]], seed: Solution) -> list[Solution]:
     """The solutions of a basic graph pattern (index nested loops, most bound pattern first)."""
     return _nested_loop(data, patterns, [seed])
+
+
+def bgp_each(data: Dataset, patterns: Sequence[Sequence[Any]], rows: list[Solution]) -> list[Solution]:
+    """The solutions of a basic graph pattern joined with ``rows``: each row extended by each way the
+    patterns match with its bindings, in one pass (the rows need not all bind the same variables)."""
+    if not rows:
+        return []
+    solutions = rows
+    for pattern in _order_patterns(patterns, _always_bound(rows)):
+        solutions = [found for solution in solutions for found in _match_pattern(data, pattern, solution)]
+        if not solutions:
+            break
+    return solutions
 
 
 def buckets(rows: list[Solution], key: list[Var]) -> dict[Any, list[Solution]]:

@@ -475,14 +475,6 @@ def _prepare_queries(folder: Path) -> PreparedQueries:
     return queries
 
 
-def prepare_query_file(path: Path) -> Query:
-    """Parse one SPARQL file, turning parser errors into a KnowledgeError naming the file (and a
-    text that would fetch into a QueryRefusedError, as :meth:`PreparedQueries.text`)."""
-    text = _read_query(path)
-    _check_text(text, path)
-    return _prepare_text(text, path)
-
-
 def _read_query(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from reasoner import Knowledge
 from reasoner import knowledge as knowledge_module
 from reasoner.engines.owl_rl_profile import rl_profile_violations
 from reasoner.errors import QueryRefusedError
-from reasoner.knowledge import CONTEXT_FILE, DX, PreparedQueries, prepare_query_file
+from reasoner.knowledge import CONTEXT_FILE, DX, PreparedQueries
 
 from .conftest import ESCAPE_TRICKS, hostile_query
 
@@ -192,5 +192,3 @@ def test_a_knowledge_query_that_would_fetch_is_refused_before_either_engine(tric
         queries = PreparedQueries({"docs-avoid": path}, {"docs-avoid": hostile_query(trick)})
         with pytest.raises(QueryRefusedError, match=refused):
             use(queries)
-    with pytest.raises(QueryRefusedError, match=refused):
-        prepare_query_file(path)

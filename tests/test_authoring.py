@@ -79,6 +79,14 @@ BROKEN = {
         "rdfs:subClassOf dx:Unused .",
         "unused-red-flag",
     ),
+    "later step of a kind without a later timing policy": (
+        'dx:Counselling a owl:Class ; rdfs:subClassOf dx:Action ; rdfs:label "counselling"@en ; '
+        'skos:definition "d"@en . dx:SafetyNetting a dx:Counselling ; rdfs:label "safety netting"@en ; '
+        'skos:definition "d"@en . dx:RecLaterCounselling a dx:Recommendation ; rdfs:label "later counselling"@en ; '
+        "dx:appliesTo dx:GrowingLump ; dx:action dx:SafetyNetting ; dx:urgency dx:Urgent2Weeks ; "
+        'dx:onlyIf "imaging is normal"@en ; dx:waitsOn dx:ImagingTest ; dx:source dx:Seed000 ; dx:evidence "x"@en .',
+        "later-step-without-timing-policy",
+    ),
     "orphan class": ('dx:Orphan a owl:Class ; rdfs:label "orphan"@en ; skos:definition "d"@en .', "orphan-class"),
     "threshold without unit": (
         'dx:T9 a dx:SizeThreshold ; rdfs:label "t9"@en ; dx:minCm "9"^^xsd:decimal ; dx:source dx:Seed000 ; '

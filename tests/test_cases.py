@@ -54,3 +54,22 @@ def test_a_vignette_expecting_a_result_fails_when_its_case_is_invalid(knowledge:
     assert not outcome.passed and "urgency: not checked, the case was not triaged" in outcome.mismatches[0]
     path.write_text("case: {age_years: -5}\nexpect: {status: invalid, error: age_years}\n", encoding="utf-8")
     assert run_vignette(load_vignette(path), knowledge).passed
+
+
+def test_a_later_step_time_frame_expectation_is_checked(knowledge: Knowledge, tmp_path: Path) -> None:
+    """``later_due`` and ``later_kept_from`` are compared, not ignored: scenario 334's case with the
+    2 weeks the sarcoma MDT referral had before a dropped later step's time frame was kept fails."""
+    source = next(path for path in CASES if path.name.startswith("334-"))
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["expect"] = {
+        "status": "complete",
+        "urgency": "Within24to48h",
+        "later_due": {"Rec001_SpecialistAfterImaging": "Urgent2Weeks", "Rec001_SarcomaMDT": "Urgent2Weeks"},
+        "later_kept_from": {"Rec001_SpecialistAfterImaging": "none"},
+    }
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    mismatches = run_vignette(load_vignette(path), knowledge).mismatches
+    assert "later_due: Rec001_SpecialistAfterImaging: expected Urgent2Weeks, got Within24to48h" in mismatches
+    assert "later_due: Rec001_SarcomaMDT: expected Urgent2Weeks, got not shown" in mismatches  # dropped
+    assert any(m.startswith("later_kept_from: Rec001_SpecialistAfterImaging: expected none") for m in mismatches)

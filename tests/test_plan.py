@@ -12,10 +12,14 @@
   topic of the plan, the most urgent time frame a primary step is due within is the tier's. Each
   primary step is due within the most urgent time frame of the applicable unconditional steps on its
   topic (a replaced step's time frame is kept, dx:timingResolvedBy), and the answer says whose.
+- No later step shown in place of a dropped one (the plan replaced what the dropped one waits on;
+  same kind of action, dx:laterTimingResolvedBy) is less urgent than the dropped one, and every LATER
+  line says when it is due.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +29,7 @@ from rdflib.namespace import RDF, RDFS
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
 from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, plan_topics
-from reasoner.pipeline.result import SUPPRESSED, PlanOption, PlanTopic, TriageResult
+from reasoner.pipeline.result import SUPPRESSED, PlanOption, PlanTopic, Step, TriageResult
 
 from .conftest import Triaged
 
@@ -334,12 +338,16 @@ def test_a_kept_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> No
 def test_a_profile_never_makes_a_primary_step_slower(knowledge: Knowledge, name: str) -> None:
     """A profile chooses whose action to follow, never how soon: under a preference profile each
     primary step is still due within its topic's most urgent time frame (before the timing rule, the
-    sarcoma-pathway profile put a progressive deficit's imaging at 2 weeks under a 12-hour headline)."""
+    sarcoma-pathway profile put a progressive deficit's imaging at 2 weeks under a 12-hour headline).
+    Nor a later step shown in place of a dropped one (a profile replaces the step a later step waits
+    on by its preferred source's step: scenario 426)."""
     from reasoner.authoring.vignettes import load_vignette
     from reasoner.pipeline.policy import load_profile
 
     profile = load_profile(knowledge, name)
-    bad, checked = [], 0
+    rules, kinds = _waits_on(knowledge), _later_kinds(knowledge)
+    bad: list[tuple[str, ...]] = []
+    checked = pairs = 0
     for path in CASES:
         vignette = load_vignette(path)
         if vignette.expect.get("status") == "invalid" or not isinstance(vignette.case, dict):
@@ -351,7 +359,12 @@ def test_a_profile_never_makes_a_primary_step_slower(knowledge: Knowledge, name:
                 checked += 1
                 if _due_rank(entry, option) < floor:
                     bad.append((path.stem, entry.topic, option.action))
-    assert checked > len(CASES)
+        for step, left_out in _stand_ins(result, knowledge, rules, kinds):
+            pairs += 1
+            due = result.plan.later_due(step)
+            if due is None or left_out.tier is None or due.rank < left_out.tier.rank:
+                bad.append((path.stem, step.iri.rsplit("#", 1)[-1], left_out.iri.rsplit("#", 1)[-1]))
+    assert checked > len(CASES) and pairs >= 5, (checked, pairs)
     assert not bad, bad[:5]
 
 
@@ -370,3 +383,125 @@ def test_a_topic_whose_every_step_is_avoided_does_not_say_nothing_is_needed(
     name = avoided[0][0]
     text = render_text(next(t.result for t in triaged if t.name == name))
     assert ALL_AVOIDED_TEXT.split(":")[0] in " ".join(text.split()), name
+
+
+# ---------------------------------------------------------------- a dropped later step's time frame is kept
+
+
+def _later_kinds(knowledge: Knowledge) -> dict[str, set[str]]:
+    """Each action's kinds that name dx:laterTimingResolvedBy, read from the knowledge directly."""
+    graph = knowledge.ontology
+    kinds = {str(kind) for kind in graph.subjects(DX.laterTimingResolvedBy, None)}
+    found: dict[str, set[str]] = {}
+    for action in set(graph.objects(None, DX.action)):
+        classes = {c for t in graph.objects(action, RDF.type) for c in graph.transitive_objects(t, RDFS.subClassOf)}
+        found[str(action)] = {str(c) for c in classes} & kinds
+    return found
+
+
+def _stand_ins(
+    result: TriageResult, knowledge: Knowledge, rules: dict[str, set[str]], kinds: dict[str, set[str]]
+) -> Iterator[tuple[Step, Step]]:
+    """(shown later step, dropped later step) pairs where the shown step stands in for the dropped one:
+    what the dropped step waits on lost a topic to a primary step there, the shown step waits on that
+    primary step, and their actions share a kind with a later timing policy."""
+    steps = {step.iri: step for step in result.next_steps}
+    shown = [s for s in result.next_steps if result.plan.shows_later(s) and s.iri in rules]
+    for dropped in result.plan.dropped:
+        left_out = steps[dropped.step]
+        replacing = {
+            option.action_iri
+            for entry in result.plan.topics
+            for alternative in entry.alternatives
+            if any(_satisfies(knowledge, alternative.option.action_iri, n) for n in rules[dropped.step])
+            for option in entry.chosen
+        }
+        for step in shown:
+            if not kinds.get(step.action_iri, set()) & kinds.get(left_out.action_iri, set()):
+                continue
+            if any(_satisfies(knowledge, action, n) for action in replacing for n in rules[step.iri]):
+                yield step, left_out
+
+
+def test_no_kept_later_step_is_less_urgent_than_a_dropped_step_it_stands_in_for(
+    triaged: list[Triaged], knowledge: Knowledge
+) -> None:
+    """Replacing the step a later step waits on never relaxes how soon that kind of step is due: a
+    later step shown in place of a dropped one (same kind of action, waiting on the step that
+    replaced the dropped one's) is due within the dropped step's time frame if that is more urgent.
+    The stand-in pairs are found here from the knowledge directly, not through the plan's own rule;
+    and every time frame the plan keeps for a later step comes from such a pair (none is invented).
+    (Before the rule, 334: the sarcoma MDT referral after the MRI stayed at 2 weeks where NG12's
+    referral after the ultrasound the MRI replaced asks for 48 hours.)"""
+    rules, kinds = _waits_on(knowledge), _later_kinds(knowledge)
+    assert {str(DX.Referral), str(DX.ImagingTest)} <= {k for found in kinds.values() for k in found}
+    bad: list[tuple[str, ...]] = []
+    raised: set[str] = set()
+    pairs = 0
+    for t in triaged:
+        found = list(_stand_ins(t.result, knowledge, rules, kinds))
+        for step, left_out in found:
+            pairs += 1
+            due = t.result.plan.later_due(step)
+            assert left_out.tier is not None
+            if due is None or due.rank < left_out.tier.rank:
+                bad.append((t.name, step.iri.rsplit("#", 1)[-1], left_out.iri.rsplit("#", 1)[-1]))
+            elif step.tier is None or step.tier.rank < left_out.tier.rank:
+                raised.add(t.name)
+        for kept in t.result.plan.later_timing:
+            step = next(s for s in t.result.next_steps if s.iri == kept.step)
+            sources = {d.iri for s, d in found if s.iri == kept.step}
+            best = max((d.tier.rank for s, d in found if s.iri == kept.step and d.tier), default=0)
+            own = step.tier.rank if step.tier is not None else 0
+            if not set(kept.dropped) <= sources or kept.tier.rank != best or kept.tier.rank <= own:
+                bad.append((t.name, kept.step.rsplit("#", 1)[-1], "kept from a step it does not stand in for"))
+    assert pairs >= 20 and len(raised) >= 5, (pairs, len(raised))  # not vacuous
+    assert not bad, bad[:5]
+
+
+def test_a_kept_later_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> None:
+    """Never picked silently: each LATER line says when it is due (the kept time frame, with whose it
+    is, where one is kept), the detailed text says why, JSON and Turtle carry the rule and the
+    dropped step, and the left-out step says which step keeps its time frame."""
+    from reasoner import render_json, render_turtle
+
+    bad: list[tuple[str, ...]] = []
+    shown = 0
+    for t in triaged:
+        result = t.result
+        if not result.plan.later_timing or shown >= 20:
+            continue
+        shown += 1
+        brief = " ".join(render_text(result, "brief").split())
+        full = " ".join(render_text(result, "full").split())
+        data, turtle = render_json(result), render_turtle(result)
+        for later in brief.split("LATER ")[1:]:
+            if "(due " not in later:
+                bad.append((t.name, "a LATER line without its time frame"))
+        for kept in result.plan.later_timing:
+            if f"due {kept.text}: {kept.because}" not in full or "its time frame is kept by" not in full:
+                bad.append((t.name, kept.step, "text"))
+            if kept.policy_iri not in data or kept.dropped[0] not in data:
+                bad.append((t.name, kept.step, "json"))
+            if "keptLaterTimeFrame" not in turtle or "standsInFor" not in turtle:
+                bad.append((t.name, kept.step, "turtle"))
+    assert shown >= 5, shown
+    assert not bad, bad[:5]
+
+
+def test_later_lines_say_when_they_are_due(triaged: list[Triaged]) -> None:
+    """A LATER line with a time frame says it: "(due <tier>)", or the kept one with whose it is."""
+    checked = 0
+    for t in triaged[:300]:
+        brief = render_text(t.result, "brief")
+        for step in t.result.next_steps:
+            if not t.result.plan.shows_later(step) or step.tier is None:
+                continue
+            line = " ".join(f"if {step.condition}: {step.action}".split())
+            text = " ".join(brief.split())
+            if line in text:
+                checked += 1
+                after = text.split(line, 1)[1]
+                due = t.result.plan.later_due(step)
+                assert due is not None and after.startswith(f" (due {due.label}"), (t.name, step.iri)
+    assert checked >= 50, checked

@@ -32,6 +32,10 @@ A vignette is a YAML file::
       plan_due: {FirstImagingTopic: Within24to48h}  # topic -> the tier its primary step is due within
       kept_from: {FirstImagingTopic: RecNG12_YoungGrowingLumpUltrasound}  # the replaced step whose
                                               #   time frame the topic keeps (or none)
+      later_due: {Rec001_SpecialistAfterImaging: Within24to48h}  # later step shown -> the tier it is
+                                              #   due within (a dropped later step's time frame included)
+      later_kept_from: {Rec001_SpecialistAfterImaging: RecNG12_YoungUltrasoundReferralLater}  # the
+                                              #   dropped later step it stands in for (or none)
       would_change:                           # what recording a missing item at its worst would
         fever: "raises the tier to"           #   change (a substring; "" for nothing on its own)
       error: "size_cm"                        # invalid cases: text the error must contain
@@ -320,6 +324,31 @@ def _compare_later(expect: Mapping[str, Any], result: TriageResult) -> list[str]
     for name in expect.get("dropped") or []:
         if name not in dropped:
             problems.append(f"dropped: {name} is not recorded as dropped (dropped: {sorted(dropped)})")
+    return problems + _compare_later_due(expect, result)
+
+
+def _compare_later_due(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
+    """``later_due``: later step shown -> the tier it is due within (a dropped later step's time frame
+    it keeps included); ``later_kept_from``: later step -> a dropped later step it keeps the time
+    frame of (or ``none``)."""
+    problems: list[str] = []
+    shown = {_local(step.iri): step for step in result.next_steps if result.plan.shows_later(step)}
+    for name, wanted in (expect.get("later_due") or {}).items():
+        step = shown.get(str(name))
+        due = result.plan.later_due(step) if step is not None else None
+        got = _local(due.iri) if due is not None else ("not shown" if step is None else "none")
+        if got != str(wanted):
+            problems.append(f"later_due: {name}: expected {wanted}, got {got}")
+    for name, wanted in (expect.get("later_kept_from") or {}).items():
+        step = shown.get(str(name))
+        kept = result.plan.later_kept_for(step) if step is not None else None
+        got_from = {_local(iri) for iri in kept.dropped} if kept is not None else set()
+        if (
+            step is None
+            or (str(wanted) == "none" and got_from)
+            or (str(wanted) != "none" and str(wanted) not in got_from)
+        ):
+            problems.append(f"later_kept_from: {name}: expected {wanted}, got {sorted(got_from) or 'none'}")
     return problems
 
 

@@ -197,10 +197,53 @@ class Dropped:
 
 
 @dataclass(frozen=True)
+class KeptLaterTimeFrame:
+    """The time frame a later step the plan shows is due within, kept from a more urgent later step
+    that the plan left out because the step it waits on was replaced there: the shown step is of the
+    same kind of action (a kind naming ``dx:laterTimingResolvedBy``) and waits on the replacing step,
+    so it stands in for the dropped one. Replacing the step a later step waits on never relaxes how
+    soon that kind of step is due."""
+
+    step: str  # the later step shown (recommendation IRI), due within ``tier``
+    tier: Tier  # the dropped step's time frame, more urgent than the shown step's own
+    dropped: tuple[str, ...]  # the later steps left out that give this time frame (recommendation IRIs)
+    action: str  # their action, in words
+    action_iri: str
+    sources: tuple[str, ...]  # their short source names
+    waited_on: str  # the step they waited on, which lost its topic in the plan (its action, in words)
+    waited_on_iri: str  # that action's IRI
+    replaced_by: str  # the plan's step in its place, which the shown step waits on (its action)
+    detail: str  # why the waited-on step lost its topic, in words
+    kind: str  # the kind of action both later steps are, in words
+    policy_iri: str  # the rule that keeps the time frame (dx:laterTimingResolvedBy on the kind)
+    policy: str  # its label
+
+    @property
+    def source_text(self) -> str:
+        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it stands in for"."""
+        whose = f"{' and '.join(self.sources)}'s" if self.sources else "the"
+        return f"{whose} time frame for {self.action}, which it stands in for"
+
+    @property
+    def text(self) -> str:
+        """The time frame and whose it is: "<tier label>: <source_text>"."""
+        return f"{self.tier.label}: {self.source_text}"
+
+    @property
+    def because(self) -> str:
+        """Why the dropped step is left out and this one stands in for it, in words."""
+        return (
+            f"that step waits on {self.waited_on}, which {self.replaced_by} replaces ({self.detail}); "
+            f"both are of one kind: {self.kind}"
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     topics: tuple[PlanTopic, ...]
     suppressed: tuple[Suppression, ...]
     dropped: tuple[Dropped, ...] = ()
+    later_timing: tuple[KeptLaterTimeFrame, ...] = ()  # later steps shown that keep a dropped step's time frame
 
     def topic(self, local_name: str) -> PlanTopic | None:
         for entry in self.topics:
@@ -220,6 +263,17 @@ class Plan:
             return False
         hidden = {entry.step for entry in self.dropped} | {entry.step for entry in self.suppressed}
         return step.iri not in hidden
+
+    def later_kept_for(self, step: Step) -> KeptLaterTimeFrame | None:
+        """The time frame a later step shown keeps from a more urgent dropped later step it stands in
+        for (``later_timing``), or None."""
+        return next((kept for kept in self.later_timing if kept.step == step.iri), None)
+
+    def later_due(self, step: Step) -> Tier | None:
+        """The time frame a later step is due within: its own, or the one it keeps from a more urgent
+        later step it stands in for, whichever is more urgent."""
+        kept = self.later_kept_for(step)
+        return kept.tier if kept is not None else step.tier
 
 
 @dataclass(frozen=True)

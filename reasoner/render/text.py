@@ -106,11 +106,31 @@ def _field(name: str, text: str) -> str:
 
 
 def _later(result: TriageResult) -> list[str]:
+    """The first later steps, one per action (the most urgent step of each), each with when it is due."""
     conditional = [s for s in result.next_steps if result.plan.shows_later(s) and not set(s.because) <= GENERIC]
     seen: dict[str, Step] = {}
     for step in conditional:
+        if _later_rank(result, step) > _later_rank(result, seen.get(step.action_iri, step)):
+            seen[step.action_iri] = step
         seen.setdefault(step.action_iri, step)
-    return [_field("LATER", f"if {s.condition}: {s.action}") for s in list(seen.values())[:MAX_LATER]]
+    return [
+        _field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}")
+        for s in list(seen.values())[:MAX_LATER]
+    ]
+
+
+def _later_rank(result: TriageResult, step: Step) -> int:
+    due = result.plan.later_due(step)
+    return due.rank if due is not None else 0
+
+
+def _later_due_text(result: TriageResult, step: Step) -> str:
+    """ " (due <tier>)", or " (due <tier>: <source>'s time frame for <action>, which it stands in
+    for)" where the later step keeps a dropped later step's time frame; "" without a time frame."""
+    kept = result.plan.later_kept_for(step)
+    if kept is not None:
+        return f" (due {kept.text})"
+    return f" (due {step.tier.label})" if step.tier is not None else ""
 
 
 def _hidden(result: TriageResult, shown_later: int, shown_avoid: int) -> list[str]:
@@ -330,7 +350,10 @@ def _left_out(result: TriageResult) -> list[str]:
     for dropped in result.plan.dropped:
         step = steps.get(dropped.step)
         sources = f"  [{_sources_short(step.sources)}]" if step is not None else ""
-        lines.append(_wrap(f"{dropped.action} (if {dropped.condition}): {dropped.because}{sources}", "  - ", "    "))
+        keeps = [steps[k.step].action for k in result.plan.later_timing if dropped.step in k.dropped]
+        kept = f"; its time frame is kept by: {'; '.join(dict.fromkeys(keeps))}" if keeps else ""
+        text = f"{dropped.action} (if {dropped.condition}): {dropped.because}{kept}{sources}"
+        lines.append(_wrap(text, "  - ", "    "))
     return ["", "Later steps left out of this plan:", *lines] if lines else []
 
 
@@ -351,10 +374,16 @@ def _headline(result: TriageResult) -> str:
 
 
 def _step_lines(result: TriageResult, step: Step, bullet: str) -> list[str]:
-    tier = f"[{step.tier.label}] " if step.tier else ""
+    kept = result.plan.later_kept_for(step) if step.condition else None
+    due = kept.tier if kept is not None else step.tier
+    tier = f"[{due.label}] " if due else ""
     lines = [f"  {bullet} {tier}{step.action}"]
     if step.condition:
         lines.append(f"      only if: {step.condition}")
+    if kept is not None:
+        own = step.tier.label if step.tier is not None else "none"
+        text = f"due {kept.text}: {kept.because}; its own time frame: {own} (rule: {kept.policy})"
+        lines.append(_wrap(text, "      ", "        "))
     lines.append(_wrap(f"{step.label}: {step.evidence}", "      "))
     if step.interpretation:
         lines.append(_wrap(f"note: {step.interpretation}", "      "))

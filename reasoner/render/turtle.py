@@ -112,3 +112,14 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             add((node, RESULT.laterStep, URIRef(later.iri)))
     for dropped in result.plan.dropped:
         add((node, RESULT.droppedStep, URIRef(dropped.step)))
+    for stand_in in result.plan.later_timing:
+        kept = BNode()  # a dropped later step's time frame, kept for the later step shown in its place
+        add((node, RESULT.keptLaterTimeFrame, kept))
+        add((kept, RESULT.laterStep, URIRef(stand_in.step)))
+        add((kept, RESULT.dueWithin, URIRef(stand_in.tier.iri)))
+        add((kept, RESULT.replacedAction, URIRef(stand_in.waited_on_iri)))
+        for step in stand_in.dropped:
+            add((kept, RESULT.standsInFor, URIRef(step)))
+            add((kept, PROV.wasDerivedFrom, URIRef(step)))
+        add((kept, RESULT.keptBy, URIRef(stand_in.policy_iri)))
+        add((kept, RDFS.comment, Literal(f"due {stand_in.text}: {stand_in.because}")))

@@ -10,6 +10,7 @@ import yaml
 
 from reasoner import Knowledge
 from reasoner.authoring.vignettes import load_vignette, run_vignette
+from reasoner.errors import DorsumError
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 
@@ -54,6 +55,22 @@ def test_a_vignette_expecting_a_result_fails_when_its_case_is_invalid(knowledge:
     assert not outcome.passed and "urgency: not checked, the case was not triaged" in outcome.mismatches[0]
     path.write_text("case: {age_years: -5}\nexpect: {status: invalid, error: age_years}\n", encoding="utf-8")
     assert run_vignette(load_vignette(path), knowledge).passed
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("case: {age_years: 40}\nexpect: {status: complete, urgncy: Within24h}\n", "expect.urgncy"),
+        ("case: {age_years: 40}\nexpect: {status: complete}\nexpect_seeds: {plan_time: x}\n", "expect_seeds.plan_time"),
+        ("case: {age_years: 40}\nexpected: {urgency: Within24h}\nexpect: {status: complete}\n", "expected"),
+    ],
+)
+def test_a_vignette_key_no_test_checks_is_refused(tmp_path: Path, text: str, named: str) -> None:
+    """A misspelt or unknown expectation was skipped silently, so its scenario passed unchecked."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DorsumError, match=f"unknown vignette key {named}"):
+        load_vignette(path)
 
 
 def test_a_later_step_time_frame_expectation_is_checked(knowledge: Knowledge, tmp_path: Path) -> None:

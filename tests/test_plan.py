@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -355,6 +356,9 @@ def test_a_profile_never_makes_a_primary_step_slower(knowledge: Knowledge, name:
         result = triage(case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge, profile)
         for entry in result.plan.topics:
             floor = _topic_floor(result, entry.topic_iri) if entry.topic_iri else 0
+            for lost in entry.alternatives:  # the reason names the sources, as words (it printed "('Seed 001',)")
+                if "prefers" in lost.detail and not re.fullmatch(rf"profile {name} prefers [\w .,-]+", lost.detail):
+                    bad.append((path.stem, entry.topic, lost.detail))
             for option in entry.chosen:
                 checked += 1
                 if _due_rank(entry, option) < floor:

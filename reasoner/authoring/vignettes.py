@@ -82,6 +82,49 @@ LIST_CHECKS = {
 }
 
 
+#: What an ``expect`` mapping may state (each is checked by :func:`_compare`); a key outside it is
+#: refused when the vignette is read, so a misspelt or newer expectation is never silently skipped.
+EXPECT_KEYS = frozenset(
+    {
+        "status",
+        "exit_code",
+        "error",
+        "urgency",
+        "possible_urgency",
+        "conflicts",
+        "no_conflicts",
+        "missing",
+        "would_change",
+        "later",
+        "not_later",
+        "dropped",
+        "later_due",
+        "later_kept_from",
+        "plan",
+        "not_plan",
+        "plan_due",
+        "kept_from",
+        *LIST_CHECKS,
+    }
+)
+#: The keys of a vignette file: its case, what to expect, and what it records about its source.
+VIGNETTE_KEYS = frozenset(
+    {
+        "title",
+        "covers",
+        "case",
+        "case_text",
+        "case_format",
+        "expect",
+        "expect_seeds",
+        "profile",
+        "pack",
+        "recommendation",
+        "quote",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Vignette:
     path: Path
@@ -117,6 +160,14 @@ def load_vignette(path: Path | str) -> Vignette:
         raise DorsumError(f"{file}: cannot read vignette: {exc}") from exc
     if not isinstance(data, Mapping) or "expect" not in data or ("case" not in data and "case_text" not in data):
         raise DorsumError(f"{file}: a vignette needs 'expect' and either 'case' or 'case_text'")
+    unknown = sorted(set(map(str, data)) - VIGNETTE_KEYS)
+    for part in ("expect", "expect_seeds"):
+        stated = data.get(part) or {}
+        if not isinstance(stated, Mapping):
+            raise DorsumError(f"{file}: '{part}' must be a mapping")
+        unknown += [f"{part}.{key}" for key in sorted(set(map(str, stated)) - EXPECT_KEYS)]
+    if unknown:
+        raise DorsumError(f"{file}: unknown vignette key {', '.join(unknown)} (not checked by any test)")
     case_format = str(data.get("case_format", "yaml"))
     if case_format not in SUFFIXES:
         raise DorsumError(f"{file}: case_format must be one of {', '.join(SUFFIXES)}")

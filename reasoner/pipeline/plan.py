@@ -375,7 +375,10 @@ def _select(
                 if option is not preferred:
                     lost.append(
                         Alternative(
-                            option, POLICY, f"profile {profile.name} prefers {preferred.sources}", preferred.steps
+                            option,
+                            POLICY,
+                            f"profile {profile.name} prefers {', '.join(preferred.sources)}",
+                            preferred.steps,
                         )
                     )
             return [preferred], POLICY, lost

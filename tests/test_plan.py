@@ -463,6 +463,50 @@ def test_no_kept_later_step_is_less_urgent_than_a_dropped_step_it_stands_in_for(
     assert not bad, bad[:5]
 
 
+def _fallbacks(knowledge: Knowledge) -> dict[str, set[str]]:
+    """dx:fallbackFor, read from the knowledge directly (not through the plan's own query)."""
+    found: dict[str, set[str]] = {}
+    for step, replaced in knowledge.ontology.subject_objects(DX.fallbackFor):
+        found.setdefault(str(step), set()).add(str(replaced))
+    return found
+
+
+def test_a_fallback_is_due_no_later_than_the_plan_step_it_replaces(
+    triaged: list[Triaged], knowledge: Knowledge
+) -> None:
+    """A later step that says what to do if a plan step cannot be done ("if MRI is contraindicated or
+    unavailable: CT") is due within that step's time frame: a contraindication never makes the case
+    wait longer. (Before the rule: a lumbar mass's MRI within 24 hours, its CT fallback within 2
+    weeks; MSCC's whole-spine MRI within 12 hours, NG234's CT fallback within 24.) Checked against
+    dx:fallbackFor read here, and every fallback time frame the plan keeps is such a step's."""
+    rules = _fallbacks(knowledge)
+    assert rules, "the knowledge names no fallback: the rule is untested"
+    bad: list[tuple[str, ...]] = []
+    checked = raised = 0
+    for t in triaged:
+        plan = t.result.plan
+        for step in t.result.next_steps:
+            if step.iri not in rules or not plan.shows_later(step):
+                continue
+            replaced = [
+                entry.due(option)
+                for entry in plan.topics
+                for option in entry.chosen
+                if any(_satisfies(knowledge, option.action_iri, target) for target in rules[step.iri])
+            ]
+            soonest = max((due.rank for due in replaced if due is not None), default=0)
+            due = plan.later_due(step)
+            checked += bool(replaced)
+            raised += bool(due is not None and step.tier is not None and due.rank > step.tier.rank)
+            if (due.rank if due is not None else 0) < soonest:
+                bad.append((t.name, step.iri.rsplit("#", 1)[-1], f"due {due.label if due else None}"))
+        for kept in plan.fallback_timing:
+            if kept.step not in rules or kept.policy_iri != str(DX.FallbackTimeFrameKept):
+                bad.append((t.name, kept.step.rsplit("#", 1)[-1], "kept for a step that is no fallback"))
+    assert checked >= 20 and raised >= 5, (checked, raised)  # not vacuous
+    assert not bad, bad[:5]
+
+
 def test_a_kept_later_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> None:
     """Never picked silently: each LATER line says when it is due (the kept time frame, with whose it
     is, where one is kept), the detailed text says why, JSON and Turtle carry the rule and the

@@ -62,6 +62,7 @@ from reasoner.knowledge import DX, Knowledge, default_kb_root
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.policy import load_profile
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
+from reasoner.pipeline.result import FallbackTimeFrame
 from reasoner.pipeline.triage import TriageResult, triage
 
 #: Where the scenarios ship with the knowledge, relative to its root: ``cases/`` in the wheel
@@ -379,9 +380,9 @@ def _compare_later(expect: Mapping[str, Any], result: TriageResult) -> list[str]
 
 
 def _compare_later_due(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
-    """``later_due``: later step shown -> the tier it is due within (a dropped later step's time frame
-    it keeps included); ``later_kept_from``: later step -> a dropped later step it keeps the time
-    frame of (or ``none``)."""
+    """``later_due``: later step shown -> the tier it is due within (a time frame it keeps included);
+    ``later_kept_from``: later step -> the step it keeps the time frame of (or ``none``): a dropped
+    later step it stands in for, or a recommendation behind the plan step it is the fallback of."""
     problems: list[str] = []
     shown = {_local(step.iri): step for step in result.next_steps if result.plan.shows_later(step)}
     for name, wanted in (expect.get("later_due") or {}).items():
@@ -393,7 +394,8 @@ def _compare_later_due(expect: Mapping[str, Any], result: TriageResult) -> list[
     for name, wanted in (expect.get("later_kept_from") or {}).items():
         step = shown.get(str(name))
         kept = result.plan.later_kept_for(step) if step is not None else None
-        got_from = {_local(iri) for iri in kept.dropped} if kept is not None else set()
+        given_by = () if kept is None else kept.replaces_steps if isinstance(kept, FallbackTimeFrame) else kept.dropped
+        got_from = {_local(iri) for iri in given_by}
         if (
             step is None
             or (str(wanted) == "none" and got_from)

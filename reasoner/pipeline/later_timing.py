@@ -10,6 +10,11 @@ that is more urgent than its own (``Plan.later_timing``), and the answer names t
 its source. A 17-year-old's deep growing lump: NG12's 48-hour ultrasound is avoided and MRI replaces
 it; NG12's 48-hour referral "if the ultrasound suggests sarcoma" is dropped, and the sarcoma MDT
 referral after any imaging is due within 48 hours, not its own 2 weeks.
+
+A later step that is the *fallback* of a step the plan holds (``dx:fallbackFor``, read by
+``knowledge-plan-fallbacks.rq``: "if MRI is contraindicated or unavailable: CT") is due no later than
+that step (``Plan.fallback_timing``): a lumbar mass's MRI is due within 24 hours, so is the CT that
+replaces it if the MRI cannot be done, not the CT's own 2 weeks.
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.engine import engine_for
-from reasoner.pipeline.result import Alternative, Dropped, KeptLaterTimeFrame, Plan, PlanOption, Step
+from reasoner.pipeline.result import (
+    Alternative,
+    Dropped,
+    FallbackTimeFrame,
+    KeptLaterTimeFrame,
+    Plan,
+    PlanOption,
+    Step,
+    Tier,
+)
 
 
 @per_knowledge
@@ -36,6 +50,55 @@ def later_kinds(knowledge: Knowledge) -> Mapping[str, Mapping[str, str]]:
     for action, kind, policy in rows:
         kinds.setdefault(str(action), {}).setdefault(str(kind), str(policy))
     return kinds
+
+
+@per_knowledge
+def fallbacks(knowledge: Knowledge) -> Mapping[str, Mapping[str, str]]:
+    """Each fallback step's replaceable actions: recommendation IRI -> {action IRI: policy IRI}
+    (once per knowledge)."""
+    if "knowledge-plan-fallbacks" not in knowledge.queries:
+        return {}
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-fallbacks")
+    found: dict[str, dict[str, str]] = {}
+    for recommendation, action, policy in rows:
+        found.setdefault(str(recommendation), {}).setdefault(str(action), str(policy))
+    return found
+
+
+def fallback_time_frames(steps: Sequence[Step], plan: Plan, knowledge: Knowledge) -> tuple[FallbackTimeFrame, ...]:
+    """The time frames the later steps ``plan`` shows keep from the plan's steps they are the
+    fallback of, where those are due sooner than the later step (after ``plan.later_timing``)."""
+    replaceable = fallbacks(knowledge)
+    kept = []
+    for step in steps:
+        actions = replaceable.get(step.iri)
+        if not actions or not plan.shows_later(step):
+            continue
+        own = plan.later_due(step)
+        best: tuple[Tier, Any, PlanOption] | None = None
+        for entry in plan.topics:
+            for option in entry.chosen:
+                due = entry.due(option)
+                if option.action_iri in actions and due is not None and (best is None or due.rank > best[0].rank):
+                    best = (due, entry, option)
+        if best is None or (own is not None and best[0].rank <= own.rank):
+            continue
+        due, entry, option = best
+        policy = actions[option.action_iri]
+        kept.append(
+            FallbackTimeFrame(
+                step=step.iri,
+                tier=due,
+                replaces=option.action,
+                replaces_iri=option.action_iri,
+                replaces_steps=option.steps,
+                topic=entry.topic,
+                sources=option.sources,
+                policy_iri=policy,
+                policy=knowledge.label(URIRef(policy)),
+            )
+        )
+    return tuple(kept)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ earlier step's action (``knowledge-plan-waits-on.rq``: "if ultrasound is uncerta
 ultrasound) is shown only when the plan holds that action, as a primary step or as a later step it
 shows; otherwise it is dropped and recorded with why (``Plan.dropped``). Where the step it waits on was
 replaced in the plan, the later steps of the same kind shown after the replacing step keep its time
-frame if more urgent (``Plan.later_timing``, :mod:`reasoner.pipeline.later_timing`). The urgency tier is not
+frame if more urgent (``Plan.later_timing``, :mod:`reasoner.pipeline.later_timing`), and a later step
+that is the fallback of a plan step (``dx:fallbackFor``) is due no later than it
+(``Plan.fallback_timing``). The urgency tier is not
 decided here: it stays the most urgent applicable recommendation, whatever wins a topic (a kept time
 frame is an applicable step's, so never above it).
 """
@@ -36,7 +38,7 @@ from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.engine import engine_for
-from reasoner.pipeline.later_timing import kept_later_time_frames
+from reasoner.pipeline.later_timing import fallback_time_frames, kept_later_time_frames
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
@@ -189,10 +191,10 @@ def build_plan(
     )
     dropped = _dropped_later_steps(steps, suppressed, entries, knowledge)
     plan = Plan(topics=tuple(entries), suppressed=suppressions, dropped=dropped)
-    if not dropped:
-        return plan
-    awaits = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
-    return replace(plan, later_timing=kept_later_time_frames(steps, plan, awaits, knowledge))
+    if dropped:
+        awaits = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
+        plan = replace(plan, later_timing=kept_later_time_frames(steps, plan, awaits, knowledge))
+    return replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge))
 
 
 def _dropped_later_steps(

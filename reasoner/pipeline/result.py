@@ -239,11 +239,47 @@ class KeptLaterTimeFrame:
 
 
 @dataclass(frozen=True)
+class FallbackTimeFrame:
+    """The time frame a later step the plan shows is due within because it is the fallback of a step
+    the plan holds (``dx:fallbackFor``: what to do if that step cannot be done, e.g. "if MRI is
+    contraindicated or unavailable: CT"): due no later than the step it would replace. A fallback
+    never waits longer than the step it stands in for."""
+
+    step: str  # the later step shown (recommendation IRI), due within ``tier``
+    tier: Tier  # the replaced plan step's time frame, more urgent than the later step's own
+    replaces: str  # the plan's step it is the fallback of (its action, in words)
+    replaces_iri: str  # that action's IRI
+    replaces_steps: tuple[str, ...]  # the recommendations behind that plan step (IRIs)
+    topic: str  # the topic that plan step answers, in words
+    sources: tuple[str, ...]  # that plan step's short source names
+    policy_iri: str  # the rule that keeps the time frame
+    policy: str  # its label
+
+    @property
+    def source_text(self) -> str:
+        """Whose time frame it is: "the time frame of <action> [<sources>], which it replaces if that
+        cannot be done"."""
+        sources = f" [{', '.join(self.sources)}]" if self.sources else ""
+        return f"the time frame of {self.replaces}{sources}, which it replaces if that cannot be done"
+
+    @property
+    def text(self) -> str:
+        """The time frame and whose it is: "<tier label>: <source_text>"."""
+        return f"{self.tier.label}: {self.source_text}"
+
+    @property
+    def because(self) -> str:
+        """Why the later step keeps that time frame, in words."""
+        return f"it is the fallback of the plan's step on {self.topic} ({self.replaces}), due {self.tier.label}"
+
+
+@dataclass(frozen=True)
 class Plan:
     topics: tuple[PlanTopic, ...]
     suppressed: tuple[Suppression, ...]
     dropped: tuple[Dropped, ...] = ()
     later_timing: tuple[KeptLaterTimeFrame, ...] = ()  # later steps shown that keep a dropped step's time frame
+    fallback_timing: tuple[FallbackTimeFrame, ...] = ()  # later steps shown due as soon as the step they replace
 
     def topic(self, local_name: str) -> PlanTopic | None:
         for entry in self.topics:
@@ -264,14 +300,19 @@ class Plan:
         hidden = {entry.step for entry in self.dropped} | {entry.step for entry in self.suppressed}
         return step.iri not in hidden
 
-    def later_kept_for(self, step: Step) -> KeptLaterTimeFrame | None:
-        """The time frame a later step shown keeps from a more urgent dropped later step it stands in
-        for (``later_timing``), or None."""
-        return next((kept for kept in self.later_timing if kept.step == step.iri), None)
+    def later_kept_for(self, step: Step) -> KeptLaterTimeFrame | FallbackTimeFrame | None:
+        """The time frame a later step shown keeps, or None: from a more urgent dropped later step it
+        stands in for (``later_timing``), or from the more urgent plan step it is the fallback of
+        (``fallback_timing``), whichever is more urgent."""
+        found: list[KeptLaterTimeFrame | FallbackTimeFrame] = [
+            *(kept for kept in self.later_timing if kept.step == step.iri),
+            *(kept for kept in self.fallback_timing if kept.step == step.iri),
+        ]
+        return max(found, key=lambda kept: kept.tier.rank) if found else None
 
     def later_due(self, step: Step) -> Tier | None:
-        """The time frame a later step is due within: its own, or the one it keeps from a more urgent
-        later step it stands in for, whichever is more urgent."""
+        """The time frame a later step is due within: its own, or the one it keeps (from a more urgent
+        later step it stands in for, or the plan step it is the fallback of), whichever is more urgent."""
         kept = self.later_kept_for(step)
         return kept.tier if kept is not None else step.tier
 

@@ -106,17 +106,16 @@ def _field(name: str, text: str) -> str:
 
 
 def _later(result: TriageResult) -> list[str]:
-    """The first later steps, one per action (the most urgent step of each), each with when it is due."""
+    """The first later steps, the soonest due first, one per action (the most urgent step of each),
+    each with when it is due."""
     conditional = [s for s in result.next_steps if result.plan.shows_later(s) and not set(s.because) <= GENERIC]
     seen: dict[str, Step] = {}
     for step in conditional:
         if _later_rank(result, step) > _later_rank(result, seen.get(step.action_iri, step)):
             seen[step.action_iri] = step
         seen.setdefault(step.action_iri, step)
-    return [
-        _field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}")
-        for s in list(seen.values())[:MAX_LATER]
-    ]
+    soonest = sorted(seen.values(), key=lambda s: -_later_rank(result, s))  # stable: pathway order within a tier
+    return [_field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}") for s in soonest[:MAX_LATER]]
 
 
 def _later_rank(result: TriageResult, step: Step) -> int:

@@ -112,6 +112,11 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             add((node, RESULT.laterStep, URIRef(later.iri)))
     for dropped in result.plan.dropped:
         add((node, RESULT.droppedStep, URIRef(dropped.step)))
+    _add_later_timing(add, node, result)
+
+
+def _add_later_timing(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
+    """The time frames later steps keep: a dropped later step's, or the plan step's they are the fallback of."""
     for stand_in in result.plan.later_timing:
         kept = BNode()  # a dropped later step's time frame, kept for the later step shown in its place
         add((node, RESULT.keptLaterTimeFrame, kept))
@@ -123,3 +128,13 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             add((kept, PROV.wasDerivedFrom, URIRef(step)))
         add((kept, RESULT.keptBy, URIRef(stand_in.policy_iri)))
         add((kept, RDFS.comment, Literal(f"due {stand_in.text}: {stand_in.because}")))
+    for fallback in result.plan.fallback_timing:
+        kept = BNode()  # the time frame of the plan's step a later step is the fallback of
+        add((node, RESULT.keptLaterTimeFrame, kept))
+        add((kept, RESULT.laterStep, URIRef(fallback.step)))
+        add((kept, RESULT.dueWithin, URIRef(fallback.tier.iri)))
+        add((kept, RESULT.replacedAction, URIRef(fallback.replaces_iri)))
+        for step in fallback.replaces_steps:
+            add((kept, PROV.wasDerivedFrom, URIRef(step)))
+        add((kept, RESULT.keptBy, URIRef(fallback.policy_iri)))
+        add((kept, RDFS.comment, Literal(f"due {fallback.text}: {fallback.because}")))

@@ -14,10 +14,11 @@ from typing import Any
 
 from rdflib import URIRef
 from rdflib.namespace import RDF
-from rdflib.paths import AlternativePath, InvPath, MulPath, Path, SequencePath
+from rdflib.paths import Path
 from rdflib.term import Node
 
 from reasoner.engines.sparql_expressions import Var
+from reasoner.engines.sparql_paths import UnsupportedQuery, check_path, has_zero_length, path_predicates, path_step
 from reasoner.terms import IS_LITERAL, Triple
 
 __all__ = [
@@ -40,10 +41,6 @@ __all__ = [
 
 Solution = dict[Var, Node]
 Row = tuple[Node | None, ...]
-
-
-class UnsupportedQuery(Exception):
-    """The query uses a SPARQL feature this evaluator does not implement."""
 
 
 class TripleIndex:
@@ -239,85 +236,13 @@ def _pattern_reads(pattern: Sequence[Any]) -> tuple[tuple[Node, Node | None], ..
     if isinstance(p, URIRef):
         return ((p, o if p == RDF.type and not isinstance(o, Var) else None),)
     if isinstance(p, Path):
-        return tuple((predicate, None) for predicate in _path_predicates(p))
+        return tuple((predicate, None) for predicate in path_predicates(p))
     return None
 
 
 def zero_length(pattern: Sequence[Any]) -> bool:
     """Whether the pattern is a path that may take no step (then it matches any node with itself)."""
-    return isinstance(pattern[1], Path) and _has_zero_length(pattern[1])
-
-
-def _path_predicates(path: Any) -> set[URIRef]:
-    if isinstance(path, URIRef):
-        return {path}
-    if isinstance(path, InvPath):
-        return _path_predicates(path.arg)
-    if isinstance(path, MulPath):
-        return _path_predicates(path.path)
-    return {predicate for arg in path.args for predicate in _path_predicates(arg)}
-
-
-def _has_zero_length(path: Any) -> bool:
-    if isinstance(path, MulPath):
-        return path.mod in ("*", "?") or _has_zero_length(path.path)
-    if isinstance(path, InvPath):
-        return _has_zero_length(path.arg)
-    if isinstance(path, SequencePath):
-        return all(_has_zero_length(arg) for arg in path.args)
-    if isinstance(path, AlternativePath):
-        return any(_has_zero_length(arg) for arg in path.args)
-    return False
-
-
-# ------------------------------------------------------------------ property paths
-
-
-def _path_step(data: Dataset, start: Node, path: Any, forward: bool) -> set[Node]:
-    """The nodes reached from ``start`` over ``path`` (backwards if not ``forward``)."""
-    if isinstance(path, URIRef):
-        if forward:
-            return {o for _s, _p, o in data.match(start, path, None)}
-        return {s for s, _p, _o in data.match(None, path, start)}
-    if isinstance(path, InvPath):
-        return _path_step(data, start, path.arg, not forward)
-    if isinstance(path, AlternativePath):
-        reached: set[Node] = set()
-        for arg in path.args:
-            reached |= _path_step(data, start, arg, forward)
-        return reached
-    if isinstance(path, SequencePath):
-        current = {start}
-        for arg in path.args if forward else reversed(path.args):
-            current = {node for here in current for node in _path_step(data, here, arg, forward)}
-        return current
-    if isinstance(path, MulPath):
-        if path.mod == "?":
-            return {start} | _path_step(data, start, path.path, forward)
-        seen: set[Node] = {start} if path.mod == "*" else set()
-        frontier = [start]
-        while frontier:
-            here = frontier.pop()
-            for node in _path_step(data, here, path.path, forward):
-                if node not in seen:
-                    seen.add(node)
-                    frontier.append(node)
-        return seen
-    raise UnsupportedQuery(f"property path {path!r}")
-
-
-def check_path(path: Any) -> None:
-    if isinstance(path, URIRef):
-        return
-    if isinstance(path, InvPath):
-        check_path(path.arg)
-    elif isinstance(path, (AlternativePath, SequencePath)):
-        for arg in path.args:
-            check_path(arg)
-    elif isinstance(path, MulPath):
-        check_path(path.path)
-    else:
-        raise UnsupportedQuery(f"property path {path!r}")
+    return isinstance(pattern[1], Path) and has_zero_length(pattern[1])
 
 
 # ------------------------------------------------------------------ basic graph patterns
@@ -481,20 +406,20 @@ def _match_path(
     data: Dataset, s_term: Any, path: Path, o_term: Any, s: Node | None, o: Node | None, solution: Solution
 ) -> Iterator[Solution]:
     if s is not None:
-        for reached in _path_step(data, s, path, True):
+        for reached in path_step(data, s, path, True):
             if o is None or reached == o:
                 extended = _extend(solution, ((o_term, reached),))
                 if extended is not None:
                     yield extended
         return
     if o is not None:
-        for reached in _path_step(data, o, path, False):
+        for reached in path_step(data, o, path, False):
             extended = _extend(solution, ((s_term, reached),))
             if extended is not None:
                 yield extended
         return
     for start in data.nodes():
-        for reached in _path_step(data, start, path, True):
+        for reached in path_step(data, start, path, True):
             extended = _extend(solution, ((s_term, start), (o_term, reached)))
             if extended is not None:
                 yield extended

@@ -194,7 +194,7 @@ def test_diff_catches_a_downgrade(tmp_path: Path) -> None:
     case = str(CASES / "014-cystic-lump-at-age-39.yaml")
     result = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb)])
     assert result.exit_code == 1, result.stdout
-    assert "DOWNGRADE" in result.stdout and "urgent: within 2 weeks (complete) -> routine or observe" in result.stdout
+    assert "DOWNGRADE" in result.stdout and "urgent: within 2 weeks (complete) -> routine" in result.stdout
     assert "because changed: Seed 000: continue evaluating a cystic mass to a definitive diagnosis" in result.stdout
     allowed = CliRunner().invoke(main, ["diff", case, "--against", str(ROOT), "--kb", str(kb), "--allow-downgrade"])
     assert allowed.exit_code == 0

@@ -19,10 +19,11 @@ from rdflib.compare import isomorphic
 from reasoner import Knowledge
 from reasoner.batch.run import iter_work
 from reasoner.errors import EXIT_INVALID_CASE, CaseError
-from reasoner.fhir.read import case_from_fhir
+from reasoner.fhir.read import case_from_fhir, read_fhir
 from reasoner.pipeline.form_syntax import InputLimits, parse_json, parse_yaml
 from reasoner.pipeline.form_values import value_problems
 from reasoner.pipeline.read import case_from_form, read_case, read_case_text
+from reasoner.pipeline.triage import triage
 
 from .conftest import EXAMPLES
 
@@ -250,3 +251,17 @@ def test_a_fhir_answer_of_the_wrong_json_type_is_refused(knowledge: Knowledge) -
         assert caught.value.problems == (
             f"QuestionnaireResponse/small-soft-lump item age_years: valueInteger must be a JSON whole number, not {shown}",
         )
+
+
+def test_a_fhir_file_decimal_is_read_exactly_as_written(knowledge: Knowledge, tmp_path: Path) -> None:
+    """FHIR JSON was parsed with Python floats: a size of 1.50000000000000000001 cm became 1.5, not
+    larger than NG12's 1.5 cm threshold, and the red flag and the urgent tier were lost (the same
+    size in a case form is a red flag). A FHIR decimal is read as the decimal written."""
+    text = (EXAMPLES / "fhir" / "small-soft-lump.json").read_text(encoding="utf-8")
+    written = "1.50000000000000000001"
+    assert '"valueDecimal": 1.2' in text
+    file = tmp_path / "response.json"
+    file.write_text(text.replace('"valueDecimal": 1.2', f'"valueDecimal": {written}', 1), encoding="utf-8")
+    fhir_case = read_fhir(file, knowledge, as_of=AS_OF)
+    assert fhir_case.form["lump"]["size_cm"] == Decimal(written)
+    assert "lump larger than 1.5 cm" in {flag.label for flag in triage(fhir_case.case, knowledge).red_flags}

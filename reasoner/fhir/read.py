@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,13 @@ REFUTED = "refuted"
 IGNORED_STATUS = {"entered-in-error", "cancelled"}
 _MAPS: dict[str, FormMap] = {}
 #: The JSON type of each FHIR value element dorsum reads, as FHIR JSON writes it (a decimal or an
-#: integer is a JSON number, a boolean is true or false, a string is a JSON string).
+#: integer is a JSON number, a boolean is true or false, a string is a JSON string). A file's
+#: numbers with a fraction are Decimal, as written (:func:`parse_json_resource`); a document
+#: parsed by the caller may hold floats.
 JSON_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
-    "valueDecimal": ("a JSON number", (int, float)),
+    "valueDecimal": ("a JSON number", (int, float, Decimal)),
     "valueInteger": ("a JSON whole number", (int,)),
-    "value": ("a JSON number", (int, float)),  # valueQuantity.value
+    "value": ("a JSON number", (int, float, Decimal)),  # valueQuantity.value
     "valueBoolean": ("true or false", (bool,)),
     "valueString": ("a JSON string", (str,)),
 }
@@ -401,7 +404,7 @@ def _json_shown(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return f"the boolean {'true' if value else 'false'}"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return f"the number {value}"
     if isinstance(value, str):
         text = value if len(value) <= 40 else f"{value[:40]}..."

@@ -173,10 +173,12 @@ def _json_reason(error: json.JSONDecodeError) -> str:
 
 def parse_json_resource(text: str, source: str, limits: InputLimits) -> Any:
     """Parse a JSON document that is not a case form (a FHIR resource): duplicate keys, ``NaN``
-    and ``Infinity`` and nesting beyond the limit are refused; numbers are read as JSON reads them."""
+    and ``Infinity`` and nesting beyond the limit are refused; a number with a fraction or an
+    exponent is a :class:`Decimal`, exactly as written (a float read 1.50000000000000000001 as
+    1.5, not over a 1.5 cm threshold), a whole number an ``int``."""
     _check_json_depth(text, source, limits)
     try:
-        return json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_unique_object, parse_float=Decimal, parse_constant=_no_constant)
     except _DuplicateKey as exc:
         raise CaseError(source, [f"duplicate key '{exc.key}' (each key may appear once in an object)"]) from exc
     except ValueError as exc:  # a syntax error, or NaN / Infinity

@@ -22,12 +22,16 @@ CASES = ROOT / "tests" / "cases"
 EXAMPLES = ROOT / "examples"
 HOSTILE_QUERIES = ROOT / "tests" / "hostile" / "queries"
 #: Hostile queries that write a fetch so that a substring test misses it: rdflib expands
-#: ``\\u0053ERVICE``, and both engines read ``true.SERVICE`` and ``1e5SERVICE`` as two tokens.
+#: ``\\u0053ERVICE``, and both engines read ``true.SERVICE`` and ``1e5SERVICE`` as two tokens, and
+#: ``SERVICE:sparql`` and ``FROM:passwd`` as a keyword and a prefixed name (``:sparql``), not as one
+#: prefixed name.
 ESCAPE_TRICKS = (
     "service-codepoint-escape",
     "from-codepoint-escape",
     "service-after-true-dot",
     "service-after-exponent",
+    "service-keyword-before-prefixed-name",
+    "from-keyword-before-prefixed-name",
 )
 
 

@@ -35,7 +35,8 @@ class QueryTextRefused(Exception):
         self.fetch = fetch
 
 
-#: A word is a prefixed name (``dx:Case.x``: a dot inside a name is part of it) or a bare word
+#: A word is a prefixed name (``dx:Case.x``: a dot inside a name is part of it; one whose prefix is
+#: a fetch keyword is split, see _FETCH_KEYWORDS) or a bare word
 #: (a keyword, ``a``, ``true``), which never holds a dot: ``true.SERVICE <...>`` is ``true``, ``.``
 #: and ``SERVICE`` to both engines, and read as one word it reached the network. A number is
 #: one token, its exponent included: ``1e5SERVICE`` is ``1e5`` and ``SERVICE`` to Oxigraph.
@@ -75,7 +76,7 @@ class QueryText:
 def read_query_text(text: str) -> QueryText:
     """Tokenise SPARQL text, skipping comments, strings and IRIs (keywords in them are data)."""
     tokens = [(m.lastgroup or "", m.group()) for m in _tokens().finditer(text)]
-    tokens = [(kind, value) for kind, value in tokens if kind != "comment"]
+    tokens = [token for kind, value in tokens if kind != "comment" for token in _split_keyword(kind, value)]
     form = ""
     depth = deepest = 0
     services: list[str] = []
@@ -112,6 +113,22 @@ def read_query_text(text: str) -> QueryText:
         placeholders=tuple(_PLACEHOLDER.findall(text)),
         depth=deepest,
     )
+
+
+#: Keywords that name what an engine fetches. Written straight before a prefixed name's colon
+#: (``SERVICE:sparql``, ``FROM:passwd``), both engines read the keyword and then the prefixed name
+#: ``:sparql`` (a keyword is matched before a name), so the scan must too: read as one prefixed
+#: name, ``SERVICE:sparql`` reached the network from ``dorsum sparql``.
+_FETCH_KEYWORDS: Final = frozenset({"SERVICE", "SILENT", "FROM", "NAMED", "LOAD"})
+
+
+def _split_keyword(kind: str, value: str) -> tuple[tuple[str, str], ...]:
+    """A prefixed name whose prefix is a fetch keyword, as the engines read it: the keyword, then
+    the name with an empty prefix; any other token as it is."""
+    prefix, colon, local = value.partition(":")
+    if kind == "word" and colon and prefix.upper() in _FETCH_KEYWORDS:
+        return (("word", prefix), *_split_keyword("word", colon + local))
+    return ((kind, value),)
 
 
 _PLACEHOLDER = re.compile(r"VALUES\s+[?$]([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*UNDEF\s*\}", re.IGNORECASE)

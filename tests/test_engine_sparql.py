@@ -156,6 +156,48 @@ def test_memoised_knowledge_parts_do_not_leak_between_cases() -> None:
     assert first == again and first != second
 
 
+#: Queries whose case part is matched row by row from a memoised knowledge table
+#: (``_Evaluator._seed_table``) once the knowledge holds more rdf:type triples than the table has
+#: rows: table rows that leave an OPTIONAL variable unbound (the case part then binds it), a case
+#: part that reads the case alone (``only_case``), a zero-length path, a FILTER and BIND in the table.
+SEEDED = {
+    "optional unbound in the table": "SELECT ?a ?v ?e ?case WHERE { ?a :appliesTo ?v OPTIONAL { ?a :exceptIn ?e } "
+    "?case a ?v , ?e }",
+    "optional shared with the case": "SELECT ?a ?r ?case WHERE { ?a :appliesTo ?v OPTIONAL { ?a :rank ?r } "
+    "?case a ?v ; :age ?r }",
+    "only the case": "SELECT ?s ?p ?a WHERE { { ?s ?p ?v } { ?a :appliesTo ?v } }",
+    "path in the case part": "SELECT ?a ?case WHERE { ?a :appliesTo ?v . ?case a ?w . ?w rdfs:subClassOf* ?v }",
+    "filter in the table": "SELECT ?a ?r ?case WHERE { ?a :rank ?r FILTER (?r > 1) ?a :appliesTo ?v . ?case a ?v }",
+    "bind in the table": "SELECT ?a ?w ?case WHERE { ?a :appliesTo ?v BIND (:Red AS ?w) ?case a ?w , ?v }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEEDED))
+def test_a_case_part_seeded_from_a_knowledge_table_matches_oxigraph(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded match is a join: rows of the table that bind a variable restrict the case part,
+    rows that leave it unbound (OPTIONAL) let the case part bind it."""
+    from reasoner.engines import sparql_compiled
+
+    knowledge, case = _graphs()
+    things = "".join(f":t{i} a :Thing ; :age {i} ; :rank {i % 4} .\n" for i in range(60))  # many rdf:type rows
+    knowledge.parse(data=f"@prefix : <http://example.org/> .\n:a5 :appliesTo :Red .\n{things}", format="turtle")
+    seeded = []
+    original = sparql_compiled._Evaluator._seed_table
+
+    def spy(self: Any, first: Any, pending: Any, seed: Any) -> Any:
+        table = original(self, first, pending, seed)
+        seeded.append(table is not None)
+        return table
+
+    monkeypatch.setattr(sparql_compiled._Evaluator, "_seed_table", spy)
+    text = PREFIX + SEEDED[name]
+    index = TripleIndex(knowledge)
+    rows = compile_query(text).select(Dataset(index, TripleIndex(case, index)))
+    assert any(seeded)
+    assert rows and Counter(_lexical(rows)) == Counter(_lexical(_oxigraph_rows(text, knowledge, case)))
+    assert set(_lexical(rows)) == set(_lexical(_rdflib_rows(text, knowledge, case)))
+
+
 EXISTS_IN_BIND = "SELECT ?a ?e WHERE { ?a :appliesTo ?v BIND (EXISTS { ?a :exceptIn ?x . :case a ?x } AS ?e) }"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,3 +91,24 @@ def test_a_later_step_time_frame_expectation_is_checked(knowledge: Knowledge, tm
     assert "later_due: Rec001_SpecialistAfterImaging: expected Urgent2Weeks, got Within24to48h" in mismatches
     assert "later_due: Rec001_SarcomaMDT: expected Urgent2Weeks, got not shown" in mismatches  # dropped
     assert any(m.startswith("later_kept_from: Rec001_SpecialistAfterImaging: expected none") for m in mismatches)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("case: {age_years: 40}\nexpect: {later_due: [Rec001_SarcomaMDT]}\n", "expect.later_due must be a mapping"),
+        ("case: {age_years: 40}\nexpect: {kept_from: 5}\n", "expect.kept_from must be a mapping"),
+        ("case: {age_years: 40}\nexpect: {status: complete}\nexpect_seeds: {plan: x}\n", "expect_seeds.plan must be"),
+        ("case: {age_years: 40}\nexpect: {steps: Rec000_GrowingLumpUltrasound}\n", "expect.steps must be a list"),
+        ("case: {age_years: 40}\nexpect: null\n", "'expect' states nothing"),
+        ("case: {age_years: 40}\nexpect: {}\n", "'expect' states nothing"),
+    ],
+)
+def test_a_vignette_expectation_of_the_wrong_shape_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    """A mapping expectation written as a list was an internal error (exit 70, AttributeError), a
+    list written as one name was compared letter by letter, and an empty ``expect`` passed with
+    nothing checked: each is refused with one line when the vignette is read."""
+    path = tmp_path / "shape.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DorsumError, match=re.escape(message)):
+        load_vignette(path)

@@ -108,6 +108,12 @@ EXPECT_KEYS = frozenset(
         *LIST_CHECKS,
     }
 )
+#: The expectations stated as a mapping (name -> wanted) and as a list of names; any other
+#: expectation is one value.
+MAPPING_EXPECTATIONS = frozenset(
+    {"would_change", "plan", "not_plan", "plan_due", "kept_from", "later_due", "later_kept_from"}
+)
+LIST_EXPECTATIONS = frozenset({"conflicts", "missing", "later", "not_later", "dropped", *LIST_CHECKS})
 #: The keys of a vignette file: its case, what to expect, and what it records about its source.
 VIGNETTE_KEYS = frozenset(
     {
@@ -153,6 +159,18 @@ class VignetteOutcome:
         return not self.mismatches
 
 
+def _check_shape(file: Path, name: str, value: Any) -> None:
+    """Refuse an expectation whose YAML shape its comparison cannot read: a mapping written as a
+    list was an internal error, and a list written as one name was compared letter by letter."""
+    key = name.partition(".")[2]
+    if value is None:
+        return
+    if key in MAPPING_EXPECTATIONS and not isinstance(value, Mapping):
+        raise DorsumError(f"{file}: {name} must be a mapping of names to what is expected, not {value!r}")
+    if key in LIST_EXPECTATIONS and not isinstance(value, list):
+        raise DorsumError(f"{file}: {name} must be a list of names, not {value!r}")
+
+
 def load_vignette(path: Path | str) -> Vignette:
     file = Path(path)
     try:
@@ -169,6 +187,11 @@ def load_vignette(path: Path | str) -> Vignette:
         unknown += [f"{part}.{key}" for key in sorted(set(map(str, stated)) - EXPECT_KEYS)]
     if unknown:
         raise DorsumError(f"{file}: unknown vignette key {', '.join(unknown)} (not checked by any test)")
+    if not data["expect"]:
+        raise DorsumError(f"{file}: 'expect' states nothing, so the vignette would pass unchecked")
+    for part in ("expect", "expect_seeds"):
+        for key, value in (data.get(part) or {}).items():
+            _check_shape(file, f"{part}.{key}", value)
     case_format = str(data.get("case_format", "yaml"))
     if case_format not in SUFFIXES:
         raise DorsumError(f"{file}: case_format must be one of {', '.join(SUFFIXES)}")

@@ -133,8 +133,9 @@ class _Evaluator:
 
     def _JoinAll(self, node: Op, seed: Solution) -> list[Solution]:
         """Several parts joined: the case's part first, then each part sharing most with what is
-        bound. A case part that fixes nothing (``?s ?p ?o``) is matched from each row of a
-        knowledge table instead of alone."""
+        bound. A case part that fixes nothing (``?s ?p ?o``), or that alone matches more rows than a
+        knowledge table it shares a variable with has, is matched from each row of that table
+        instead of alone (:meth:`_seed_table`)."""
         pending = list(node.parts)
         first = next((part for part in pending if not part.fixed), pending[0])
         pending.remove(first)

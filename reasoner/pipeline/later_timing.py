@@ -43,25 +43,25 @@ from reasoner.pipeline.result import (
 def later_kinds(knowledge: Knowledge) -> Mapping[str, Mapping[str, str]]:
     """Each action's kinds that name a later-step timing policy: action IRI -> {kind IRI: policy IRI}
     (once per knowledge)."""
-    if "knowledge-plan-later-kinds" not in knowledge.queries:
-        return {}
-    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-later-kinds")
-    kinds: dict[str, dict[str, str]] = {}
-    for action, kind, policy in rows:
-        kinds.setdefault(str(action), {}).setdefault(str(kind), str(policy))
-    return kinds
+    return _pairs(knowledge, "knowledge-plan-later-kinds")
 
 
 @per_knowledge
 def fallbacks(knowledge: Knowledge) -> Mapping[str, Mapping[str, str]]:
     """Each fallback step's replaceable actions: recommendation IRI -> {action IRI: policy IRI}
     (once per knowledge)."""
-    if "knowledge-plan-fallbacks" not in knowledge.queries:
+    return _pairs(knowledge, "knowledge-plan-fallbacks")
+
+
+def _pairs(knowledge: Knowledge, query: str) -> dict[str, dict[str, str]]:
+    """The rows (a, b, policy) of a knowledge query as a -> {b: policy}, the first policy of each
+    pair kept (none if the knowledge lacks the query)."""
+    if query not in knowledge.queries:
         return {}
-    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-fallbacks")
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows(query)
     found: dict[str, dict[str, str]] = {}
-    for recommendation, action, policy in rows:
-        found.setdefault(str(recommendation), {}).setdefault(str(action), str(policy))
+    for first, second, policy in rows:
+        found.setdefault(str(first), {}).setdefault(str(second), str(policy))
     return found
 
 

@@ -107,8 +107,14 @@ def _field(name: str, text: str) -> str:
 
 def _later(result: TriageResult) -> list[str]:
     """The first later steps, the soonest due first, one per action (the most urgent step of each),
-    each with when it is due."""
-    conditional = [s for s in result.next_steps if result.plan.shows_later(s) and not set(s.because) <= GENERIC]
+    each with when it is due; not an action the plan already does now (it read "DO NOW emergency
+    assessment" and then "LATER if imaging shows compression: emergency assessment, within 24 hours")."""
+    now = {option.action_iri for entry in result.plan.topics for option in entry.chosen}  # already a DO NOW or THEN
+    conditional = [
+        s
+        for s in result.next_steps
+        if result.plan.shows_later(s) and not set(s.because) <= GENERIC and s.action_iri not in now
+    ]
     seen: dict[str, Step] = {}
     for step in conditional:
         if _later_rank(result, step) > _later_rank(result, seen.get(step.action_iri, step)):

@@ -34,6 +34,7 @@ from reasoner.pipeline.result import (
     KeptLaterTimeFrame,
     Plan,
     PlanOption,
+    PlanTopic,
     Step,
     Tier,
 )
@@ -75,7 +76,7 @@ def fallback_time_frames(steps: Sequence[Step], plan: Plan, knowledge: Knowledge
         if not actions or not plan.shows_later(step):
             continue
         own = plan.later_due(step)
-        best: tuple[Tier, Any, PlanOption] | None = None
+        best: tuple[Tier, PlanTopic, PlanOption] | None = None
         for entry in plan.topics:
             for option in entry.chosen:
                 due = entry.due(option)

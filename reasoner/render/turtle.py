@@ -9,6 +9,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
 from reasoner.knowledge import DX
+from reasoner.pipeline.result import FallbackTimeFrame, KeptLaterTimeFrame
 from reasoner.pipeline.triage import TriageResult
 from reasoner.terms import Triple
 
@@ -116,25 +117,33 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
 
 
 def _add_later_timing(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
-    """The time frames later steps keep: a dropped later step's, or the plan step's they are the fallback of."""
+    """The time frames later steps keep: a dropped later step's (which it stands in for), or that of
+    the plan step it is the fallback of; one ``res:keptLaterTimeFrame`` node each."""
     for stand_in in result.plan.later_timing:
-        kept = BNode()  # a dropped later step's time frame, kept for the later step shown in its place
-        add((node, RESULT.keptLaterTimeFrame, kept))
-        add((kept, RESULT.laterStep, URIRef(stand_in.step)))
-        add((kept, RESULT.dueWithin, URIRef(stand_in.tier.iri)))
-        add((kept, RESULT.replacedAction, URIRef(stand_in.waited_on_iri)))
-        for step in stand_in.dropped:
-            add((kept, RESULT.standsInFor, URIRef(step)))
-            add((kept, PROV.wasDerivedFrom, URIRef(step)))
-        add((kept, RESULT.keptBy, URIRef(stand_in.policy_iri)))
-        add((kept, RDFS.comment, Literal(f"due {stand_in.text}: {stand_in.because}")))
+        _add_kept_later(add, node, stand_in, stand_in.waited_on_iri, stand_in.dropped, stands_in=True)
     for fallback in result.plan.fallback_timing:
-        kept = BNode()  # the time frame of the plan's step a later step is the fallback of
-        add((node, RESULT.keptLaterTimeFrame, kept))
-        add((kept, RESULT.laterStep, URIRef(fallback.step)))
-        add((kept, RESULT.dueWithin, URIRef(fallback.tier.iri)))
-        add((kept, RESULT.replacedAction, URIRef(fallback.replaces_iri)))
-        for step in fallback.replaces_steps:
-            add((kept, PROV.wasDerivedFrom, URIRef(step)))
-        add((kept, RESULT.keptBy, URIRef(fallback.policy_iri)))
-        add((kept, RDFS.comment, Literal(f"due {fallback.text}: {fallback.because}")))
+        _add_kept_later(add, node, fallback, fallback.replaces_iri, fallback.replaces_steps, stands_in=False)
+
+
+def _add_kept_later(
+    add: Callable[[Triple], None],
+    node: URIRef,
+    kept: KeptLaterTimeFrame | FallbackTimeFrame,
+    replaced_action: str,
+    given_by: tuple[str, ...],
+    *,
+    stands_in: bool,
+) -> None:
+    """One kept later time frame: the later step, its tier, the action replaced, the recommendations
+    that give the time frame (``res:standsInFor`` them too, for a dropped later step), the rule."""
+    frame = BNode()
+    add((node, RESULT.keptLaterTimeFrame, frame))
+    add((frame, RESULT.laterStep, URIRef(kept.step)))
+    add((frame, RESULT.dueWithin, URIRef(kept.tier.iri)))
+    add((frame, RESULT.replacedAction, URIRef(replaced_action)))
+    for step in given_by:
+        if stands_in:
+            add((frame, RESULT.standsInFor, URIRef(step)))
+        add((frame, PROV.wasDerivedFrom, URIRef(step)))
+    add((frame, RESULT.keptBy, URIRef(kept.policy_iri)))
+    add((frame, RDFS.comment, Literal(f"due {kept.text}: {kept.because}")))

@@ -35,6 +35,13 @@ class KnowledgeError(DorsumError):
     exit_code = EXIT_USAGE
 
 
+class DependencyError(DorsumError):
+    """An installed library is not one dorsum can run safely (it would give answers dorsum cannot
+    check): nothing is read with it."""
+
+    exit_code = EXIT_USAGE
+
+
 class CaseError(DorsumError):
     """A case is malformed: bad syntax, wrong types, impossible values or unknown terms."""
 

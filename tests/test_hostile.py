@@ -365,3 +365,33 @@ def test_json_ld_reads_the_same_whatever_json_library_rdflib_finds(monkeypatch: 
     monkeypatch.setattr(jsonld_util, "orjson", NoTextReading, raising=False)
     assert sorted(case_from_rdf_text(text, "json-ld", knowledge, name="x").graph) == before
     assert jsonld_parser._HAS_ORJSON is False
+
+
+def test_json_ld_is_refused_when_rdflib_changes_the_methods_dorsum_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dorsum refuses JSON-LD values rdflib's parser would drop by overriding three of its private
+    methods. If an rdflib release renamed one or changed its parameters, the override would never
+    run and values would vanish again: the case is refused with one line instead."""
+    import rdflib.plugins.parsers.jsonld as jsonld_parser
+
+    from reasoner.errors import DependencyError
+    from reasoner.knowledge import load_knowledge
+    from reasoner.pipeline import json_ld
+    from reasoner.pipeline.read import case_from_rdf_text
+
+    knowledge = load_knowledge()
+    text = (HOSTILE / "ctx-inline.jsonld").read_text(encoding="utf-8")
+    assert json_ld.unchecked_methods() == []
+    assert case_from_rdf_text(text, "json-ld", knowledge, name="x").graph  # today's rdflib: read
+
+    def renamed(self: object, dataset: object, graph: object, context: object, term: object, node: object) -> None:
+        raise AssertionError("not called: the parser is refused first")
+
+    monkeypatch.setattr(jsonld_parser.Parser, "_to_object", renamed)
+    json_ld._require_checked_parser.cache_clear()
+    try:
+        assert json_ld.unchecked_methods() == ["_to_object"]
+        with pytest.raises(DependencyError, match=r"_to_object.*JSON-LD is not read") as refused:
+            case_from_rdf_text(text, "json-ld", knowledge, name="x", source="case.jsonld")
+        assert str(refused.value).startswith("case.jsonld: ") and "\n" not in str(refused.value)
+    finally:
+        json_ld._require_checked_parser.cache_clear()

@@ -7,10 +7,17 @@ rdflib's parser does so silently, so a present finding typed with a stray space 
 case was triaged as if it had never been recorded. :func:`parse_json_ld` runs the same parser
 but raises :class:`LostValue` instead, naming the key and the value. A JSON ``null`` is no value
 in JSON-LD (and in a case form) and is not reported.
+
+The check overrides three private methods of rdflib's parser. Should an rdflib release rename
+them or change their parameters, the overrides would no longer run and values would again be
+dropped silently, so :func:`parse_json_ld` first checks that the parser still has them, with the
+parameters this module passes, and refuses to read JSON-LD (:class:`UncheckedParser`) otherwise.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import rdflib.plugins.parsers.jsonld as jsonld_parser
@@ -40,6 +47,43 @@ class LostValue(Exception):
 def _quoted(text: str, longest: int = 60) -> str:
     text = text if len(text) <= longest else f"{text[:longest]}... ({len(text)} characters)"
     return repr(text) if not text.isprintable() or text != text.strip() else f"'{text}'"
+
+
+class UncheckedParser(Exception):
+    """The installed rdflib's JSON-LD parser lacks a method this module overrides, or takes other
+    parameters: reading with it could drop values silently."""
+
+
+#: The parser methods :class:`_StrictParser` overrides, with the parameters it calls them with.
+_OVERRIDDEN: dict[str, tuple[str, ...]] = {
+    "_add_to_graph": ("self", "dataset", "graph", "context", "node", "topcontext"),
+    "_key_to_graph": ("self", "dataset", "graph", "context", "subj", "key", "obj", "reverse", "no_id"),
+    "_to_object": ("self", "dataset", "graph", "context", "term", "node", "inlist"),
+}
+
+
+def unchecked_methods(parser: type = jsonld_parser.Parser) -> list[str]:
+    """The methods of ``parser`` that :class:`_StrictParser` overrides but that are missing or take
+    other parameters (none for the rdflib dorsum was written against)."""
+    unchecked = []
+    for name, parameters in _OVERRIDDEN.items():
+        try:
+            found = tuple(inspect.signature(getattr(parser, name)).parameters)
+        except (AttributeError, TypeError, ValueError):
+            found = ()
+        if found != parameters:
+            unchecked.append(name)
+    return unchecked
+
+
+@functools.cache
+def _require_checked_parser() -> None:
+    unchecked = unchecked_methods()
+    if unchecked:
+        raise UncheckedParser(
+            f"this rdflib's JSON-LD parser has changed ({', '.join(unchecked)}), so dorsum cannot check that it "
+            "keeps every value: JSON-LD is not read (install rdflib 7, or give the case as a case form or Turtle)"
+        )
 
 
 _NOT_A_TERM = "is not a term or an IRI"
@@ -113,6 +157,8 @@ def parse_json_ld(graph: Graph, document: Any, base: str) -> None:
     """Add the triples of a decoded JSON-LD document to ``graph``, relative IRIs against ``base``
     (what ``graph.parse(format="json-ld", publicID=base)`` does), raising LostValue where rdflib
     would drop a value. A remote or file context is loaded by rdflib's loader (which dorsum
-    replaces by one that refuses, see :mod:`reasoner.pipeline.read`)."""
+    replaces by one that refuses, see :mod:`reasoner.pipeline.read`). Raises UncheckedParser if
+    rdflib's parser is not one this module can check."""
+    _require_checked_parser()
     sink = ConjunctiveGraph(store=graph.store, identifier=graph.identifier)
     _StrictParser().parse(document, Context(base=base, version=1.1), sink)

@@ -44,6 +44,7 @@ from rdflib.term import Node
 
 from reasoner.errors import (
     CaseError,
+    DependencyError,
     FetchRefused,
     InputTooDeep,
     InputTooLarge,
@@ -66,7 +67,7 @@ from reasoner.pipeline.form_syntax import (
     resolve_contexts,
 )
 from reasoner.pipeline.form_values import value_problems
-from reasoner.pipeline.json_ld import LostValue, parse_json_ld
+from reasoner.pipeline.json_ld import LostValue, UncheckedParser, parse_json_ld
 from reasoner.terms import Triple
 
 RDF_FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld"}
@@ -229,6 +230,8 @@ def case_from_rdf_text(
         raise TooManyNodes(source, [_too_many_triples(limits)]) from exc
     except LostValue as exc:
         raise CaseError(source, [exc.problem]) from exc
+    except UncheckedParser as exc:
+        raise DependencyError(f"{source}: {exc}") from exc
     except _ContextFetchAttempt as exc:
         raise FetchRefused(source, [f"refused to load the JSON-LD context '{exc}': dorsum never fetches"]) from exc
     except RecursionError as exc:

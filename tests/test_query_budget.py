@@ -402,3 +402,29 @@ def test_a_crash_in_the_query_process_is_one_typed_error_not_a_crash_of_dorsum()
         run_bounded(lambda: time.sleep(30), QueryBudget(timeout_s=0.5))
     assert time.monotonic() - started < 3
     assert run_bounded(lambda: 6 * 7, QueryBudget(timeout_s=5)) == 42
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces are Linux's")
+def test_a_query_child_cannot_reach_the_network_unless_an_endpoint_is_allowed() -> None:
+    """The text check is the first line against a query that fetches; the child process that runs
+    the query is the second: it leaves the network first, so even a fetch the check missed reaches
+    nothing. A listener on this machine stands in for the network; allowing an endpoint (the
+    user's explicit --allow-service) keeps the network, which shows the listener is reachable."""
+    from reasoner.errors import QueryEngineError
+    from reasoner.pipeline.query_budget import QueryBudget, leave_network, run_bounded
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def connect() -> str:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                return "connected"
+
+        def isolated() -> bool:
+            return leave_network()
+
+        if not run_bounded(isolated, QueryBudget(timeout_s=10)):
+            pytest.skip("this machine allows no network namespace: the text check is the only line")
+        with pytest.raises(QueryEngineError, match=r"unreachable|refused|not permitted"):
+            run_bounded(connect, QueryBudget(timeout_s=10))
+        assert run_bounded(connect, QueryBudget(timeout_s=10, allow_service=("http://127.0.0.1/",))) == "connected"

@@ -9,15 +9,19 @@
 * :func:`run_bounded` runs a query in a forked child process that is killed at the time limit:
   neither pyoxigraph nor rdflib can be interrupted inside one call, and killing the process is
   what truly stops the work. The child counts rows and bytes as it reads the answer and stops
-  at the cap; a stopped or capped query is an error, never a partial answer.
+  at the cap; a stopped or capped query is an error, never a partial answer. Unless the budget
+  allows an endpoint, the child first leaves the network (:func:`leave_network`): a query that
+  got past the text check still could not fetch anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,13 +122,15 @@ def run_bounded(task: Callable[[], T], budget: QueryBudget, *, what: str = "the 
     """Run ``task`` in a forked child process and return what it returns; kill the child at the
     time limit (QueryTimeoutError). The task enforces the row and byte caps itself (see
     :class:`AnswerMeter`); a DorsumError it raises is raised here. A child that dies (a crash
-    in the engine, or over the memory limit) is a QueryEngineError.
+    in the engine, or over the memory limit) is a QueryEngineError. The child runs without
+    network access (:func:`leave_network`) unless the budget allows an endpoint.
     """
     import multiprocessing  # only a query run needs it: every command's options import this module
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(task, sender, budget.max_memory), daemon=True)
+    offline = not budget.allow_service
+    child = context.Process(target=_child, args=(task, sender, budget.max_memory, offline), daemon=True)
     child.start()
     sender.close()
     try:
@@ -147,8 +153,10 @@ def run_bounded(task: Callable[[], T], budget: QueryBudget, *, what: str = "the 
     raise _rebuilt(kind, message)
 
 
-def _child(task: Callable[[], Any], sender: Any, max_memory: int) -> None:  # pragma: no cover - in the child
+def _child(task: Callable[[], Any], sender: Any, max_memory: int, offline: bool) -> None:  # pragma: no cover
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if offline:
+        leave_network()
     with contextlib.suppress(ValueError, OSError):
         inherited = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
         resource.setrlimit(resource.RLIMIT_AS, (inherited + max_memory, inherited + max_memory))
@@ -167,6 +175,25 @@ def _child(task: Callable[[], Any], sender: Any, max_memory: int) -> None:  # pr
     finally:
         sender.close()
         os._exit(0)
+
+
+_CLONE_NEWUSER: Final = 0x10000000
+_CLONE_NEWNET: Final = 0x40000000
+
+
+def leave_network() -> bool:
+    """Move this process into a network namespace of its own, which has no interface but a
+    loopback that is down: nothing it runs can reach another machine or a local server. Only for
+    a forked, single-threaded child (the query's). Returns whether it worked: it needs Linux and
+    either the right to create a network namespace or unprivileged user namespaces; where it
+    does not work the text check (:func:`check_query_text`) is the only line, as before."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        unshare = ctypes.CDLL(None, use_errno=True).unshare
+    except (OSError, AttributeError):
+        return False
+    return any(unshare(flags) == 0 for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET))
 
 
 def _rebuilt(kind: type[DorsumError], message: str) -> DorsumError:
@@ -221,6 +248,7 @@ __all__ = [
     "QueryText",
     "check_params",
     "check_query_text",
+    "leave_network",
     "read_query_text",
     "run_bounded",
 ]

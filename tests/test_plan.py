@@ -30,7 +30,7 @@ from rdflib.namespace import RDF, RDFS
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
 from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, plan_topics
-from reasoner.pipeline.result import SUPPRESSED, PlanOption, PlanTopic, Step, TriageResult
+from reasoner.pipeline.result import SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
 
 from .conftest import Triaged
 
@@ -176,8 +176,8 @@ def test_a_later_step_is_dropped_only_when_what_it_waits_on_is_absent(
             elif any(_satisfies(knowledge, a, n) for a in actions for n in dropped.waits_on):
                 bad.append((t.name, dropped.step, "dropped although the plan holds what it waits on"))
         suppressed = {s.step for s in t.result.plan.suppressed}
-        dropped_iris = {d.step for d in t.result.plan.dropped}
-        for step in t.result.next_steps:  # every conditional step is shown, avoided, or dropped
+        dropped_iris = {d.step for d in t.result.plan.dropped} | t.result.plan.fallback_alternatives
+        for step in t.result.next_steps:  # every conditional step is shown, avoided, dropped or another's fallback
             if step.condition and not t.result.plan.shows_later(step) and step.iri not in suppressed | dropped_iris:
                 bad.append((t.name, step.iri, "conditional step neither shown nor accounted for"))
     assert not bad, bad[:5]
@@ -551,5 +551,82 @@ def test_later_lines_say_when_they_are_due(triaged: list[Triaged]) -> None:
                 checked += 1
                 after = text.split(line, 1)[1]
                 due = t.result.plan.later_due(step)
-                assert due is not None and after.startswith(f" (due {due.label}"), (t.name, step.iri)
+                kept = t.result.plan.later_kept_for(step)
+                label = kept.due_text if isinstance(kept, FallbackTimeFrame) else due.label if due else "?"
+                assert due is not None and after.startswith(f" (due {label}"), (t.name, step.iri)
+    assert checked >= 50, checked
+
+
+def _scenario(knowledge: Knowledge, number: str) -> TriageResult:
+    from reasoner.authoring.vignettes import load_vignette, vignette_case
+
+    path = next(path for path in CASES if path.name.startswith(f"{number}-"))
+    return triage(vignette_case(load_vignette(path), knowledge), knowledge)
+
+
+def test_one_fallback_is_shown_per_plan_step(knowledge: Knowledge, triaged: list[Triaged]) -> None:
+    """Two sources' fallbacks for one MRI (NG234's CT of the spine, Seed 003's CT with contrast) were
+    two LATER lines (scenario 455): the plan shows one, names the other as its alternative, and the
+    one shown is due no later than the other would have been."""
+    result = _scenario(knowledge, "455")
+    text = " ".join(render_text(result, "brief").split())
+    assert text.count("LATER if MRI is contraindicated") == 1, text
+    assert "CT of the spine" in text and "instead of: CT with contrast [Seed 003]" in text, text
+    detail = " ".join(render_text(result, "full").split())
+    assert "CT with contrast: another fallback of MRI lumbar spine without IV contrast is shown" in detail
+    checked = 0
+    for name, each in [*((t.name, t.result) for t in triaged), ("455", result)]:
+        for choice in each.plan.fallback_choices:
+            checked += 1
+            steps = {s.iri: s for s in each.next_steps}
+            shown = [steps[iri] for iri in choice.chosen.steps if each.plan.shows_later(steps[iri])]
+            assert shown, name
+            due = each.plan.later_due(shown[0])
+            for alternative in choice.alternatives:
+                assert not any(each.plan.shows_later(steps[iri]) for iri in alternative.option.steps), name
+                lost = alternative.option.tier
+                assert due is not None and (lost is None or due.rank >= lost.rank), name
+    assert checked >= 1
+
+
+def test_a_step_due_sooner_than_its_tier_says_so_in_the_headline(knowledge: Knowledge) -> None:
+    """The cauda equina pathway's MRI within 4 hours sat under a headline giving imaging in 12 hours,
+    and its CT fallback was due "within 12 h: the time frame of ... within 4 hours": the headline
+    says a step is due sooner, the step states its 4 hours, and the fallback keeps them."""
+    result = _scenario(knowledge, "502")
+    assert result.urgency is not None and result.urgency.time_frame == "PT12H"  # the tier is unchanged
+    text = " ".join(render_text(result, "brief").split())
+    headline = text.split(" DO NOW ", 1)[0]
+    assert "a step is due sooner: within 4 hours (PT4H" in headline, headline
+    assert "within 4 hours of the request (due within 4 hours (PT4H), sooner than the tier's 12 hours)" in text
+    fallback = text.split("if MRI is contraindicated or unavailable: CT with contrast", 1)[1]
+    assert fallback.startswith(" (due within 4 hours (PT4H): the time frame of emergency MRI"), fallback[:120]
+    assert [f.time_frame for f in result.plan.fallback_timing] == ["PT4H"]
+
+
+def test_a_headline_without_a_sooner_step_is_unchanged(triaged: list[Triaged]) -> None:
+    """Only an action that states its own time frame, shorter than the tier's, adds to the headline."""
+    for t in triaged[:200]:
+        headline = render_text(t.result, "brief").splitlines()[1]
+        sooner = [o.sooner_time_frame for e in t.result.plan.topics for o in e.chosen if o.sooner_time_frame]
+        assert ("due sooner" in headline) == bool(sooner and t.result.plan.topics), (t.name, headline)
+
+
+def test_a_later_step_says_what_its_time_frame_counts_from(knowledge: Knowledge, triaged: list[Triaged]) -> None:
+    """A routine headline and "LATER ... MRI (due urgent: within 2 weeks)" read as a contradiction
+    (examples/small-soft-lump.yaml): the LATER line says the 2 weeks count from the radiographs'
+    result; and every later step shown counts from a step the plan holds that it waits on."""
+    result = _scenario(knowledge, "503")
+    text = " ".join(render_text(result, "brief").split())
+    assert "(due urgent: within 2 weeks, counted from the result of plain radiographs of the area of interest)" in text
+    checked = 0
+    for t in triaged:
+        held = {o.action_iri for e in t.result.plan.topics for o in e.chosen}
+        held |= {s.action_iri for s in t.result.next_steps if t.result.plan.shows_later(s)}
+        for step in t.result.next_steps:
+            start = t.result.plan.later_start(step)
+            assert (start is not None) == t.result.plan.shows_later(step), (t.name, step.iri)
+            if start is not None and start.after_iris:
+                checked += 1
+                assert set(start.after_iris) <= held, (t.name, step.iri)
     assert checked >= 50, checked

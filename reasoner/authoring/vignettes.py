@@ -36,6 +36,12 @@ A vignette is a YAML file::
                                               #   due within (a dropped later step's time frame included)
       later_kept_from: {Rec001_SpecialistAfterImaging: RecNG12_YoungUltrasoundReferralLater}  # the
                                               #   dropped later step it stands in for (or none)
+      plan_time_frame: {FirstImagingTopic: PT4H}  # topic -> its primary step's own time frame, sooner
+                                              #   than its tier (or none)
+      later_time_frame: {Rec003_CTIfMRIContraindicated: PT4H}  # later step -> the sooner time frame
+                                              #   it keeps from the step it is the fallback of (or none)
+      later_from: {RecAcrSTM_MRIAfterFirstImaging: RecAcrSTM_V1_Radiographs}  # later step -> the
+                                              #   action whose result its time frame counts from (or none)
       would_change:                           # what recording a missing item at its worst would
         fever: "raises the tier to"           #   change (a substring; "" for nothing on its own)
       error: "size_cm"                        # invalid cases: text the error must contain
@@ -62,7 +68,7 @@ from reasoner.knowledge import DX, Knowledge, default_kb_root
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.policy import load_profile
 from reasoner.pipeline.read import CaseInput, case_from_form, read_case
-from reasoner.pipeline.result import FallbackTimeFrame
+from reasoner.pipeline.result import FallbackTimeFrame, Step
 from reasoner.pipeline.triage import TriageResult, triage
 
 #: Where the scenarios ship with the knowledge, relative to its root: ``cases/`` in the wheel
@@ -105,13 +111,27 @@ EXPECT_KEYS = frozenset(
         "not_plan",
         "plan_due",
         "kept_from",
+        "plan_time_frame",
+        "later_time_frame",
+        "later_from",
         *LIST_CHECKS,
     }
 )
 #: The expectations stated as a mapping (name -> wanted) and as a list of names; any other
 #: expectation is one value.
 MAPPING_EXPECTATIONS = frozenset(
-    {"would_change", "plan", "not_plan", "plan_due", "kept_from", "later_due", "later_kept_from"}
+    {
+        "would_change",
+        "plan",
+        "not_plan",
+        "plan_due",
+        "kept_from",
+        "later_due",
+        "later_kept_from",
+        "plan_time_frame",
+        "later_time_frame",
+        "later_from",
+    }
 )
 LIST_EXPECTATIONS = frozenset({"conflicts", "missing", "later", "not_later", "dropped", *LIST_CHECKS})
 #: The keys of a vignette file: its case, what to expect, and what it records about its source.
@@ -425,6 +445,30 @@ def _compare_later_due(expect: Mapping[str, Any], result: TriageResult) -> list[
             or (str(wanted) != "none" and str(wanted) not in got_from)
         ):
             problems.append(f"later_kept_from: {name}: expected {wanted}, got {sorted(got_from) or 'none'}")
+    return problems + _compare_later_start(expect, result, shown)
+
+
+def _compare_later_start(expect: Mapping[str, Any], result: TriageResult, shown: Mapping[str, Step]) -> list[str]:
+    """``later_time_frame``: later step -> the sooner time frame (ISO 8601) it keeps from the plan
+    step it is the fallback of (or ``none``); ``later_from``: later step -> the action whose result
+    its time frame counts from (or ``none``)."""
+    problems: list[str] = []
+    for name, wanted in (expect.get("later_time_frame") or {}).items():
+        step = shown.get(str(name))
+        kept = result.plan.later_kept_for(step) if step is not None else None
+        got = kept.time_frame if isinstance(kept, FallbackTimeFrame) and kept.time_frame else "none"
+        if step is None or got != str(wanted):
+            problems.append(f"later_time_frame: {name}: expected {wanted}, got {got if step else 'not shown'}")
+    for name, wanted in (expect.get("later_from") or {}).items():
+        step = shown.get(str(name))
+        start = result.plan.later_start(step) if step is not None else None
+        got_from = {_local(iri) for iri in start.after_iris} if start is not None else set()
+        if (
+            step is None
+            or (str(wanted) == "none" and got_from)
+            or (str(wanted) != "none" and str(wanted) not in got_from)
+        ):
+            problems.append(f"later_from: {name}: expected {wanted}, got {sorted(got_from) or 'none'}")
     return problems
 
 
@@ -459,6 +503,11 @@ def _compare_due(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
         kept = {_local(iri) for iri in entry.timing.steps} if entry and entry.timing else set()
         if (str(wanted) == "none" and kept) or (str(wanted) != "none" and str(wanted) not in kept):
             problems.append(f"kept_from: {topic}: expected {wanted}, got {sorted(kept) or 'none'}")
+    for topic, wanted in (expect.get("plan_time_frame") or {}).items():
+        entry = result.plan.topic(str(topic))
+        frames = {o.sooner_time_frame or "none" for o in entry.chosen} if entry else set()
+        if frames != {str(wanted)}:
+            problems.append(f"plan_time_frame: {topic}: expected {wanted}, got {sorted(frames) or 'none'}")
     return problems
 
 

@@ -37,6 +37,8 @@ from reasoner.pipeline.result import (
     PlanTopic,
     Step,
     Tier,
+    duration,
+    sooner,
 )
 
 
@@ -66,25 +68,35 @@ def _pairs(knowledge: Knowledge, query: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def fallback_time_frames(steps: Sequence[Step], plan: Plan, knowledge: Knowledge) -> tuple[FallbackTimeFrame, ...]:
+def fallback_time_frames(
+    steps: Sequence[Step], plan: Plan, knowledge: Knowledge, frames: Mapping[str, str] | None = None
+) -> tuple[FallbackTimeFrame, ...]:
     """The time frames the later steps ``plan`` shows keep from the plan's steps they are the
-    fallback of, where those are due sooner than the later step (after ``plan.later_timing``)."""
+    fallback of, where those are due sooner than the later step (after ``plan.later_timing``). A plan
+    step whose action states its own sooner time frame (``frames``: "PT4H" under the 12-hour tier)
+    passes that on too."""
     replaceable = fallbacks(knowledge)
+    frames = frames or {}
     kept = []
     for step in steps:
         actions = replaceable.get(step.iri)
         if not actions or not plan.shows_later(step):
             continue
         own = plan.later_due(step)
-        best: tuple[Tier, PlanTopic, PlanOption] | None = None
+        own_key = _due_key(own, frames.get(step.action_iri, ""))
+        best: tuple[tuple[int, float], Tier, str, PlanTopic, PlanOption] | None = None
         for entry in plan.topics:
             for option in entry.chosen:
                 due = entry.due(option)
-                if option.action_iri in actions and due is not None and (best is None or due.rank > best[0].rank):
-                    best = (due, entry, option)
-        if best is None or (own is not None and best[0].rank <= own.rank):
+                if option.action_iri not in actions or due is None:
+                    continue
+                time_frame = option.time_frame if entry.kept_for(option) is None else ""
+                key = _due_key(due, time_frame)
+                if best is None or key > best[0]:
+                    best = (key, due, time_frame if sooner(time_frame, due) else "", entry, option)
+        if best is None or best[0] <= own_key:
             continue
-        due, entry, option = best
+        _key, due, time_frame, entry, option = best
         policy = actions[option.action_iri]
         kept.append(
             FallbackTimeFrame(
@@ -97,9 +109,18 @@ def fallback_time_frames(steps: Sequence[Step], plan: Plan, knowledge: Knowledge
                 sources=option.sources,
                 policy_iri=policy,
                 policy=knowledge.label(URIRef(policy)),
+                time_frame=time_frame,
             )
         )
     return tuple(kept)
+
+
+def _due_key(tier: Tier | None, time_frame: str) -> tuple[int, float]:
+    """How soon a step is due, to compare: its tier's rank, then its own time frame where that is
+    sooner than the tier's (a shorter one ranks higher)."""
+    rank = tier.rank if tier is not None else 0
+    span = duration(time_frame) if sooner(time_frame, tier) else None
+    return (rank, -span.total_seconds() if span is not None else float("-inf"))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,11 @@ shows; otherwise it is dropped and recorded with why (``Plan.dropped``). Where t
 replaced in the plan, the later steps of the same kind shown after the replacing step keep its time
 frame if more urgent (``Plan.later_timing``, :mod:`reasoner.pipeline.later_timing`), and a later step
 that is the fallback of a plan step (``dx:fallbackFor``) is due no later than it
-(``Plan.fallback_timing``). The urgency tier is not
+(``Plan.fallback_timing``); where several fallbacks with different actions replace one plan step, one
+is shown and the others are its alternatives (``Plan.fallback_choices``). Each later step shown says
+what its time frame counts from: the result of the plan's step it waits on (``Plan.later_starts``).
+A chosen step whose action states its own time frame, sooner than its tier's (``dx:timeFrame`` on
+the action, ``knowledge-action-time-frames.rq``), carries it (``PlanOption.time_frame``). The urgency tier is not
 decided here: it stays the most urgent applicable recommendation, whatever wins a topic (a kept time
 frame is an applicable step's, so never above it).
 """
@@ -38,7 +42,7 @@ from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.engine import engine_for
-from reasoner.pipeline.later_timing import fallback_time_frames, kept_later_time_frames
+from reasoner.pipeline.later_timing import fallback_time_frames, fallbacks, kept_later_time_frames
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
@@ -51,12 +55,15 @@ from reasoner.pipeline.result import (
     TIE,
     Alternative,
     Dropped,
+    FallbackChoice,
     KeptTimeFrame,
+    LaterStart,
     Plan,
     PlanOption,
     PlanTopic,
     Step,
     Suppression,
+    Tier,
 )
 
 #: What a topic says when every step it has applies but an avoid item forbids each one: the
@@ -108,6 +115,19 @@ def covered_actions(knowledge: Knowledge) -> frozenset[tuple[str, str]]:
         return frozenset()
     rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-covers")
     return frozenset((str(action), str(covered)) for action, covered in rows)
+
+
+@per_knowledge
+def action_time_frames(knowledge: Knowledge) -> Mapping[str, str]:
+    """Each action's own time frame (dx:timeFrame on the action, ISO 8601), by action IRI (once per
+    knowledge): the shortest where an action states several."""
+    if "knowledge-action-time-frames" not in knowledge.queries:
+        return {}
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-action-time-frames")
+    frames: dict[str, str] = {}
+    for action, time_frame in rows:
+        frames.setdefault(str(action), str(time_frame))
+    return frames
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,12 @@ def build_plan(
     for group in untopical.values():
         option = _option(group, ranks)
         entries.append(PlanTopic(topic_iri="", topic=option.action, chosen=(option,), reason=ONLY, alternatives=()))
+    frames = action_time_frames(knowledge)
+    if frames:  # a chosen step's action that states its own time frame (PT4H) says so
+        entries = [
+            replace(e, chosen=tuple(replace(o, time_frame=frames.get(o.action_iri, "")) for o in e.chosen))
+            for e in entries
+        ]
     suppressions = tuple(
         Suppression(
             step=iri,
@@ -190,28 +216,111 @@ def build_plan(
         for iri, avoids in sorted(suppressed.items())
     )
     dropped = _dropped_later_steps(steps, suppressed, entries, knowledge)
-    plan = Plan(topics=tuple(entries), suppressed=suppressions, dropped=dropped)
+    choices = _fallback_choices(steps, suppressed, dropped, entries, ranks, knowledge)
+    if choices:  # a later step that waits on a fallback not shown is left out too
+        others = {iri for choice in choices for alt in choice.alternatives for iri in alt.option.steps}
+        dropped = _dropped_later_steps(steps, suppressed, entries, knowledge, others)
+    plan = Plan(topics=tuple(entries), suppressed=suppressions, dropped=dropped, fallback_choices=choices)
     if dropped:
         awaits = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
         plan = replace(plan, later_timing=kept_later_time_frames(steps, plan, awaits, knowledge))
-    return replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge))
+    plan = replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge, frames))
+    return replace(plan, later_starts=_later_starts(steps, plan, knowledge))
+
+
+def _fallback_choices(
+    steps: Sequence[Step],
+    suppressed: Mapping[str, set[str]],
+    dropped: Sequence[Dropped],
+    entries: Sequence[PlanTopic],
+    ranks: Mapping[str, int],
+    knowledge: Knowledge,
+) -> tuple[FallbackChoice, ...]:
+    """One fallback per plan step: where later steps with different actions are each the fallback
+    (dx:fallbackFor) of the same plan step(s), the plan's rules choose one. Each is due within the
+    more urgent of its own time frame and the replaced step's (rule 9), so most cautious compares
+    those; then what covers the others, then authority. A profile does not choose among fallbacks
+    (the more urgent one is never dropped for a preferred source), and a tie is shown as two steps."""
+    replaceable = fallbacks(knowledge)
+    held = {option.action_iri: (entry, option) for entry in entries for option in entry.chosen}
+    hidden = set(suppressed) | {entry.step for entry in dropped}
+    groups: dict[tuple[str, ...], list[Step]] = {}
+    for step in steps:
+        actions = replaceable.get(step.iri, {})
+        replaced = tuple(sorted(set(actions) & set(held)))
+        if step.kind == "recommendation" and step.condition and step.iri not in hidden and replaced:
+            groups.setdefault(replaced, []).append(step)
+    choices = []
+    for replaced, group in sorted(groups.items()):
+        tiers = [t for a in replaced if (t := held[a][0].due(held[a][1])) is not None]
+        floor = max(tiers, key=lambda t: t.rank) if tiers else None
+        options = [_due_no_later(option, floor) for option in _options(group, ranks)]
+        if len(options) < 2:
+            continue
+        chosen, reason, lost = _select(options, None, covered_actions(knowledge))
+        if len(chosen) != 1 or not lost:
+            continue
+        choices.append(
+            FallbackChoice(
+                replaces=" or ".join(held[a][1].action for a in replaced),
+                replaces_iris=replaced,
+                chosen=chosen[0],
+                reason=reason,
+                alternatives=tuple(_merge_alternatives(lost)),
+            )
+        )
+    return tuple(choices)
+
+
+def _due_no_later(option: PlanOption, floor: Tier | None) -> PlanOption:
+    """``option`` with the tier it is due within as a fallback: its own, or ``floor`` (the replaced
+    plan step's) where that is more urgent."""
+    if floor is not None and (option.tier is None or floor.rank > option.tier.rank):
+        return replace(option, tier=floor)
+    return option
+
+
+def _later_starts(steps: Sequence[Step], plan: Plan, knowledge: Knowledge) -> tuple[LaterStart, ...]:
+    """What each later step shown counts its time frame from: the result of the plan's step it waits
+    on (a primary step first, else a later step shown), or, with no dx:waitsOn, when its condition
+    is known."""
+    rules = waits_on(knowledge)
+    primary = {option.action_iri: option.action for entry in plan.topics for option in entry.chosen}
+    later = {s.action_iri: s.action for s in steps if plan.shows_later(s)}
+    starts = []
+    for step in steps:
+        if not plan.shows_later(step):
+            continue
+        rule = rules.get(step.iri)
+        satisfied = rule.satisfied_by if rule is not None else frozenset()
+        found = {a: label for a, label in primary.items() if a in satisfied} or {
+            a: label for a, label in later.items() if a in satisfied and a != step.action_iri
+        }
+        iris = tuple(sorted(found, key=lambda a: found[a]))
+        starts.append(LaterStart(step=step.iri, after=tuple(found[a] for a in iris), after_iris=iris))
+    return tuple(starts)
 
 
 def _dropped_later_steps(
-    steps: Sequence[Step], suppressed: Mapping[str, set[str]], entries: Sequence[PlanTopic], knowledge: Knowledge
+    steps: Sequence[Step],
+    suppressed: Mapping[str, set[str]],
+    entries: Sequence[PlanTopic],
+    knowledge: Knowledge,
+    not_shown: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[Dropped, ...]:
     """The later steps whose dx:waitsOn no action in the plan satisfies.
 
     The plan's actions are its primary steps' and, to a fixpoint, those of the later steps it shows
     (a biopsy after imaging also follows an MRI that is itself a later step). A suppressed later
-    step is not shown (the avoid item says why) and satisfies nothing.
+    step is not shown (the avoid item says why) and satisfies nothing; nor does a later step in
+    ``not_shown`` (a fallback another fallback of the same step won over).
     """
     rules = waits_on(knowledge)
     in_plan = {option.action_iri for entry in entries for option in entry.chosen}
     pending = {
         step.iri: step
         for step in steps
-        if step.kind == "recommendation" and step.condition and step.iri not in suppressed
+        if step.kind == "recommendation" and step.condition and step.iri not in suppressed and step.iri not in not_shown
     }
     changed = True
     while changed:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from reasoner.engines.owl_rl import Triple
 from reasoner.errors import EXIT_INCOMPLETE, EXIT_TRIAGED
@@ -36,6 +38,41 @@ class Tier:
     label: str
     rank: int
     time_frame: str
+
+
+_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?")
+_UNITS = (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1))
+
+
+def duration(text: str) -> timedelta | None:
+    """An ISO 8601 duration of weeks, days, hours and minutes ("PT4H", "P14D"), or None."""
+    match = _DURATION.fullmatch(text or "")
+    if match is None or not any(match.groups()):
+        return None
+    weeks, days, hours, minutes = (int(part) if part else 0 for part in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+
+
+def duration_words(text: str) -> str:
+    """An ISO 8601 duration in words ("PT4H": "4 hours", "P14D": "14 days"); the text itself if it
+    is not one."""
+    span = duration(text)
+    if span is None:
+        return text
+    minutes = int(span.total_seconds() // 60)
+    parts = []
+    for unit, size in _UNITS[1:]:  # days, hours, minutes: as the sources state time frames
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts) or "0 minutes"
+
+
+def sooner(time_frame: str, tier: Tier | None) -> bool:
+    """Whether an action's own ``time_frame`` is shorter than the tier's time frame."""
+    own = duration(time_frame)
+    bound = duration(tier.time_frame) if tier is not None else None
+    return own is not None and (bound is None or own < bound)
 
 
 @dataclass(frozen=True)
@@ -100,6 +137,13 @@ class PlanOption:
     steps: tuple[str, ...]  # recommendation IRIs
     sources: tuple[str, ...]  # short source names
     authority: int
+    time_frame: str = ""  # the action's own time frame (dx:timeFrame, ISO 8601), where it states one
+
+    @property
+    def sooner_time_frame(self) -> str:
+        """The action's own time frame where it is sooner than its tier's ("PT4H" under the 12-hour
+        tier: the tier scale is fixed), else ""."""
+        return self.time_frame if sooner(self.time_frame, self.tier) else ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +298,15 @@ class FallbackTimeFrame:
     sources: tuple[str, ...]  # that plan step's short source names
     policy_iri: str  # the rule that keeps the time frame
     policy: str  # its label
+    time_frame: str = ""  # the replaced step's own time frame where sooner than ``tier`` (e.g. PT4H), else ""
+
+    @property
+    def due_text(self) -> str:
+        """When it is due: the replaced step's own sooner time frame ("within 4 hours (PT4H)"), else
+        the tier's label."""
+        if self.time_frame:
+            return f"within {duration_words(self.time_frame)} ({self.time_frame})"
+        return self.tier.label
 
     @property
     def source_text(self) -> str:
@@ -264,13 +317,47 @@ class FallbackTimeFrame:
 
     @property
     def text(self) -> str:
-        """The time frame and whose it is: "<tier label>: <source_text>"."""
-        return f"{self.tier.label}: {self.source_text}"
+        """The time frame and whose it is: "<due_text>: <source_text>"."""
+        return f"{self.due_text}: {self.source_text}"
 
     @property
     def because(self) -> str:
         """Why the later step keeps that time frame, in words."""
-        return f"it is the fallback of the plan's step on {self.topic} ({self.replaces}), due {self.tier.label}"
+        return f"it is the fallback of the plan's step on {self.topic} ({self.replaces}), due {self.due_text}"
+
+
+@dataclass(frozen=True)
+class FallbackChoice:
+    """One fallback among several for the same plan step: later steps that are each the fallback
+    (``dx:fallbackFor``) of the step the plan holds, with different actions, from different sources
+    ("if MRI is contraindicated: CT of the spine" [NG234], "... CT with contrast" [Seed 003]). One
+    primary step per question: the plan shows the chosen one, due within the more urgent of their
+    time frames, and the others as its alternatives with why they lost."""
+
+    replaces: str  # the plan's step(s) they are the fallback of, in words
+    replaces_iris: tuple[str, ...]  # those actions' IRIs
+    chosen: PlanOption  # the fallback shown (its recommendations, sources and due tier)
+    reason: str  # how it was chosen: POLICY (most cautious), COVERED or AUTHORITY
+    alternatives: tuple[Alternative, ...]  # the fallbacks not shown, and why
+
+
+@dataclass(frozen=True)
+class LaterStart:
+    """What a later step's time frame counts from. A later step waits on a result: "due within 2
+    weeks" after a routine first step counts from the result of the step it waits on
+    (``dx:waitsOn``), not from now; a step whose condition is on the patient counts from when that
+    is known."""
+
+    step: str  # the later step shown (recommendation IRI)
+    after: tuple[str, ...]  # the plan's steps whose result it waits on (actions, in words); () if none
+    after_iris: tuple[str, ...]  # their IRIs
+
+    @property
+    def text(self) -> str:
+        """ "counted from the result of <action>", or "counted from when that is known"."""
+        if self.after:
+            return f"counted from the result of {' or '.join(self.after)}"
+        return "counted from when that is known"
 
 
 @dataclass(frozen=True)
@@ -280,6 +367,8 @@ class Plan:
     dropped: tuple[Dropped, ...] = ()
     later_timing: tuple[KeptLaterTimeFrame, ...] = ()  # later steps shown that keep a dropped step's time frame
     fallback_timing: tuple[FallbackTimeFrame, ...] = ()  # later steps shown due as soon as the step they replace
+    fallback_choices: tuple[FallbackChoice, ...] = ()  # one fallback shown where several replace one plan step
+    later_starts: tuple[LaterStart, ...] = ()  # what each later step shown counts its time frame from
 
     def topic(self, local_name: str) -> PlanTopic | None:
         for entry in self.topics:
@@ -298,7 +387,28 @@ class Plan:
         if not step.condition or step.kind != "recommendation":
             return False
         hidden = {entry.step for entry in self.dropped} | {entry.step for entry in self.suppressed}
-        return step.iri not in hidden
+        return step.iri not in hidden and step.iri not in self.fallback_alternatives
+
+    @property
+    def fallback_alternatives(self) -> frozenset[str]:
+        """The later steps not shown because another fallback of the same plan step was chosen."""
+        return frozenset(
+            iri for choice in self.fallback_choices for alt in choice.alternatives for iri in alt.option.steps
+        )
+
+    def fallback_choice(self, step: Step) -> FallbackChoice | None:
+        """The choice among fallbacks that ``step`` won, if it was one of several."""
+        for choice in self.fallback_choices:
+            if step.iri in choice.chosen.steps:
+                return choice
+        return None
+
+    def later_start(self, step: Step) -> LaterStart | None:
+        """What a later step shown counts its time frame from (None if it is not shown)."""
+        for start in self.later_starts:
+            if start.step == step.iri:
+                return start
+        return None
 
     def later_kept_for(self, step: Step) -> KeptLaterTimeFrame | FallbackTimeFrame | None:
         """The time frame a later step shown keeps, or None: from a more urgent dropped later step it

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from reasoner.pipeline.result import Alternative, PlanOption, PlanTopic
+from reasoner.pipeline.result import Alternative, FallbackTimeFrame, PlanOption, PlanTopic, duration, duration_words
 from reasoner.pipeline.triage import Citation, Conflict, Step, TriageResult, chain
 
 DISCLAIMER = "Decision support for professionals, not a diagnosis. Check every step against clinical judgement."
@@ -66,7 +66,7 @@ def _summary(result: TriageResult) -> list[str]:
         tier = group[0][0].due(group[0][1])
         headline = result.urgency.iri if result.urgency else ""
         when = f"{tier.label}: " if tier and tier.iri != headline else ""
-        steps = "; ".join(o.action + _kept_text(e, o) for e, o in group)
+        steps = "; ".join(o.action + (_kept_text(e, o) or _own_text(o)) for e, o in group)
         sources = ", ".join(dict.fromkeys(s for _e, o in group for s in o.sources))
         lines.append(_field("DO NOW" if index == 0 else "THEN", f"{when}{steps}   [{sources}]"))
     if not chosen:
@@ -120,8 +120,11 @@ def _later(result: TriageResult) -> list[str]:
         if _later_rank(result, step) > _later_rank(result, seen.get(step.action_iri, step)):
             seen[step.action_iri] = step
         seen.setdefault(step.action_iri, step)
-    soonest = sorted(seen.values(), key=lambda s: -_later_rank(result, s))  # stable: pathway order within a tier
-    return [_field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}") for s in soonest[:MAX_LATER]]
+    soonest = sorted(seen.values(), key=lambda s: _later_key(result, s), reverse=True)  # stable: pathway order
+    return [
+        _field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}{_fallback_text(result, s)}")
+        for s in soonest[:MAX_LATER]
+    ]
 
 
 def _later_rank(result: TriageResult, step: Step) -> int:
@@ -129,13 +132,38 @@ def _later_rank(result: TriageResult, step: Step) -> int:
     return due.rank if due is not None else 0
 
 
-def _later_due_text(result: TriageResult, step: Step) -> str:
-    """ " (due <tier>)", or " (due <tier>: <source>'s time frame for <action>, which it stands in
-    for)" where the later step keeps a dropped later step's time frame; "" without a time frame."""
+def _later_key(result: TriageResult, step: Step) -> tuple[int, float]:
+    """How soon a later step is due: its tier's rank, then a fallback's sooner own time frame."""
     kept = result.plan.later_kept_for(step)
-    if kept is not None:
+    span = duration(kept.time_frame) if isinstance(kept, FallbackTimeFrame) and kept.time_frame else None
+    return (_later_rank(result, step), -span.total_seconds() if span is not None else float("-inf"))
+
+
+def _later_due_text(result: TriageResult, step: Step) -> str:
+    """ " (due <tier>, counted from the result of <step it waits on>)", with ": <source>'s time
+    frame for <action>, which it stands in for" where it keeps a dropped later step's time frame;
+    " (due <time frame>: the time frame of <step>, which it replaces if that cannot be done)" for a
+    fallback, whose time counts as that step's; "" without a time frame."""
+    kept = result.plan.later_kept_for(step)
+    if isinstance(kept, FallbackTimeFrame):
         return f" (due {kept.text})"
-    return f" (due {step.tier.label})" if step.tier is not None else ""
+    start = result.plan.later_start(step)
+    counted = f", {start.text}" if start is not None else ""
+    if kept is not None:
+        return f" (due {kept.tier.label}{counted}: {kept.source_text})"
+    return f" (due {step.tier.label}{counted})" if step.tier is not None else ""
+
+
+def _fallback_text(result: TriageResult, step: Step) -> str:
+    """ " [sources]; instead of: <fallback> [sources] (<why>)" where this fallback was chosen over
+    another fallback of the same plan step; else ""."""
+    choice = result.plan.fallback_choice(step)
+    if choice is None:
+        return ""
+    others = "; ".join(
+        f"{a.option.action} [{', '.join(a.option.sources)}] ({_short_reason(a)})" for a in choice.alternatives
+    )
+    return f" [{', '.join(choice.chosen.sources)}]; instead of: {others}"
 
 
 def _hidden(result: TriageResult, shown_later: int, shown_avoid: int) -> list[str]:
@@ -217,12 +245,15 @@ SHORT = {
 def _chosen_text(entry: PlanTopic, headline: str) -> str:
     if not entry.chosen:
         return entry.no_step_text or "no step applies now"
-    options = " OR ".join(
-        f"{o.action}{_kept_text(entry, o) or (_tier_text(o) if o.tier and o.tier.iri != headline else '')}"
-        f" [{', '.join(o.sources)}]"
-        for o in entry.chosen
-    )
+    options = " OR ".join(f"{o.action}{_due_text(entry, o, headline)} [{', '.join(o.sources)}]" for o in entry.chosen)
     return f"{options}  ({REASONS.get(entry.reason, entry.reason)})"
+
+
+def _due_text(entry: PlanTopic, option: PlanOption, headline: str) -> str:
+    """When a chosen step is due, where the headline does not say it: a kept time frame, the
+    action's own sooner one, or its tier where that is not the headline's."""
+    shown = _kept_text(entry, option) or _own_text(option)
+    return shown or (_tier_text(option) if option.tier and option.tier.iri != headline else "")
 
 
 def _kept_text(entry: PlanTopic, option: PlanOption) -> str:
@@ -230,6 +261,16 @@ def _kept_text(entry: PlanTopic, option: PlanOption) -> str:
     a replaced step's time frame for this option; else ""."""
     kept = entry.kept_for(option)
     return f" (due {kept.text})" if kept is not None else ""
+
+
+def _own_text(option: PlanOption) -> str:
+    """ " (due within <own time frame> (<ISO>), sooner than the tier's <tier's>)" where
+    the action states a time frame sooner than its tier's (the tier scale is fixed); else ""."""
+    own = option.sooner_time_frame
+    if not own or option.tier is None:
+        return ""
+    tier = duration_words(option.tier.time_frame)
+    return f" (due within {duration_words(own)} ({own}), sooner than the tier's {tier})"
 
 
 def _alternative_text(alternative: Alternative) -> str:
@@ -359,6 +400,11 @@ def _left_out(result: TriageResult) -> list[str]:
         kept = f"; its time frame is kept by: {'; '.join(dict.fromkeys(keeps))}" if keeps else ""
         text = f"{dropped.action} (if {dropped.condition}): {dropped.because}{kept}{sources}"
         lines.append(_wrap(text, "  - ", "    "))
+    for choice in result.plan.fallback_choices:
+        for alternative in choice.alternatives:
+            option = alternative.option
+            why = f"another fallback of {choice.replaces} is shown: {choice.chosen.action} ({alternative.detail})"
+            lines.append(_wrap(f"{option.action}: {why}  [{', '.join(option.sources)}]", "  - ", "    "))
     return ["", "Later steps left out of this plan:", *lines] if lines else []
 
 
@@ -368,14 +414,34 @@ def _headline(result: TriageResult) -> str:
     if result.complete:
         if tier is None:
             return "URGENCY: undetermined (no recommendation applies)"
-        return f"URGENCY: {tier.label} ({tier.time_frame})"
+        return f"URGENCY: {tier.label} ({tier.time_frame}){_sooner_text(result)}"
     floor = (
         f"at least {tier.label} ({tier.time_frame})" if tier else ("no tier can be set from the recorded facts alone")
     )
     line = f"URGENCY: {floor}"
     if possible is not None and (tier is None or possible.rank > tier.rank):
         line += f"; could be {possible.label} ({possible.time_frame}) until the missing items are recorded"
-    return line
+    return line + _sooner_text(result)
+
+
+def _sooner_text(result: TriageResult) -> str:
+    """ "; a step is due sooner: within <time frame> (see DO NOW)" where a step the plan does now
+    states its own time frame, sooner than the headline tier's (the 4-hour cauda equina MRI under
+    the 12-hour tier): the headline never gives a later time without saying so; else ""."""
+    headline = result.effective_urgency
+    bound = duration(headline.time_frame) if headline is not None else None
+    frames = {
+        own: span
+        for entry in result.plan.topics
+        for option in entry.chosen
+        if (own := option.sooner_time_frame) and entry.kept_for(option) is None and (span := duration(own)) is not None
+    }
+    if not frames:
+        return ""
+    soonest = min(frames, key=lambda own: frames[own])
+    if bound is not None and frames[soonest] >= bound:
+        return ""
+    return f"; a step is due sooner: within {duration_words(soonest)} ({soonest}, see DO NOW)"
 
 
 def _step_lines(result: TriageResult, step: Step, bullet: str) -> list[str]:

@@ -25,6 +25,8 @@ from reasoner.errors import KnowledgeError
 from reasoner.knowledge import DX, Knowledge, load_knowledge
 
 INVALID_SHARE = 0.02
+#: The SHACL target predicates: a shape with one of them is a top-level shape, not a condition.
+TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
 INCOMPLETE_SHARE = 0.15
 QUIET_SHARE = 0.35
 #: Age units a case form may use, by the suffix of its key; a unit conversion, not clinical knowledge.
@@ -104,7 +106,15 @@ def form_vocabulary(knowledge: Knowledge) -> FormVocabulary:
     if finding_range is None or lump_key is None or DX.hasFinding not in lists or DX.hasAbsentFinding not in lists:
         raise KnowledgeError("the case-form context lacks the lump or the present/absent finding lists")
     shapes = knowledge.shapes
-    required = {str(shapes.value(shape, SH.path)) for shape in shapes.subjects(SH.minCount, None)}
+    # asked unconditionally: a property with sh:minCount of a shape that has its own target (one
+    # nested in a condition, sh:or or sh:not, asks only in some situation)
+    targeted = {shape for target in TARGETS for shape in shapes.subjects(target, None)}
+    required = {
+        str(shapes.value(prop, SH.path))
+        for shape in targeted
+        for prop in shapes.objects(shape, SH.property)
+        if (prop, SH.minCount, None) in shapes
+    }
     optional = frozenset(key for key in lump_values if str(terms[key]) not in required)
     sizes = sorted({float(o.toPython()) for o in ontology.objects(None, DX.minCm) if isinstance(o, Literal)})
     bounds = {

@@ -208,11 +208,12 @@ def _item_change(
     profile: Profile | None,
     pipeline: Pipeline,
 ) -> str:
-    """What recording this one item at its worst would change, in words ("" if nothing)."""
+    """What recording this one item at its worst would change, in words ("" if nothing): the tier it
+    would raise, else each topic whose chosen step (or kept time frame) it would change."""
     completed = Graph()
     completed += graph
-    for prop, value in item.assumptions:
-        completed.add((item.focus, prop, value))
+    for fact in item.facts(graph):
+        completed.add(fact)
     _closure, view = pipeline.close_and_report(completed, knowledge, PLAN_QUERIES)
     precautions = _run(view, knowledge, PRECAUTIONS)
     tier = _urgency(view, knowledge)
@@ -227,7 +228,7 @@ def _item_change(
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}")
         elif entry.chosen and entry.timing is not None and old != _primaries_of(entry):
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}, due {entry.timing.text}")
-    return f"changes {changes[0]}" if changes else ""
+    return "; ".join(f"changes {change}" for change in changes)
 
 
 def stamp(knowledge: Knowledge) -> KnowledgeStamp:
@@ -249,9 +250,9 @@ def worst_case_graph(
     for _ in range(MAX_ASSUMPTION_ROUNDS):
         added = False
         for item in missing:
-            for prop, value in item.assumptions:
-                if (item.focus, prop, value) not in worst:
-                    worst.add((item.focus, prop, value))
+            for fact in item.facts(worst):
+                if fact not in worst:
+                    worst.add(fact)
                     added = True
         if not added:
             break

@@ -35,12 +35,25 @@ class Problem:
 
 @dataclass(frozen=True)
 class MissingItem:
-    """An item safe triage needs that the case does not record."""
+    """An item safe triage needs that the case does not record.
+
+    ``assumptions`` are the worst-case facts (property, value) assumed while it is missing: on the
+    focus node, or, where the shape names ``dx:assumeOnObjectsOf`` (``on_objects_of``), on each object
+    of that property of the focus node (a shape on the case that assumes a fact about its lump)."""
 
     item: str
     message: str
     focus: Node
     assumptions: tuple[tuple[URIRef, Node], ...]
+    on_objects_of: URIRef | None = None
+
+    def facts(self, graph: Graph) -> list[Triple]:
+        """The worst-case triples this item adds to ``graph`` (which is not modified)."""
+        if self.on_objects_of is None:
+            nodes: list[Node] = [self.focus]
+        else:
+            nodes = sorted(graph.objects(self.focus, self.on_objects_of), key=str)
+        return [(node, prop, value) for node in nodes for prop, value in self.assumptions]
 
 
 @dataclass(frozen=True)
@@ -154,9 +167,17 @@ def report_from_results(results: Iterable[ShapeResult], knowledge: Knowledge, so
             problems.add(Problem(field=name, message=message, value=_show(result.value, knowledge)))
         elif result.focus is not None:
             assumptions = _assumptions(knowledge, shape)
+            on = knowledge.shapes.value(shape, DX.assumeOnObjectsOf) if shape is not None else None
             key = (str(result.focus), name)
             missing.setdefault(
-                key, MissingItem(item=name, message=message, focus=result.focus, assumptions=assumptions)
+                key,
+                MissingItem(
+                    item=name,
+                    message=message,
+                    focus=result.focus,
+                    assumptions=assumptions,
+                    on_objects_of=on if isinstance(on, URIRef) else None,
+                ),
             )
     ordered_missing = tuple(sorted(missing.values(), key=lambda item: (item.item, str(item.focus))))
     return ValidationReport(

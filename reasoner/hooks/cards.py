@@ -22,7 +22,8 @@ from reasoner.fhir.mapping import describe_coding
 from reasoner.fhir.questionnaire import DORSUM_SYSTEM
 from reasoner.hooks.spec import SUMMARY_LIMIT, Action, Card, Indicator, Link, Source, Suggestion
 from reasoner.knowledge import DX, Knowledge
-from reasoner.pipeline.result import SUPPRESSED, PlanOption, Step, Tier, TriageResult
+from reasoner.pipeline.result import SUPPRESSED, PlanOption, Step, Tier, TriageResult, duration_words
+from reasoner.render.text import later_texts
 
 #: A tier whose time frame is at most this long shows as "critical"; at most WARNING_WITHIN, "warning".
 CRITICAL_WITHIN = timedelta(hours=48)
@@ -104,17 +105,21 @@ def plan_markdown(result: TriageResult) -> str:
     lines: list[str] = []
     urgency = result.urgency.label if result.urgency else "not known"
     if result.complete:
-        lines.append(f"**Urgency:** {urgency}")
+        lines.append(f"**Urgency:** {urgency}{_sooner(result)}")
     else:
         possible = result.possible_urgency.label if result.possible_urgency else "not known"
-        lines.append(f"**Urgency:** at least {urgency}; could be **{possible}** until the missing items are recorded")
+        lines.append(
+            f"**Urgency:** at least {urgency}; could be **{possible}** until the missing items are recorded"
+            f"{_sooner(result)}"
+        )
     lines += ["", "**Plan**", ""]
     for topic in result.plan.topics:
         if topic.tie:
             answer = "CHOOSE: " + " / ".join(option.action for option in topic.chosen)
         elif topic.primary is not None:
             kept = topic.kept_for(topic.primary)
-            due = f", due {kept.text}" if kept is not None else ""
+            own = topic.primary.sooner_time_frame
+            due = f", due {kept.text}" if kept is not None else _own_due(own)
             answer = f"{topic.primary.action} ({', '.join(topic.primary.sources)}{due})"
         else:
             answer = topic.no_step_text or "no step applies"
@@ -122,6 +127,9 @@ def plan_markdown(result: TriageResult) -> str:
         lines += [
             f"  - not now: {alt.option.action} ({alt.detail})" for alt in topic.alternatives if alt.reason == SUPPRESSED
         ]
+    later = later_texts(result)
+    if later:  # as the text's LATER lines: when each is due, what from, and the fallback chosen
+        lines += ["", "**Later, depending on results**", ""] + [f"- {text}" for text in later]
     if result.red_flags:
         lines += ["", "**Red flags**", ""]
         named = {item.iri: item.label for item in result.red_flags + result.situations}
@@ -136,6 +144,18 @@ def plan_markdown(result: TriageResult) -> str:
     stamp = result.knowledge
     lines += ["", f"_dorsum knowledge {stamp.version} ({stamp.content_hash[:12]}); decision support, not diagnosis._"]
     return "\n".join(lines)
+
+
+def _sooner(result: TriageResult) -> str:
+    """ "; **a step is due sooner: within 4 hours (PT4H)**" where a plan step states its own time
+    frame, shorter than the headline tier's (as the text's headline says); else ""."""
+    own = result.plan.due_sooner_than(result.effective_urgency)
+    return f"; **a step is due sooner: within {duration_words(own)} ({own})**" if own else ""
+
+
+def _own_due(own: str) -> str:
+    """ ", due within 4 hours (PT4H)" for a step's own time frame, sooner than its tier's; else ""."""
+    return f", due within {duration_words(own)} ({own})" if own else ""
 
 
 def order_warnings(
@@ -240,7 +260,7 @@ def _order_suggestion(option: PlanOption, tier: Tier, links: CardLinks, knowledg
             "coding": [{"system": DORSUM_SYSTEM, "code": option.action_iri, "display": option.action}],
             "text": option.action,
         },
-        "reasonCode": [{"text": f"dorsum triage: {tier.label}"}],
+        "reasonCode": [{"text": f"dorsum triage: {tier.label}{_own_due(option.sooner_time_frame)}"}],
     }
     if links.patient_reference:
         request["subject"] = {"reference": links.patient_reference}

@@ -403,6 +403,22 @@ class Plan:
                 return choice
         return None
 
+    def due_sooner_than(self, tier: Tier | None) -> str:
+        """The shortest own time frame a chosen step is due within (rule 11: "PT4H" under the 12-hour
+        tier), where it is shorter than ``tier``'s (the headline's); "" if none. A step due within a
+        kept time frame is due within that, not its own."""
+        frames = {
+            own: span
+            for entry in self.topics
+            for option in entry.chosen
+            if (own := option.sooner_time_frame) and entry.kept_for(option) is None and (span := duration(own))
+        }
+        if not frames:
+            return ""
+        soonest = min(frames, key=lambda own: frames[own])
+        bound = duration(tier.time_frame) if tier is not None else None
+        return soonest if bound is None or frames[soonest] < bound else ""
+
     def later_start(self, step: Step) -> LaterStart | None:
         """What a later step shown counts its time frame from (None if it is not shown)."""
         for start in self.later_starts:

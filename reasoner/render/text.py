@@ -106,9 +106,15 @@ def _field(name: str, text: str) -> str:
 
 
 def _later(result: TriageResult) -> list[str]:
-    """The first later steps, the soonest due first, one per action (the most urgent step of each),
-    each with when it is due; not an action the plan already does now (it read "DO NOW emergency
-    assessment" and then "LATER if imaging shows compression: emergency assessment, within 24 hours")."""
+    """The first ``MAX_LATER`` LATER lines (:func:`later_texts`)."""
+    return [_field("LATER", text) for text in later_texts(result)[:MAX_LATER]]
+
+
+def later_texts(result: TriageResult) -> list[str]:
+    """The later steps, the soonest due first, one per action (the most urgent step of each), each
+    with when it is due, what that counts from, and the fallbacks it was chosen over; not an action
+    the plan already does now (it read "DO NOW emergency assessment" and then "LATER if imaging
+    shows compression: emergency assessment, within 24 hours"). The CDS Hooks card says the same."""
     now = {option.action_iri for entry in result.plan.topics for option in entry.chosen}  # already a DO NOW or THEN
     conditional = [
         s
@@ -121,10 +127,7 @@ def _later(result: TriageResult) -> list[str]:
             seen[step.action_iri] = step
         seen.setdefault(step.action_iri, step)
     soonest = sorted(seen.values(), key=lambda s: _later_key(result, s), reverse=True)  # stable: pathway order
-    return [
-        _field("LATER", f"if {s.condition}: {s.action}{_later_due_text(result, s)}{_fallback_text(result, s)}")
-        for s in soonest[:MAX_LATER]
-    ]
+    return [f"if {s.condition}: {s.action}{_later_due_text(result, s)}{_fallback_text(result, s)}" for s in soonest]
 
 
 def _later_rank(result: TriageResult, step: Step) -> int:
@@ -428,20 +431,8 @@ def _sooner_text(result: TriageResult) -> str:
     """ "; a step is due sooner: within <time frame> (see DO NOW)" where a step the plan does now
     states its own time frame, sooner than the headline tier's (the 4-hour cauda equina MRI under
     the 12-hour tier): the headline never gives a later time without saying so; else ""."""
-    headline = result.effective_urgency
-    bound = duration(headline.time_frame) if headline is not None else None
-    frames = {
-        own: span
-        for entry in result.plan.topics
-        for option in entry.chosen
-        if (own := option.sooner_time_frame) and entry.kept_for(option) is None and (span := duration(own)) is not None
-    }
-    if not frames:
-        return ""
-    soonest = min(frames, key=lambda own: frames[own])
-    if bound is not None and frames[soonest] >= bound:
-        return ""
-    return f"; a step is due sooner: within {duration_words(soonest)} ({soonest}, see DO NOW)"
+    soonest = result.plan.due_sooner_than(result.effective_urgency)
+    return f"; a step is due sooner: within {duration_words(soonest)} ({soonest}, see DO NOW)" if soonest else ""
 
 
 def _step_lines(result: TriageResult, step: Step, bullet: str) -> list[str]:

@@ -9,7 +9,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
 from reasoner.knowledge import DX
-from reasoner.pipeline.result import FallbackTimeFrame, KeptLaterTimeFrame
+from reasoner.pipeline.result import FallbackTimeFrame, KeptLaterTimeFrame, PlanOption, duration_words
 from reasoner.pipeline.triage import TriageResult
 from reasoner.terms import Triple
 
@@ -93,6 +93,8 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             add((topic, RESULT.primaryAction, URIRef(option.action_iri)))
             for step in option.steps:
                 add((topic, RESULT.primaryStep, URIRef(step)))
+            if entry.kept_for(option) is None:
+                _add_own_time_frame(add, topic, option)
         for alternative in entry.alternatives:
             for step in alternative.option.steps:
                 add((topic, RESULT.alternativeStep, URIRef(step)))
@@ -114,6 +116,52 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
     for dropped in result.plan.dropped:
         add((node, RESULT.droppedStep, URIRef(dropped.step)))
     _add_later_timing(add, node, result)
+    _add_fallback_choices(add, node, result)
+    _add_later_starts(add, node, result)
+
+
+def _add_later_starts(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
+    """What each later step's time frame counts from: ``res:laterStart [ res:laterStep ;
+    res:countedFrom <action> ]`` (no ``res:countedFrom``: from when its condition is known)."""
+    for start in result.plan.later_starts:
+        counted = BNode()
+        add((node, RESULT.laterStart, counted))
+        add((counted, RESULT.laterStep, URIRef(start.step)))
+        for action in start.after_iris:
+            add((counted, RESULT.countedFrom, URIRef(action)))
+        add((counted, RDFS.comment, Literal(start.text)))
+
+
+def _add_own_time_frame(add: Callable[[Triple], None], topic: BNode, option: PlanOption) -> None:
+    """Rule 11: a chosen step due within its action's own time frame, sooner than its tier's (the
+    4-hour MRI under the 12-hour tier): ``res:ownTimeFrame [ res:primaryAction ; res:timeFrame ]``."""
+    own = option.sooner_time_frame
+    if own:
+        due = BNode()
+        add((topic, RESULT.ownTimeFrame, due))
+        add((due, RESULT.primaryAction, URIRef(option.action_iri)))
+        add((due, RESULT.timeFrame, Literal(own, datatype=XSD.duration)))
+        add((due, RDFS.comment, Literal(f"{option.action}: due within {duration_words(own)} ({own})")))
+
+
+def _add_fallback_choices(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
+    """One ``res:fallbackChoice`` node for each plan step with several fallbacks: the one shown
+    (``res:chosenStep``) and the others (``res:alternativeStep``), how it was chosen, and why."""
+    for choice in result.plan.fallback_choices:
+        chosen = BNode()
+        add((node, RESULT.fallbackChoice, chosen))
+        for action in choice.replaces_iris:
+            add((chosen, RESULT.replacedAction, URIRef(action)))
+        add((chosen, RESULT.chosenAction, URIRef(choice.chosen.action_iri)))
+        for step in choice.chosen.steps:
+            add((chosen, RESULT.chosenStep, URIRef(step)))
+        add((chosen, RESULT.decidedBy, Literal(choice.reason)))
+        for alternative in choice.alternatives:
+            for step in alternative.option.steps:
+                add((chosen, RESULT.alternativeStep, URIRef(step)))
+        others = "; ".join(f"{a.option.action} ({a.detail})" for a in choice.alternatives)
+        comment = f"if {choice.replaces} cannot be done: {choice.chosen.action}, instead of {others}"
+        add((chosen, RDFS.comment, Literal(comment)))
 
 
 def _add_later_timing(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
@@ -135,7 +183,8 @@ def _add_kept_later(
     stands_in: bool,
 ) -> None:
     """One kept later time frame: the later step, its tier, the action replaced, the recommendations
-    that give the time frame (``res:standsInFor`` them too, for a dropped later step), the rule."""
+    that give the time frame (``res:standsInFor`` them too, for a dropped later step), the rule, and
+    ``res:timeFrame`` where a fallback keeps the replaced step's own sooner time frame (PT4H)."""
     frame = BNode()
     add((node, RESULT.keptLaterTimeFrame, frame))
     add((frame, RESULT.laterStep, URIRef(kept.step)))
@@ -146,4 +195,6 @@ def _add_kept_later(
             add((frame, RESULT.standsInFor, URIRef(step)))
         add((frame, PROV.wasDerivedFrom, URIRef(step)))
     add((frame, RESULT.keptBy, URIRef(kept.policy_iri)))
+    if isinstance(kept, FallbackTimeFrame) and kept.time_frame:  # the replaced step's own, sooner than the tier
+        add((frame, RESULT.timeFrame, Literal(kept.time_frame, datatype=XSD.duration)))
     add((frame, RDFS.comment, Literal(f"due {kept.text}: {kept.because}")))

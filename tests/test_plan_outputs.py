@@ -1,0 +1,126 @@
+"""The plan's newer fields in every output, not only the text (plan rules 10 and 11, LATER starts).
+
+The text says that a step is due sooner than its tier (the cauda equina pathway's 4-hour MRI under
+the 12-hour tier), which fallback it shows where two sources name one for the same step, and what
+each LATER time frame counts from. The Turtle result and the CDS Hooks plan card said none of it:
+the card's urgency line gave the 12 hours alone and listed no later step, and Turtle's kept time
+frame of the CT fallback was the 12-hour tier (the 4 hours only in a comment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rdflib import Literal, URIRef
+
+from reasoner import Knowledge, render_text, triage
+from reasoner.hooks.cards import CardLinks, plan_markdown, triage_cards
+from reasoner.knowledge import DX
+from reasoner.pipeline.result import TriageResult
+from reasoner.render.turtle import RESULT, result_graph
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+LINKS = CardLinks(questionnaire="https://example.org/q", patient_reference="Patient/1")
+
+
+def _scenario(knowledge: Knowledge, number: str) -> TriageResult:
+    from reasoner.authoring.vignettes import load_vignette, vignette_case
+
+    path = next(path for path in CASES if path.name.startswith(f"{number}-"))
+    return triage(vignette_case(load_vignette(path), knowledge), knowledge)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_card_says_a_step_is_due_sooner_and_its_fallback(knowledge: Knowledge) -> None:
+    result = _scenario(knowledge, "502")
+    assert result.urgency is not None and result.urgency.time_frame == "PT12H"
+    detail = _flat(plan_markdown(result))
+    urgency = detail.split("**Plan**", 1)[0]
+    assert "a step is due sooner: within 4 hours (PT4H)" in urgency, urgency
+    assert "within 4 hours of the request (GIRFT CES pathway, RCR CIB MRI for CES, due within 4 hours (PT4H))" in detail
+    later = detail.split("**Later, depending on results**", 1)[1]
+    assert "if MRI is contraindicated or unavailable: CT with contrast (due within 4 hours (PT4H)" in later, later
+    # the imaging order the card suggests says the 4 hours too
+    card = triage_cards(result, knowledge, LINKS)[0]
+    reasons = [
+        code["text"]
+        for suggestion in card.suggestions or []
+        for action in suggestion.actions or []
+        for code in (action.resource or {}).get("reasonCode", [])
+    ]
+    assert any("due within 4 hours (PT4H)" in reason for reason in reasons), reasons
+
+
+def _later_lines(text: str) -> list[str]:
+    """The text's LATER lines, each joined from its wrapped lines."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("LATER "):
+            lines.append(line[len("LATER ") :])
+        elif lines and line.startswith(" " * 9) and not line.lstrip().startswith("(+") and lines[-1] is not None:
+            lines[-1] += " " + line
+        else:
+            lines.append(None)  # type: ignore[arg-type]
+    return [_flat(line) for line in lines if line is not None]
+
+
+def test_the_card_lists_the_later_steps_as_the_text_does(knowledge: Knowledge) -> None:
+    """Each LATER line of the text is on the card: what it counts from, the fallback chosen over another."""
+    for number, wanted in [
+        ("503", "counted from the result of plain radiographs of the area of interest"),
+        ("455", "instead of: CT with contrast [Seed 000, Seed 003]"),
+        ("502", "(due within 4 hours (PT4H): the time frame of emergency MRI"),
+    ]:
+        result = _scenario(knowledge, number)
+        later = _later_lines(render_text(result, "brief"))
+        card = _flat(plan_markdown(result))
+        assert later and any(wanted in line for line in later), (number, later)
+        for line in later:
+            assert f"- {line}" in card, (number, line, card)
+
+
+def test_a_card_without_a_sooner_step_does_not_say_so(knowledge: Knowledge) -> None:
+    for result in (_scenario(knowledge, "503"), _scenario(knowledge, "455")):
+        assert "due sooner" not in plan_markdown(result)
+        assert "due sooner" not in render_text(result, "brief")
+
+
+def test_turtle_carries_the_own_time_frame_the_fallback_keeps_and_the_later_starts(knowledge: Knowledge) -> None:
+    result = _scenario(knowledge, "502")
+    graph = result_graph(result)
+    four = Literal("PT4H", datatype=URIRef("http://www.w3.org/2001/XMLSchema#duration"))
+    owns = [
+        own
+        for topic in graph.objects(None, RESULT.planTopic)
+        for own in graph.objects(topic, RESULT.ownTimeFrame)
+        if (own, RESULT.timeFrame, four) in graph
+    ]
+    assert owns and (owns[0], RESULT.primaryAction, DX.EmergencyMRILumbosacralSpine4h) in graph
+    frames = {
+        graph.value(frame, RESULT.laterStep): graph.value(frame, RESULT.timeFrame)
+        for frame in graph.objects(None, RESULT.keptLaterTimeFrame)
+    }
+    assert frames.get(DX.Rec003_CTIfMRIContraindicated) == four, frames
+    starts = {
+        graph.value(start, RESULT.laterStep): set(graph.objects(start, RESULT.countedFrom))
+        for start in graph.objects(None, RESULT.laterStart)
+    }
+    for start in result.plan.later_starts:
+        assert starts[URIRef(start.step)] == {URIRef(iri) for iri in start.after_iris}, start
+
+
+def test_turtle_carries_the_fallback_chosen_and_its_alternatives(knowledge: Knowledge) -> None:
+    result = _scenario(knowledge, "455")
+    assert result.plan.fallback_choices
+    graph = result_graph(result)
+    nodes = list(graph.objects(None, RESULT.fallbackChoice))
+    assert len(nodes) == len(result.plan.fallback_choices)
+    for choice, node in zip(result.plan.fallback_choices, nodes, strict=True):
+        assert set(graph.objects(node, RESULT.chosenStep)) == {URIRef(s) for s in choice.chosen.steps}
+        lost = {URIRef(s) for a in choice.alternatives for s in a.option.steps}
+        assert set(graph.objects(node, RESULT.alternativeStep)) == lost
+        assert not lost & set(graph.objects(None, RESULT.laterStep))  # an alternative is not a later step shown
+        assert set(graph.objects(node, RESULT.replacedAction)) == {URIRef(a) for a in choice.replaces_iris}

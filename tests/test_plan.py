@@ -609,7 +609,7 @@ def test_a_headline_without_a_sooner_step_is_unchanged(triaged: list[Triaged]) -
     """Only an action that states its own time frame, shorter than the tier's, adds to the headline."""
     for t in triaged[:200]:
         headline = render_text(t.result, "brief").splitlines()[1]
-        sooner = [o.sooner_time_frame for e in t.result.plan.topics for o in e.chosen if o.sooner_time_frame]
+        sooner = [e.sooner_time_frame(o) for e in t.result.plan.topics for o in e.chosen if e.sooner_time_frame(o)]
         assert ("due sooner" in headline) == bool(sooner and t.result.plan.topics), (t.name, headline)
 
 

@@ -124,3 +124,27 @@ def test_turtle_carries_the_fallback_chosen_and_its_alternatives(knowledge: Know
         assert set(graph.objects(node, RESULT.alternativeStep)) == lost
         assert not lost & set(graph.objects(None, RESULT.laterStep))  # an alternative is not a later step shown
         assert set(graph.objects(node, RESULT.replacedAction)) == {URIRef(a) for a in choice.replaces_iris}
+
+
+def test_a_step_that_replaces_the_4_hour_mri_keeps_its_4_hours_everywhere(knowledge: Knowledge) -> None:
+    """Recording MRI contraindicated for suspected cauda equina syndrome made CT myelography due
+    within the 12-hour tier, where the same case without the record had its CT fallback due within
+    the MRI's 4 hours: recording a contraindication made the patient wait longer. Now the CT
+    myelography keeps the 4 hours (rule 7 with rule 11) in the text, the headline, JSON, Turtle and
+    the card (scenario 530)."""
+    from reasoner import render_json
+
+    result = _scenario(knowledge, "530")
+    entry = result.plan.topic("FirstImagingTopic")
+    assert entry is not None and entry.primary is not None and entry.primary.action == "CT myelography"
+    assert entry.sooner_time_frame(entry.primary) == "PT4H"
+    text = _flat(render_text(result, "brief"))
+    assert "a step is due sooner: within 4 hours (PT4H" in text.split(" DO NOW ", 1)[0], text
+    assert "CT myelography (due within 4 hours (PT4H): GIRFT CES pathway" in text, text
+    assert '"time_frame": "PT4H"' in render_json(result)
+    card = _flat(plan_markdown(result))
+    assert "a step is due sooner: within 4 hours (PT4H)" in card and "due within 4 hours (PT4H): GIRFT" in card, card
+    graph = result_graph(result)
+    four = Literal("PT4H", datatype=URIRef("http://www.w3.org/2001/XMLSchema#duration"))
+    kept = [k for t in graph.objects(None, RESULT.planTopic) for k in graph.objects(t, RESULT.keptTimeFrame)]
+    assert any((k, RESULT.timeFrame, four) in graph for k in kept), kept

@@ -36,8 +36,9 @@ A vignette is a YAML file::
                                               #   due within (a dropped later step's time frame included)
       later_kept_from: {Rec001_SpecialistAfterImaging: RecNG12_YoungUltrasoundReferralLater}  # the
                                               #   dropped later step it stands in for (or none)
-      plan_time_frame: {FirstImagingTopic: PT4H}  # topic -> its primary step's own time frame, sooner
-                                              #   than its tier (or none)
+      plan_time_frame: {FirstImagingTopic: PT4H}  # topic -> the time frame its primary step is due
+                                              #   within, sooner than its tier: its action's own or one
+                                              #   it keeps from the step it replaces (or none)
       later_time_frame: {Rec003_CTIfMRIContraindicated: PT4H}  # later step -> the sooner time frame
                                               #   it keeps from the step it is the fallback of (or none)
       later_from: {RecAcrSTM_MRIAfterFirstImaging: RecAcrSTM_V1_Radiographs}  # later step -> the
@@ -505,7 +506,7 @@ def _compare_due(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
             problems.append(f"kept_from: {topic}: expected {wanted}, got {sorted(kept) or 'none'}")
     for topic, wanted in (expect.get("plan_time_frame") or {}).items():
         entry = result.plan.topic(str(topic))
-        frames = {o.sooner_time_frame or "none" for o in entry.chosen} if entry else set()
+        frames = {entry.sooner_time_frame(o) or "none" for o in entry.chosen} if entry else set()
         if frames != {str(wanted)}:
             problems.append(f"plan_time_frame: {topic}: expected {wanted}, got {sorted(frames) or 'none'}")
     return problems

@@ -37,7 +37,7 @@ from reasoner.pipeline.result import (
     PlanTopic,
     Step,
     Tier,
-    duration,
+    due_key,
     sooner,
 )
 
@@ -83,15 +83,15 @@ def fallback_time_frames(
         if not actions or not plan.shows_later(step):
             continue
         own = plan.later_due(step)
-        own_key = _due_key(own, frames.get(step.action_iri, ""))
+        own_key = due_key(own, frames.get(step.action_iri, ""))
         best: tuple[tuple[int, float], Tier, str, PlanTopic, PlanOption] | None = None
         for entry in plan.topics:
             for option in entry.chosen:
                 due = entry.due(option)
                 if option.action_iri not in actions or due is None:
                     continue
-                time_frame = option.time_frame if entry.kept_for(option) is None else ""
-                key = _due_key(due, time_frame)
+                time_frame = entry.sooner_time_frame(option)
+                key = due_key(due, time_frame)
                 if best is None or key > best[0]:
                     best = (key, due, time_frame if sooner(time_frame, due) else "", entry, option)
         if best is None or best[0] <= own_key:
@@ -113,14 +113,6 @@ def fallback_time_frames(
             )
         )
     return tuple(kept)
-
-
-def _due_key(tier: Tier | None, time_frame: str) -> tuple[int, float]:
-    """How soon a step is due, to compare: its tier's rank, then its own time frame where that is
-    sooner than the tier's (a shorter one ranks higher)."""
-    rank = tier.rank if tier is not None else 0
-    span = duration(time_frame) if sooner(time_frame, tier) else None
-    return (rank, -span.total_seconds() if span is not None else float("-inf"))
 
 
 @dataclass(frozen=True)

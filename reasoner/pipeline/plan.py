@@ -64,6 +64,7 @@ from reasoner.pipeline.result import (
     Step,
     Suppression,
     Tier,
+    due_key,
 )
 
 #: What a topic says when every step it has applies but an avoid item forbids each one: the
@@ -201,9 +202,11 @@ def build_plan(
         option = _option(group, ranks)
         entries.append(PlanTopic(topic_iri="", topic=option.action, chosen=(option,), reason=ONLY, alternatives=()))
     frames = action_time_frames(knowledge)
-    if frames:  # a chosen step's action that states its own time frame (PT4H) says so
+    if frames:  # a step's action that states its own time frame (PT4H) says so, and a step that
+        # replaces it keeps it (rule 7 with rule 11: CT myelography where the 4-hour MRI is avoided)
+        policies = {info.iri: info.timing_policy for info in plan_topics(knowledge)}
         entries = [
-            replace(e, chosen=tuple(replace(o, time_frame=frames.get(o.action_iri, "")) for o in e.chosen))
+            _keep_own_time_frame(_with_time_frames(e, frames), policies.get(e.topic_iri, ""), knowledge)
             for e in entries
         ]
     suppressions = tuple(
@@ -226,6 +229,47 @@ def build_plan(
         plan = replace(plan, later_timing=kept_later_time_frames(steps, plan, awaits, knowledge))
     plan = replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge, frames))
     return replace(plan, later_starts=_later_starts(steps, plan, knowledge))
+
+
+def _with_time_frames(entry: PlanTopic, frames: Mapping[str, str]) -> PlanTopic:
+    """``entry`` with each chosen and lost option's action's own time frame (``PlanOption.time_frame``)."""
+    return replace(
+        entry,
+        chosen=tuple(replace(o, time_frame=frames.get(o.action_iri, "")) for o in entry.chosen),
+        alternatives=tuple(
+            replace(a, option=replace(a.option, time_frame=frames.get(a.option.action_iri, "")))
+            for a in entry.alternatives
+        ),
+    )
+
+
+def _keep_own_time_frame(entry: PlanTopic, policy: str, knowledge: Knowledge) -> PlanTopic:
+    """Rule 7 for an action's own time frame (rule 11): where a step that lost the topic (avoided
+    here, superseded, not the profile's preference) is due within its own time frame, sooner than
+    every chosen step is due (the cauda equina pathway's 4-hour MRI, avoided because MRI is
+    contraindicated: CT myelography at the same 12-hour tier), the chosen step keeps it."""
+    lost = [a for a in entry.alternatives if a.option.sooner_time_frame and a.option.tier is not None]
+    if not entry.chosen or not policy or not lost:
+        return entry
+    best = max(lost, key=lambda a: (due_key(a.option.tier, a.option.time_frame), a.reason == SUPPRESSED))
+    key = due_key(best.option.tier, best.option.time_frame)
+    if all(key <= due_key(entry.due(o), entry.sooner_time_frame(o)) for o in entry.chosen):
+        return entry
+    same = [a for a in lost if a.option.action_iri == best.option.action_iri]
+    assert best.option.tier is not None
+    timing = KeptTimeFrame(
+        tier=best.option.tier,
+        action=best.option.action,
+        action_iri=best.option.action_iri,
+        steps=tuple(sorted({iri for a in same for iri in a.option.steps})),
+        sources=tuple(sorted({source for a in same for source in a.option.sources})),
+        reason=best.reason,
+        detail=best.detail,
+        policy_iri=policy,
+        policy=knowledge.label(URIRef(policy)),
+        time_frame=best.option.time_frame,
+    )
+    return replace(entry, timing=timing)
 
 
 def _fallback_choices(

@@ -75,6 +75,14 @@ def sooner(time_frame: str, tier: Tier | None) -> bool:
     return own is not None and (bound is None or own < bound)
 
 
+def due_key(tier: Tier | None, time_frame: str = "") -> tuple[int, float]:
+    """How soon a step is due, to compare: its tier's rank, then its own time frame where that is
+    sooner than the tier's (a shorter one ranks higher)."""
+    rank = tier.rank if tier is not None else 0
+    span = duration(time_frame) if sooner(time_frame, tier) else None
+    return (rank, -span.total_seconds() if span is not None else float("-inf"))
+
+
 @dataclass(frozen=True)
 class Fact:
     """One recorded or derived case fact that satisfied part of a class definition."""
@@ -171,6 +179,15 @@ class KeptTimeFrame:
     detail: str  # why it lost, in words (the avoid item, the superseding step, the profile)
     policy_iri: str  # the rule that keeps the time frame
     policy: str  # its label
+    time_frame: str = ""  # the replaced step's own time frame where sooner than ``tier`` (e.g. PT4H), else ""
+
+    @property
+    def due_text(self) -> str:
+        """When it is due: the replaced step's own sooner time frame ("within 4 hours (PT4H)"), else
+        the tier's label."""
+        if self.time_frame:
+            return f"within {duration_words(self.time_frame)} ({self.time_frame})"
+        return self.tier.label
 
     @property
     def source_text(self) -> str:
@@ -180,8 +197,8 @@ class KeptTimeFrame:
 
     @property
     def text(self) -> str:
-        """The time frame and whose it is: "<tier label>: <source_text>"."""
-        return f"{self.tier.label}: {self.source_text}"
+        """The time frame and whose it is: "<due_text>: <source_text>"."""
+        return f"{self.due_text}: {self.source_text}"
 
 
 @dataclass(frozen=True)
@@ -201,11 +218,19 @@ class PlanTopic:
         return self.chosen[0] if len(self.chosen) == 1 else None
 
     def kept_for(self, option: PlanOption) -> KeptTimeFrame | None:
-        """``timing``, where it makes this chosen option due sooner than its own time frame."""
+        """``timing``, where it makes this chosen option due sooner than its own time frame (a more
+        urgent tier, or the same tier and the replaced action's own sooner time frame: rule 11)."""
         timing = self.timing
-        if timing is not None and (option.tier is None or timing.tier.rank > option.tier.rank):
+        if timing is not None and due_key(timing.tier, timing.time_frame) > due_key(option.tier, option.time_frame):
             return timing
         return None
+
+    def sooner_time_frame(self, option: PlanOption) -> str:
+        """The time frame, sooner than its tier's, a chosen option is due within: the one it keeps
+        from a replaced step (the 4-hour MRI that CT myelography replaces), else its action's own;
+        "" if neither."""
+        kept = self.kept_for(option)
+        return kept.time_frame if kept is not None else option.sooner_time_frame
 
     def due(self, option: PlanOption) -> Tier | None:
         """The time frame a chosen option is due within: its own, or the one kept from a more urgent
@@ -405,13 +430,13 @@ class Plan:
 
     def due_sooner_than(self, tier: Tier | None) -> str:
         """The shortest own time frame a chosen step is due within (rule 11: "PT4H" under the 12-hour
-        tier), where it is shorter than ``tier``'s (the headline's); "" if none. A step due within a
-        kept time frame is due within that, not its own."""
+        tier), where it is shorter than ``tier``'s (the headline's); "" if none. A step that keeps a
+        replaced step's time frame is due within that one (:meth:`PlanTopic.sooner_time_frame`)."""
         frames = {
             own: span
             for entry in self.topics
             for option in entry.chosen
-            if (own := option.sooner_time_frame) and entry.kept_for(option) is None and (span := duration(own))
+            if (own := entry.sooner_time_frame(option)) and (span := duration(own))
         }
         if not frames:
             return ""

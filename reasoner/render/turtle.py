@@ -107,6 +107,8 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             for step in timing.steps:
                 add((kept, PROV.wasDerivedFrom, URIRef(step)))
             add((kept, RESULT.keptBy, URIRef(timing.policy_iri)))
+            if timing.time_frame:  # the replaced action's own time frame, sooner than the tier (PT4H)
+                add((kept, RESULT.timeFrame, Literal(timing.time_frame, datatype=XSD.duration)))
             add((kept, RDFS.comment, Literal(f"due {timing.text} ({timing.action}: {timing.detail})")))
     for suppression in result.plan.suppressed:
         add((node, RESULT.suppressedStep, URIRef(suppression.step)))

@@ -148,3 +148,28 @@ def test_a_step_that_replaces_the_4_hour_mri_keeps_its_4_hours_everywhere(knowle
     four = Literal("PT4H", datatype=URIRef("http://www.w3.org/2001/XMLSchema#duration"))
     kept = [k for t in graph.objects(None, RESULT.planTopic) for k in graph.objects(t, RESULT.keptTimeFrame)]
     assert any((k, RESULT.timeFrame, four) in graph for k in kept), kept
+
+
+def test_a_fallback_counts_its_time_frame_as_the_step_it_replaces_not_from_its_result(knowledge: Knowledge) -> None:
+    """The text gives the CT fallback "within 4 hours: the time frame of <the MRI>, which it replaces"
+    (from now), while JSON and Turtle said it counted from the MRI's result: a program adding the 4
+    hours to that result would delay the CT by the MRI it stands in for."""
+    result = _scenario(knowledge, "502")
+    steps = {s.iri.rsplit("#", 1)[-1]: s for s in result.next_steps}
+    start = result.plan.later_start(steps["Rec003_CTIfMRIContraindicated"])
+    assert (
+        start is not None
+        and start.after_iris == ()
+        and start.instead_of_iri.endswith("#EmergencyMRILumbosacralSpine4h")
+    )
+    assert "from now" in start.text
+    decompression = result.plan.later_start(steps["RecCES_DecompressionIfConfirmed"])
+    assert decompression is not None and decompression.after_iris and not decompression.instead_of
+    graph = result_graph(result)
+    for node in graph.objects(None, RESULT.laterStart):
+        if graph.value(node, RESULT.laterStep) == DX.Rec003_CTIfMRIContraindicated:
+            assert graph.value(node, RESULT.countedFrom) is None
+            assert graph.value(node, RESULT.countedAs) == DX.EmergencyMRILumbosacralSpine4h
+            break
+    else:
+        raise AssertionError("no res:laterStart for the CT fallback")

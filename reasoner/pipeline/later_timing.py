@@ -32,6 +32,7 @@ from reasoner.pipeline.result import (
     Dropped,
     FallbackTimeFrame,
     KeptLaterTimeFrame,
+    LaterStart,
     Plan,
     PlanOption,
     PlanTopic,
@@ -113,6 +114,38 @@ def fallback_time_frames(
             )
         )
     return tuple(kept)
+
+
+def later_starts(
+    steps: Sequence[Step], plan: Plan, satisfied_by: Mapping[str, frozenset[str]]
+) -> tuple[LaterStart, ...]:
+    """What each later step shown counts its time frame from: the result of the plan's step it waits
+    on (``satisfied_by``: the actions that satisfy its dx:waitsOn; a primary step first, else a later
+    step shown), or, with no dx:waitsOn, when its condition is known. A fallback due within the time
+    frame of the step it replaces (``plan.fallback_timing``) counts as that step does, from now, not
+    from its result (the LATER line says "the time frame of <step>, which it replaces")."""
+    primary = {option.action_iri: option.action for entry in plan.topics for option in entry.chosen}
+    later = {s.action_iri: s.action for s in steps if plan.shows_later(s)}
+    replacing = {kept.step: kept for kept in plan.fallback_timing}
+    starts = []
+    for step in steps:
+        if not plan.shows_later(step):
+            continue
+        kept = replacing.get(step.iri)
+        if kept is not None:
+            starts.append(
+                LaterStart(
+                    step.iri, after=(), after_iris=(), instead_of=kept.replaces, instead_of_iri=kept.replaces_iri
+                )
+            )
+            continue
+        satisfied = satisfied_by.get(step.iri, frozenset())
+        found = {a: label for a, label in primary.items() if a in satisfied} or {
+            a: label for a, label in later.items() if a in satisfied and a != step.action_iri
+        }
+        iris = tuple(sorted(found, key=lambda a: found[a]))
+        starts.append(LaterStart(step=step.iri, after=tuple(found[a] for a in iris), after_iris=iris))
+    return tuple(starts)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.engine import engine_for
-from reasoner.pipeline.later_timing import fallback_time_frames, fallbacks, kept_later_time_frames
+from reasoner.pipeline.later_timing import fallback_time_frames, fallbacks, kept_later_time_frames, later_starts
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
@@ -57,7 +57,6 @@ from reasoner.pipeline.result import (
     Dropped,
     FallbackChoice,
     KeptTimeFrame,
-    LaterStart,
     Plan,
     PlanOption,
     PlanTopic,
@@ -228,7 +227,8 @@ def build_plan(
         awaits = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
         plan = replace(plan, later_timing=kept_later_time_frames(steps, plan, awaits, knowledge))
     plan = replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge, frames))
-    return replace(plan, later_starts=_later_starts(steps, plan, knowledge))
+    satisfied = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
+    return replace(plan, later_starts=later_starts(steps, plan, satisfied))
 
 
 def _with_time_frames(entry: PlanTopic, frames: Mapping[str, str]) -> PlanTopic:
@@ -322,27 +322,6 @@ def _due_no_later(option: PlanOption, floor: Tier | None) -> PlanOption:
     if floor is not None and (option.tier is None or floor.rank > option.tier.rank):
         return replace(option, tier=floor)
     return option
-
-
-def _later_starts(steps: Sequence[Step], plan: Plan, knowledge: Knowledge) -> tuple[LaterStart, ...]:
-    """What each later step shown counts its time frame from: the result of the plan's step it waits
-    on (a primary step first, else a later step shown), or, with no dx:waitsOn, when its condition
-    is known."""
-    rules = waits_on(knowledge)
-    primary = {option.action_iri: option.action for entry in plan.topics for option in entry.chosen}
-    later = {s.action_iri: s.action for s in steps if plan.shows_later(s)}
-    starts = []
-    for step in steps:
-        if not plan.shows_later(step):
-            continue
-        rule = rules.get(step.iri)
-        satisfied = rule.satisfied_by if rule is not None else frozenset()
-        found = {a: label for a, label in primary.items() if a in satisfied} or {
-            a: label for a, label in later.items() if a in satisfied and a != step.action_iri
-        }
-        iris = tuple(sorted(found, key=lambda a: found[a]))
-        starts.append(LaterStart(step=step.iri, after=tuple(found[a] for a in iris), after_iris=iris))
-    return tuple(starts)
 
 
 def _dropped_later_steps(

@@ -371,15 +371,21 @@ class LaterStart:
     """What a later step's time frame counts from. A later step waits on a result: "due within 2
     weeks" after a routine first step counts from the result of the step it waits on
     (``dx:waitsOn``), not from now; a step whose condition is on the patient counts from when that
-    is known."""
+    is known; a fallback due within the time frame of the step it replaces counts as that step
+    does, from now."""
 
     step: str  # the later step shown (recommendation IRI)
     after: tuple[str, ...]  # the plan's steps whose result it waits on (actions, in words); () if none
     after_iris: tuple[str, ...]  # their IRIs
+    instead_of: str = ""  # a fallback due within the time frame of the step it replaces: that step's action
+    instead_of_iri: str = ""  # its IRI
 
     @property
     def text(self) -> str:
-        """ "counted from the result of <action>", or "counted from when that is known"."""
+        """ "counted from the result of <action>", "counted as <action>'s, which it replaces" (a
+        fallback), or "counted from when that is known"."""
+        if self.instead_of:
+            return f"counted as the time frame of {self.instead_of}, which it replaces: from now"
         if self.after:
             return f"counted from the result of {' or '.join(self.after)}"
         return "counted from when that is known"

@@ -124,13 +124,16 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
 
 def _add_later_starts(add: Callable[[Triple], None], node: URIRef, result: TriageResult) -> None:
     """What each later step's time frame counts from: ``res:laterStart [ res:laterStep ;
-    res:countedFrom <action> ]`` (no ``res:countedFrom``: from when its condition is known)."""
+    res:countedFrom <action> ]``, or ``res:countedAs <action>`` for a fallback due within the time
+    frame of the step it replaces (from now); neither: from when its condition is known."""
     for start in result.plan.later_starts:
         counted = BNode()
         add((node, RESULT.laterStart, counted))
         add((counted, RESULT.laterStep, URIRef(start.step)))
         for action in start.after_iris:
             add((counted, RESULT.countedFrom, URIRef(action)))
+        if start.instead_of_iri:  # a fallback: due within the replaced step's time frame, from now
+            add((counted, RESULT.countedAs, URIRef(start.instead_of_iri)))
         add((counted, RDFS.comment, Literal(start.text)))
 
 

@@ -255,21 +255,28 @@ def _keep_own_time_frame(entry: PlanTopic, policy: str, knowledge: Knowledge) ->
     key = due_key(best.option.tier, best.option.time_frame)
     if all(key <= due_key(entry.due(o), entry.sooner_time_frame(o)) for o in entry.chosen):
         return entry
-    same = [a for a in lost if a.option.action_iri == best.option.action_iri]
-    assert best.option.tier is not None
-    timing = KeptTimeFrame(
-        tier=best.option.tier,
-        action=best.option.action,
-        action_iri=best.option.action_iri,
+    return replace(entry, timing=_kept(best, lost, policy, knowledge, best.option.time_frame))
+
+
+def _kept(
+    first: Alternative, losers: Sequence[Alternative], policy: str, knowledge: Knowledge, time_frame: str = ""
+) -> KeptTimeFrame:
+    """The time frame of ``first``, a step that lost its topic, kept for the step chosen (with every
+    loser of the same action's recommendations and sources)."""
+    same = [a for a in losers if a.option.action_iri == first.option.action_iri]
+    assert first.option.tier is not None  # it is more urgent than a chosen step, so it has a tier
+    return KeptTimeFrame(
+        tier=first.option.tier,
+        action=first.option.action,
+        action_iri=first.option.action_iri,
         steps=tuple(sorted({iri for a in same for iri in a.option.steps})),
         sources=tuple(sorted({source for a in same for source in a.option.sources})),
-        reason=best.reason,
-        detail=best.detail,
+        reason=first.reason,
+        detail=first.detail,
         policy_iri=policy,
         policy=knowledge.label(URIRef(policy)),
-        time_frame=best.option.time_frame,
+        time_frame=time_frame,
     )
-    return replace(entry, timing=timing)
 
 
 def _fallback_choices(
@@ -458,20 +465,7 @@ def _kept_time_frame(
     losers = sorted(
         (a for a in alternatives if _rank(a.option) == top), key=lambda a: (order.get(a.reason, 9), a.option.action)
     )
-    first = losers[0]
-    same = [a for a in losers if a.option.action_iri == first.option.action_iri]
-    assert first.option.tier is not None  # its rank is above a chosen step's, so it has a tier
-    return KeptTimeFrame(
-        tier=first.option.tier,
-        action=first.option.action,
-        action_iri=first.option.action_iri,
-        steps=tuple(sorted({iri for a in same for iri in a.option.steps})),
-        sources=tuple(sorted({source for a in same for source in a.option.sources})),
-        reason=first.reason,
-        detail=first.detail,
-        policy_iri=info.timing_policy,
-        policy=knowledge.label(URIRef(info.timing_policy)),
-    )
+    return _kept(losers[0], losers, info.timing_policy, knowledge)
 
 
 def _options(steps: Sequence[Step], ranks: Mapping[str, int]) -> list[PlanOption]:

@@ -83,6 +83,12 @@ def due_key(tier: Tier | None, time_frame: str = "") -> tuple[int, float]:
     return (rank, -span.total_seconds() if span is not None else float("-inf"))
 
 
+def due_words(tier: Tier, time_frame: str = "") -> str:
+    """When a step is due, in words: "within 4 hours (PT4H)" for its own sooner time frame, else the
+    tier's label."""
+    return f"within {duration_words(time_frame)} ({time_frame})" if time_frame else tier.label
+
+
 @dataclass(frozen=True)
 class Fact:
     """One recorded or derived case fact that satisfied part of a class definition."""
@@ -185,9 +191,7 @@ class KeptTimeFrame:
     def due_text(self) -> str:
         """When it is due: the replaced step's own sooner time frame ("within 4 hours (PT4H)"), else
         the tier's label."""
-        if self.time_frame:
-            return f"within {duration_words(self.time_frame)} ({self.time_frame})"
-        return self.tier.label
+        return due_words(self.tier, self.time_frame)
 
     @property
     def source_text(self) -> str:
@@ -329,9 +333,7 @@ class FallbackTimeFrame:
     def due_text(self) -> str:
         """When it is due: the replaced step's own sooner time frame ("within 4 hours (PT4H)"), else
         the tier's label."""
-        if self.time_frame:
-            return f"within {duration_words(self.time_frame)} ({self.time_frame})"
-        return self.tier.label
+        return due_words(self.tier, self.time_frame)
 
     @property
     def source_text(self) -> str:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from rdflib import BNode, Graph, Literal, Node, URIRef
+from rdflib import BNode, Graph, Node, URIRef
 
 from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
+from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plan import build_plan
-from reasoner.pipeline.policy import Position, Profile, knowledge_for, load_profile, policy_name, resolve
+from reasoner.pipeline.policy import Profile, knowledge_for, load_profile, policy_name
 from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.result import (
     CaseTrace,
@@ -100,7 +100,8 @@ def triage(
 
     With ``keep_trace`` the result carries the case's closure (:class:`CaseTrace`). With
     ``explain_missing`` each missing item says what recording it at its worst would change (one
-    more reasoning run per item).
+    more reasoning run per item), or, if that is nothing, what it changes together with the other
+    unrecorded items at their worst (one more worst-case completion for such an item).
 
     ``profile`` (see :func:`reasoner.pipeline.policy.load_profile`) changes whose answer is followed
     where sources disagree on an action; it never changes the urgency.
@@ -127,11 +128,8 @@ def triage(
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
         decisive = _rank(possible) > _rank(urgency) or _primaries(worst.plan) != _primaries(plan)
     missing = tuple(_missing(item, knowledge, needed=decisive) for item in report.missing)
-    if decisive and explain_missing:
-        missing = tuple(
-            replace(entry, would_change=_item_change(case.graph, item, urgency, plan, knowledge, profile, pipeline))
-            for entry, item in zip(missing, report.missing, strict=True)
-        )
+    if decisive and explain_missing and worst is not None:
+        missing = _explained(case.graph, report, missing, urgency, plan, worst, knowledge, profile, pipeline)
     classes = _classes(view, knowledge, case.case)
     notes: list[str] = []
     if urgency is None and not decisive:
@@ -147,7 +145,7 @@ def triage(
         avoid=tuple(step for step in steps if step.kind == "avoid" and not step.excepted_in),
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
-        conflicts=_with_kept_time_frames(_conflicts(view, knowledge, profile), plan),
+        conflicts=with_kept_time_frames(conflicts_of(view, knowledge, profile), plan),
         missing=missing,
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
@@ -216,12 +214,64 @@ def _item_change(
         completed.add(fact)
     _closure, view = pipeline.close_and_report(completed, knowledge, PLAN_QUERIES)
     precautions = _run(view, knowledge, PRECAUTIONS)
-    tier = _urgency(view, knowledge)
+    after = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
+    return _change_text(_urgency(view, knowledge), after, urgency, plan)
+
+
+def _explained(
+    graph: Graph,
+    report: ValidationReport,
+    missing: tuple[Missing, ...],
+    urgency: Tier | None,
+    plan: Plan,
+    worst: _WorstCase,
+    knowledge: Knowledge,
+    profile: Profile | None,
+    pipeline: Pipeline,
+) -> tuple[Missing, ...]:
+    """Each missing item with what recording it at its worst would change; an item that changes
+    nothing on its own, with what it changes together with the other unrecorded items at their worst
+    (a child's lump with neither its position nor its fatty look recorded: only both together make it
+    a midline fatty mass). That is looked for only where the worst case without all such items falls
+    short of the whole worst case (one more completion), so a case with many items that matter on
+    their own pays for one run, not one per item."""
+    alone = [_item_change(graph, item, urgency, plan, knowledge, profile, pipeline) for item in report.missing]
+    quiet = frozenset(item.item for item, change in zip(report.missing, alone, strict=True) if not change)
+    if quiet and _without(graph, report, quiet, worst, knowledge, profile, pipeline):
+        alone = [
+            change or _without(graph, report, frozenset({item.item}), worst, knowledge, profile, pipeline)
+            for item, change in zip(report.missing, alone, strict=True)
+        ]
+    return tuple(replace(entry, would_change=change) for entry, change in zip(missing, alone, strict=True))
+
+
+def _without(
+    graph: Graph,
+    report: ValidationReport,
+    leave_out: frozenset[str],
+    worst: _WorstCase,
+    knowledge: Knowledge,
+    profile: Profile | None,
+    pipeline: Pipeline,
+) -> str:
+    """What the items ``leave_out`` change together with the other unrecorded items ("" if nothing):
+    the whole worst case against the worst case with them left unrecorded."""
+    without = worst_case_graph(graph, report, knowledge, pipeline, leave_out=leave_out)
+    _closure, view = pipeline.close_and_report(without, knowledge, PLAN_QUERIES)
+    precautions = _run(view, knowledge, PRECAUTIONS)
+    before = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
+    change = _change_text(worst.urgency, worst.plan, _urgency(view, knowledge), before)
+    return f"with the other unrecorded items at their worst, {change}" if change else ""
+
+
+def _change_text(tier: Tier | None, after: Plan, urgency: Tier | None, plan: Plan) -> str:
+    """In words, what the tier and plan ``after`` change from ``urgency`` and ``plan`` ("" if
+    nothing): the tier raised, else each topic whose chosen step (or kept time frame) changes."""
     if _rank(tier) > _rank(urgency) and tier is not None:
         return f"raises the tier to {tier.label}"
     changes = []
     before = _primaries(plan)
-    for entry in _plan(view, _steps(view, knowledge), precautions, knowledge, profile).topics:
+    for entry in after.topics:
         old = before.get(entry.topic_iri or entry.topic)
         actions = frozenset(o.action_iri for o in entry.chosen)
         if entry.chosen and (old is None or actions != frozenset(action for action, _kept in old)):
@@ -241,12 +291,18 @@ def stamp(knowledge: Knowledge) -> KnowledgeStamp:
 
 
 def worst_case_graph(
-    graph: Graph, report: ValidationReport, knowledge: Knowledge, pipeline: Pipeline = PRODUCTION
+    graph: Graph,
+    report: ValidationReport,
+    knowledge: Knowledge,
+    pipeline: Pipeline = PRODUCTION,
+    *,
+    leave_out: frozenset[str] = frozenset(),
 ) -> Graph:
-    """The case with every missing item set to its worst case (dx:assume in the shapes)."""
+    """The case with every missing item set to its worst case (dx:assume in the shapes), except the
+    items named in ``leave_out``, which stay unrecorded."""
     worst = Graph()
     worst += graph
-    missing = report.missing
+    missing = tuple(item for item in report.missing if item.item not in leave_out)
     for _ in range(MAX_ASSUMPTION_ROUNDS):
         added = False
         for item in missing:
@@ -256,7 +312,9 @@ def worst_case_graph(
                     added = True
         if not added:
             break
-        missing = pipeline.validate(worst, knowledge, report.source).missing
+        missing = tuple(
+            item for item in pipeline.validate(worst, knowledge, report.source).missing if item.item not in leave_out
+        )
     return worst
 
 
@@ -305,7 +363,7 @@ def _classes(view: ReportRows, knowledge: Knowledge, case: Node) -> tuple[RedFla
             Fact(
                 subject=_node_name(subject, case, knowledge),
                 attribute=knowledge.label(prop),
-                value=_value_text(value, knowledge),
+                value=value_text(value, knowledge),
                 property_iri=str(prop),
                 value_iri=str(value),
             )
@@ -387,140 +445,8 @@ def _step_order(step: Step) -> tuple[int, int, int, str]:
     return (1 if step.condition else 0, -rank, step.sequence, step.label)
 
 
-def _conflicts(view: ReportRows, knowledge: Knowledge, profile: Profile | None) -> tuple[Conflict, ...]:
-    conflicts: list[Conflict] = []
-    by_topic: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    policies: dict[str, str] = {}
-    for topic, policy, advice, action, tier, rank, only_if in _run(view, knowledge, "report-conflicts-topic"):
-        positions = by_topic.setdefault(str(topic), {})
-        if policy is not None:
-            policies[str(topic)] = knowledge.label(policy)
-        position = positions.setdefault(
-            (str(action), str(tier)),
-            {
-                "rank": int(rank),
-                "advice": set(),
-                "sources": set(),
-                "conditional": True,
-                "action": knowledge.label(action),
-                "tier": knowledge.label(tier),
-            },
-        )
-        position["advice"].add(knowledge.label(advice))
-        position["sources"].update(ref.short for ref in knowledge.sources_of(advice) if ref.relation == "source")
-        position["conditional"] = position["conditional"] and only_if is not None
-    for topic, positions in sorted(by_topic.items(), key=lambda item: knowledge.label(URIRef(item[0]))):
-        ordered = tuple(
-            Position(
-                action=p["action"],
-                tier=p["tier"],
-                rank=p["rank"],
-                advice=tuple(sorted(p["advice"])),
-                sources=tuple(sorted(p["sources"])),
-                conditional=p["conditional"],
-            )
-            for p in sorted(positions.values(), key=lambda p: (p["conditional"], -p["rank"], p["action"]))
-        )
-        policy = policy_name(profile) if profile is not None else policies.get(topic, policy_name(None))
-        conflicts.append(
-            Conflict(
-                kind="topic",
-                subject=knowledge.label(URIRef(topic)),
-                positions=ordered,
-                policy=policy,
-                resolution=resolve(ordered, profile),
-            )
-        )
-    for exceeded, within, _quantity, size in _run(view, knowledge, "report-conflicts-threshold"):
-        conflicts.append(
-            Conflict(
-                kind="threshold",
-                subject=f"is a lump of {_value_text(size, knowledge)} cm a red flag?",
-                positions=(
-                    Position(
-                        f"yes: {knowledge.label(exceeded)}",
-                        "",
-                        1,
-                        (str(exceeded),),
-                        _source_labels(knowledge, exceeded),
-                        False,
-                    ),
-                    Position(
-                        f"no: not {knowledge.label(within)}",
-                        "",
-                        0,
-                        (str(within),),
-                        _source_labels(knowledge, within),
-                        False,
-                    ),
-                ),
-                policy="most cautious wins",
-                resolution=f"treated as a red flag ({knowledge.label(exceeded)})",
-            )
-        )
-    sides: dict[str, tuple[set[str], set[str], set[str], set[str]]] = {}
-    holding: dict[str, set[str]] = {}  # per action: the avoid advice that holds (no exception of it holds)
-    lifted: dict[str, set[str]] = {}  # per action: the exceptions that lift an avoid advice here
-    for recommendation, avoid, action, excepted in _run(view, knowledge, "report-conflicts-do-avoid"):
-        do_advice, do_sources, avoid_advice, avoid_sources = sides.setdefault(str(action), (set(), set(), set(), set()))
-        do_advice.add(knowledge.label(recommendation))
-        do_sources.update(_source_labels(knowledge, recommendation))
-        avoid_advice.add(knowledge.label(avoid))
-        avoid_sources.update(_source_labels(knowledge, avoid))
-        if excepted is None:
-            holding.setdefault(str(action), set()).add(str(avoid))
-        else:
-            lifted.setdefault(str(action), set()).add(knowledge.label(excepted))
-    for action, (do_advice, do_sources, avoid_advice, avoid_sources) in sorted(sides.items()):
-        if holding.get(action):
-            resolution = "the avoid advice applies to this case, so the step is not offered now"
-        else:
-            because = ", ".join(sorted(lifted.get(action, ())))
-            resolution = f"the avoid advice is excepted here ({because}), so the step stays on offer"
-        conflicts.append(
-            Conflict(
-                kind="do-avoid",
-                subject=f"{knowledge.label(URIRef(action))}: do or avoid?",
-                positions=(
-                    Position("do", "", 0, tuple(sorted(do_advice)), tuple(sorted(do_sources)), False),
-                    Position("avoid", "", 1, tuple(sorted(avoid_advice)), tuple(sorted(avoid_sources)), False),
-                ),
-                policy=policy_name(None),
-                resolution=resolution,
-            )
-        )
-    return tuple(conflicts)
-
-
-def _with_kept_time_frames(conflicts: tuple[Conflict, ...], plan: Plan) -> tuple[Conflict, ...]:
-    """The topic disagreements, each saying where the plan kept a replaced step's time frame (the
-    topic's timing policy), so that the time frame is never picked silently."""
-    kept = {entry.topic: entry for entry in plan.topics if entry.timing is not None}
-    out = []
-    for conflict in conflicts:
-        entry = kept.pop(conflict.subject, None) if conflict.kind == "topic" else None
-        if entry is None or entry.timing is None:
-            out.append(conflict)
-            continue
-        timing = entry.timing
-        chosen = " or ".join(option.action for option in entry.chosen)
-        out.append(
-            replace(
-                conflict,
-                policy=f"{conflict.policy}; {timing.policy}",
-                resolution=f"{conflict.resolution}; {timing.action}: {timing.detail}; so the plan's step, "
-                f"{chosen}, is due {timing.tier.label} ({timing.source_text})",
-            )
-        )
-    return tuple(out)
-
-
-def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:
-    return tuple(sorted({ref.short for ref in knowledge.sources_of(node) if ref.relation == "source"}))
-
-
 def _missing(item: MissingItem, knowledge: Knowledge, *, needed: bool) -> Missing:
-    assumed = tuple(f"{knowledge.label(prop)}: {_value_text(value, knowledge)}" for prop, value in item.assumptions)
+    assumed = tuple(f"{knowledge.label(prop)}: {value_text(value, knowledge)}" for prop, value in item.assumptions)
     return Missing(item=item.item, message=item.message, assumed=assumed, needed=needed)
 
 
@@ -530,17 +456,6 @@ def _node_name(node: Node, case: Node, knowledge: Knowledge) -> str:
     if isinstance(node, BNode):
         return "lump"
     return knowledge.label(node)
-
-
-def _value_text(value: Node, knowledge: Knowledge) -> str:
-    if isinstance(value, Literal):
-        python = value.toPython()  # by value, not lexical form: "2.0" and "2" read the same
-        if isinstance(python, float) and python.is_integer():
-            return str(int(python))
-        if isinstance(python, Decimal) and python.is_finite():
-            return format(python.normalize(), "f")
-        return str(python)
-    return knowledge.label(value)
 
 
 def chain(result: TriageResult, step: Step) -> list[tuple[RedFlag, int]]:

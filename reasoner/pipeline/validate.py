@@ -156,10 +156,15 @@ def _pyshacl_results(triples: list[Triple], knowledge: Knowledge) -> tuple[Shape
 
 
 def report_from_results(results: Iterable[ShapeResult], knowledge: Knowledge, source: str) -> ValidationReport:
-    """Sort validation results into violations (the case is rejected) and missing items."""
+    """Sort validation results into violations (the case is rejected) and missing items.
+
+    Several shapes may ask one item of one focus node, each in its own situation (a child's lump is
+    asked its position if it may have been there since birth, and if it may look fatty): the item is
+    reported once, with the message of the first such shape by IRI (whatever order the validator
+    gave the results in) and every worst-case fact any of them assumes on the same nodes."""
     problems: set[Problem] = set()
     missing: dict[tuple[str, str], MissingItem] = {}
-    for result in results:
+    for result in sorted(results, key=_shape_order):
         shape = result.source_shape
         message = _message(result, knowledge)
         name = _name(knowledge, shape, result.path)
@@ -167,24 +172,29 @@ def report_from_results(results: Iterable[ShapeResult], knowledge: Knowledge, so
             problems.add(Problem(field=name, message=message, value=_show(result.value, knowledge)))
         elif result.focus is not None:
             assumptions = _assumptions(knowledge, shape)
-            on = knowledge.shapes.value(shape, DX.assumeOnObjectsOf) if shape is not None else None
+            found = knowledge.shapes.value(shape, DX.assumeOnObjectsOf) if shape is not None else None
+            on = found if isinstance(found, URIRef) else None
             key = (str(result.focus), name)
-            missing.setdefault(
-                key,
-                MissingItem(
-                    item=name,
-                    message=message,
-                    focus=result.focus,
-                    assumptions=assumptions,
-                    on_objects_of=on if isinstance(on, URIRef) else None,
-                ),
-            )
+            first = missing.get(key)
+            if first is None:
+                missing[key] = MissingItem(
+                    item=name, message=message, focus=result.focus, assumptions=assumptions, on_objects_of=on
+                )
+            elif first.on_objects_of == on and not set(assumptions) <= set(first.assumptions):
+                merged = tuple(sorted(set(first.assumptions) | set(assumptions)))
+                missing[key] = MissingItem(first.item, first.message, first.focus, merged, on)
     ordered_missing = tuple(sorted(missing.values(), key=lambda item: (item.item, str(item.focus))))
     return ValidationReport(
         source=source,
         problems=tuple(sorted(problems, key=lambda p: (p.field, p.message, p.value))),
         missing=ordered_missing,
     )
+
+
+def _shape_order(result: ShapeResult) -> tuple[bool, str]:
+    """Named shapes first, by IRI: an order that does not depend on the validator."""
+    shape = result.source_shape
+    return (not isinstance(shape, URIRef), str(shape))
 
 
 def _assumptions(knowledge: Knowledge, shape: Node | None) -> tuple[tuple[URIRef, Node], ...]:

@@ -8,7 +8,6 @@ back to its time frame (:data:`CRITICAL_WITHIN`, :data:`WARNING_WITHIN`).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,13 +21,12 @@ from reasoner.fhir.mapping import describe_coding
 from reasoner.fhir.questionnaire import DORSUM_SYSTEM
 from reasoner.hooks.spec import SUMMARY_LIMIT, Action, Card, Indicator, Link, Source, Suggestion
 from reasoner.knowledge import DX, Knowledge
-from reasoner.pipeline.result import SUPPRESSED, PlanOption, Step, Tier, TriageResult, duration_words
+from reasoner.pipeline.result import SUPPRESSED, PlanOption, Step, Tier, TriageResult, duration, duration_words
 from reasoner.render.text import later_texts
 
 #: A tier whose time frame is at most this long shows as "critical"; at most WARNING_WITHIN, "warning".
 CRITICAL_WITHIN = timedelta(hours=48)
 WARNING_WITHIN = timedelta(days=14)
-_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?")
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def indicator(tier: Tier | None, knowledge: Knowledge) -> Indicator:
     declared = str(knowledge.ontology.value(URIRef(tier.iri), DX.cdsIndicator) or "")
     if declared in ("critical", "warning", "info"):
         return declared  # type: ignore[return-value]
-    within = _duration(tier.time_frame)
+    within = duration(tier.time_frame)
     if within is None:
         return "warning"
     if within <= CRITICAL_WITHIN:
@@ -300,11 +298,3 @@ def fit(text: str, limit: int = SUMMARY_LIMIT) -> str:
         return flat
     cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.")
     return cut + "…"
-
-
-def _duration(text: str) -> timedelta | None:
-    match = _DURATION.fullmatch(text)
-    if not match or not text.strip("PT"):
-        return None
-    days, hours, minutes = (int(part) if part else 0 for part in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)

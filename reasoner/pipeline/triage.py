@@ -167,8 +167,13 @@ def _worst_case(
     graph: Graph, report: ValidationReport, knowledge: Knowledge, profile: Profile | None, pipeline: Pipeline
 ) -> _WorstCase:
     """The case with every missing item at its worst: its tier, precautions and plan."""
-    worst = worst_case_graph(graph, report, knowledge, pipeline)
-    _closure, view = pipeline.close_and_report(worst, knowledge, PLAN_QUERIES)
+    return _outcome(worst_case_graph(graph, report, knowledge, pipeline), knowledge, profile, pipeline)
+
+
+def _outcome(graph: Graph, knowledge: Knowledge, profile: Profile | None, pipeline: Pipeline) -> _WorstCase:
+    """The tier, precautions and plan of a completed case graph (a worst case, or one item at its
+    worst): the plan queries only."""
+    _closure, view = pipeline.close_and_report(graph, knowledge, PLAN_QUERIES)
     precautions = _run(view, knowledge, PRECAUTIONS)
     plan = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
     return _WorstCase(_urgency(view, knowledge), precautions, plan)
@@ -212,10 +217,8 @@ def _item_change(
     completed += graph
     for fact in item.facts(graph):
         completed.add(fact)
-    _closure, view = pipeline.close_and_report(completed, knowledge, PLAN_QUERIES)
-    precautions = _run(view, knowledge, PRECAUTIONS)
-    after = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
-    return _change_text(_urgency(view, knowledge), after, urgency, plan)
+    after = _outcome(completed, knowledge, profile, pipeline)
+    return _change_text(after.urgency, after.plan, urgency, plan)
 
 
 def _explained(
@@ -257,10 +260,8 @@ def _without(
     """What the items ``leave_out`` change together with the other unrecorded items ("" if nothing):
     the whole worst case against the worst case with them left unrecorded."""
     without = worst_case_graph(graph, report, knowledge, pipeline, leave_out=leave_out)
-    _closure, view = pipeline.close_and_report(without, knowledge, PLAN_QUERIES)
-    precautions = _run(view, knowledge, PRECAUTIONS)
-    before = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
-    change = _change_text(worst.urgency, worst.plan, _urgency(view, knowledge), before)
+    before = _outcome(without, knowledge, profile, pipeline)
+    change = _change_text(worst.urgency, worst.plan, before.urgency, before.plan)
     return f"with the other unrecorded items at their worst, {change}" if change else ""
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from reasoner.pipeline.result import Alternative, FallbackTimeFrame, PlanOption, PlanTopic, duration, duration_words
+from reasoner.pipeline.result import Alternative, FallbackTimeFrame, PlanOption, PlanTopic, due_key, duration_words
 from reasoner.pipeline.triage import Citation, Conflict, Step, TriageResult, chain
 
 DISCLAIMER = "Decision support for professionals, not a diagnosis. Check every step against clinical judgement."
@@ -138,8 +138,7 @@ def _later_rank(result: TriageResult, step: Step) -> int:
 def _later_key(result: TriageResult, step: Step) -> tuple[int, float]:
     """How soon a later step is due: its tier's rank, then a fallback's sooner own time frame."""
     kept = result.plan.later_kept_for(step)
-    span = duration(kept.time_frame) if isinstance(kept, FallbackTimeFrame) and kept.time_frame else None
-    return (_later_rank(result, step), -span.total_seconds() if span is not None else float("-inf"))
+    return due_key(result.plan.later_due(step), kept.time_frame if isinstance(kept, FallbackTimeFrame) else "")
 
 
 def _later_due_text(result: TriageResult, step: Step) -> str:

@@ -165,6 +165,28 @@ def test_evaluate_incomplete_case_says_what_to_record() -> None:
     assert "routine" not in out.split("\n")[1]
 
 
+def test_brief_text_names_the_items_to_record() -> None:
+    # the brief text has no list below it: the items that could change the answer are named inline
+    code, brief, _ = run("evaluate", str(INCOMPLETE), "--brief")
+    assert code == EXIT_INCOMPLETE
+    line = next(line for line in brief.splitlines() if line.startswith("INCOMPLETE: record"))
+    assert "(below)" not in brief and "saddle_anaesthesia" in " ".join(brief.split())
+    assert "change this answer: " in line
+
+
+def test_no_step_lines_are_not_told_as_steps_to_do(tmp_path: Path) -> None:
+    # a child's back pain with nothing else recorded: no step applies on any topic, and what that
+    # means on each topic is a NO STEP line, not a DO NOW instruction
+    case = tmp_path / "no-step.yaml"
+    case.write_text("age_years: 11\nno_discrete_lump: true\npresent: [back_pain]\n", encoding="utf-8")
+    _code, out, err = run("evaluate", str(case), "--brief")
+    lines = out.splitlines()
+    assert any(line.startswith("DO NOW   no step in the knowledge base applies") for line in lines), out + err
+    topic_lines = [line for line in lines if "from what is recorded" in line]
+    assert topic_lines and all(line.startswith("NO STEP ") for line in topic_lines)
+    assert "no imaging step applies from what is recorded" in out
+
+
 def test_evaluate_json_is_deterministic_and_complete() -> None:
     first = run("evaluate", str(COMPLETE), "--format", "json")
     second = run("evaluate", str(COMPLETE), "--format", "json")

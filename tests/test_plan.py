@@ -376,7 +376,7 @@ def test_a_topic_whose_every_step_is_avoided_does_not_say_nothing_is_needed(
     triaged: list[Triaged], knowledge: Knowledge
 ) -> None:
     """A topic left without a step because an avoid item forbids each applicable one (an MRI that
-    cannot be done) says so; its own "no step" text ("no imaging needed ...") is for a topic
+    cannot be done) says so; its own "no step" text ("no imaging step applies ...") is for a topic
     where no step applies at all."""
     texts = {info.iri: info.no_step_text for info in plan_topics(knowledge)}
     empty = [(t.name, e) for t in triaged for e in t.result.plan.topics if not e.chosen and e.topic_iri]

@@ -67,7 +67,7 @@ from reasoner.pipeline.result import (
 )
 
 #: What a topic says when every step it has applies but an avoid item forbids each one: the
-#: topic's own "no step" text (e.g. "no imaging needed") would misread that as nothing to do.
+#: topic's own "no step" text (e.g. "no imaging step applies") would misread that as nothing to do.
 ALL_AVOIDED_TEXT = (
     "no step can be offered now: every option applies but is avoided here (see DO NOT); clinical judgement is needed"
 )

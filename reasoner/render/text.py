@@ -1,9 +1,10 @@
 """A triage result as text for a clinician.
 
 Three levels of detail: ``brief`` is the summary a clinician can act on (DO NOW, THEN, LATER, DO NOT,
-WHY, RECORD); ``summary`` (the default) adds the plan by topic, the red flags and the disagreements,
-one line each; ``full`` adds every applicable step with its evidence, every avoid item and the
-citations.
+WHY, and for an incomplete case the items to record; where no step applies at all, NO STEP lines
+say what that means on each topic); ``summary`` (the default) adds the plan by topic, the red flags
+and the disagreements, one line each; ``full`` adds every applicable step with its evidence, every
+avoid item and the citations.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def _summary(result: TriageResult) -> list[str]:
     if not chosen:
         lines.append(_field("DO NOW", "no step in the knowledge base applies: clinical judgement is needed"))
     for entry in result.plan.topics:
-        if not chosen and not entry.chosen and entry.no_step_text:
-            lines.append(_field("DO NOW", f"{entry.topic}: {entry.no_step_text}"))
+        if not chosen and not entry.chosen and entry.no_step_text:  # what no step on a topic means
+            lines.append(_field("NO STEP", f"{entry.topic}: {entry.no_step_text}"))
         if entry.tie:
             lines.append(_field("CHOOSE", f"{entry.topic}: the sources tie; pick one of the steps above"))
     later = _later(result)
@@ -89,7 +90,7 @@ def _summary(result: TriageResult) -> list[str]:
         rest = len(needed) - len(decisive)
         more = f"; {rest} more would not" if rest else ""
         items = "the item that could" if len(decisive) == 1 else f"the {len(decisive)} items that could"
-        text = f"INCOMPLETE: record {items} change this answer (below){more}"
+        text = f"INCOMPLETE: record {items} change this answer: {', '.join(decisive)}{more}"
         lines.append(_wrap(text, "", " " * 9))
     elif needed:
         lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))

@@ -170,7 +170,7 @@ def test_brief_text_names_the_items_to_record() -> None:
     code, brief, _ = run("evaluate", str(INCOMPLETE), "--brief")
     assert code == EXIT_INCOMPLETE
     line = next(line for line in brief.splitlines() if line.startswith("INCOMPLETE: record"))
-    assert "(below)" not in brief and "saddle_anaesthesia" in " ".join(brief.split())
+    assert "(below)" not in brief and "bowel_bladder_dysfunction" in " ".join(brief.split())
     assert "change this answer: " in line
 
 
@@ -185,6 +185,78 @@ def test_no_step_lines_are_not_told_as_steps_to_do(tmp_path: Path) -> None:
     topic_lines = [line for line in lines if "from what is recorded" in line]
     assert topic_lines and all(line.startswith("NO STEP ") for line in topic_lines)
     assert "no imaging step applies from what is recorded" in out
+
+
+# An adult's sciatica with every other finding recorded absent: ACR's "no imaging now" applies and
+# is suppressed beside Seed 002's radiating-pain red flag.
+SCIATICA_ABSENT = [
+    "abnormal_spinal_curvature",
+    "bilateral_leg_weakness",
+    "bowel_bladder_dysfunction",
+    "cancer_history",
+    "central_punctum",
+    "cutaneous_horn",
+    "dermal_sinus_or_dimple",
+    "dermoscopy_suggests_melanoma",
+    "dimple_above_gluteal_cleft",
+    "discharge",
+    "erythema",
+    "fever",
+    "fluctuance",
+    "gadolinium_contraindicated",
+    "gait_change",
+    "hairy_patch",
+    "immunosuppression",
+    "injecting_drug_use",
+    "lesion_change_in_sensation",
+    "lesion_change_in_size",
+    "lesion_diameter_7mm_or_more",
+    "lesion_inflammation",
+    "lesion_irregular_colour",
+    "lesion_irregular_shape",
+    "lesion_oozing",
+    "lipomatous",
+    "localised_spinal_tenderness",
+    "lump_pain_or_tenderness",
+    "lymphadenopathy",
+    "mechanical_spinal_pain",
+    "mri_contraindicated",
+    "multiple_skin_markers",
+    "neonatal_onset",
+    "neurological_deficit",
+    "night_pain",
+    "pain_aggravated_by_straining",
+    "pigmented_or_changing_lesion",
+    "pregnancy",
+    "previous_excision_at_site",
+    "progressive_neurological_deficit",
+    "saddle_anaesthesia",
+    "severe_or_worsening_back_pain",
+    "sexual_dysfunction",
+    "skin_discoloration_or_capillary_malformation",
+    "skin_lesion_suggests_nodular_melanoma",
+    "skin_lesion_suggests_scc",
+    "subcutaneous_mass_with_skin_changes",
+    "tachycardia",
+    "trauma_with_bruising",
+    "ulceration_or_bleeding",
+    "ultrasound_suggests_sarcoma",
+    "unexplained_bone_swelling_or_pain",
+    "unexplained_weight_loss",
+    "warmth",
+    "xray_suggests_bone_sarcoma",
+]
+
+
+def test_a_negated_step_not_to_follow_is_quoted(tmp_path: Path) -> None:
+    case = tmp_path / "sciatica.yaml"
+    form = {"age_years": 42, "no_discrete_lump": True, "present": ["back_pain", "radiating_pain"]}
+    case.write_text(json.dumps({**form, "absent": SCIATICA_ABSENT}), encoding="utf-8")
+    _code, out, err = run("evaluate", str(case), "--brief")
+    do_not = [line for line in out.splitlines() if line.startswith("DO NOT")]
+    assert any(line.startswith('DO NOT   "no imaging now') for line in do_not), out + err
+    assert not any(line.startswith("DO NOT   no ") for line in do_not)
+    assert "DO NOT   reassurance or observation" in out  # a label that is not a negation is not quoted
 
 
 def test_evaluate_json_is_deterministic_and_complete() -> None:

@@ -21,9 +21,11 @@ MAX_DO_NOT = 3
 GENERIC = {"https://w3id.org/dorsum/ontology#Case"}  # the situation of advice that holds for every case
 MAX_LATER = 2
 MAX_WHY = 5
+MAX_RECORD = 8  # items to record named on the INCOMPLETE line (the rest are counted)
 MAX_FLAGS = 6
 MAX_ALTERNATIVES = 3
 LABEL = "{:<9}"
+NEGATIONS = ("no ", "not ", "do not ", "avoid ")  # how a label that is itself a negation starts
 
 
 def render_text(result: TriageResult, detail: str = "summary") -> str:
@@ -90,7 +92,10 @@ def _summary(result: TriageResult) -> list[str]:
         rest = len(needed) - len(decisive)
         more = f"; {rest} more would not" if rest else ""
         items = "the item that could" if len(decisive) == 1 else f"the {len(decisive)} items that could"
-        text = f"INCOMPLETE: record {items} change this answer: {', '.join(decisive)}{more}"
+        named = ", ".join(decisive[:MAX_RECORD]) + (
+            f", +{len(decisive) - MAX_RECORD} more" if len(decisive) > MAX_RECORD else ""
+        )
+        text = f"INCOMPLETE: record {items} change this answer: {named}{more}"
         lines.append(_wrap(text, "", " " * 9))
     elif needed:
         lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))
@@ -187,7 +192,13 @@ def _do_not(result: TriageResult) -> list[str]:
         unless = f" (unless {step.except_when})" if step.except_when else ""
         items.setdefault(step.action, f"{_sources_short(step.sources)}{unless}")
     shown = list(items.items())[:MAX_DO_NOT]
-    return [_field("DO NOT", f"{action}: {why}") for action, why in shown]
+    return [_field("DO NOT", f"{_as_object(action)}: {why}") for action, why in shown]
+
+
+def _as_object(action: str) -> str:
+    """An action as the object of DO NOT: quoted where its label is itself a negation ("no imaging
+    now"), which would otherwise read as a double negative."""
+    return f'"{action}"' if action.lower().startswith(NEGATIONS) else action
 
 
 def _decisive_facts(result: TriageResult, steps: set[str]) -> list[str]:

@@ -323,7 +323,7 @@ class _Evaluator:
             return None
 
 
-def _shared(part: Op, bound: set[Var]) -> int:
+def _shared(part: Op, bound: frozenset[Var]) -> int:
     """How many bound variables a part joins on (a union: its worst branch)."""
     if part.name == "Union":
         return min(_shared(part.p1, bound), _shared(part.p2, bound))

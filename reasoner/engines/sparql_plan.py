@@ -28,10 +28,27 @@ from reasoner.engines.sparql_match import wide
 __all__ = ["certain", "make_plan", "possible"]
 
 Pattern = Sequence[Any]
+# what a plan's copy of a node leaves behind: answers, and the variables of the node's old children
+_NOT_COPIED = frozenset({"name", "rows", "certain_vars", "possible_vars"})
 
 
-def certain(node: Any) -> set[Var]:
-    """The variables every solution of ``node`` binds."""
+def certain(node: Any) -> frozenset[Var]:
+    """The variables every solution of ``node`` binds (kept on the node: a plan's nodes do not change)."""
+    found = node.__dict__.get("certain_vars")
+    if found is None:
+        found = node.certain_vars = frozenset(_certain(node))
+    return found  # type: ignore[no-any-return]
+
+
+def possible(node: Any) -> frozenset[Var]:
+    """The variables some solution of ``node`` may bind (kept on the node, as :func:`certain`)."""
+    found = node.__dict__.get("possible_vars")
+    if found is None:
+        found = node.possible_vars = frozenset(_possible(node))
+    return found  # type: ignore[no-any-return]
+
+
+def _certain(node: Any) -> set[Var] | frozenset[Var]:
     name = node.name
     if name == "BGP":
         return {term for triple in node.triples for term in triple if isinstance(term, Var)}
@@ -50,8 +67,7 @@ def certain(node: Any) -> set[Var]:
     return set()
 
 
-def possible(node: Any) -> set[Var]:
-    """The variables some solution of ``node`` may bind."""
+def _possible(node: Any) -> set[Var] | frozenset[Var]:
     name = node.name
     if name == "BGP":
         return {term for triple in node.triples for term in triple if isinstance(term, Var)}
@@ -103,7 +119,7 @@ class _Planner:
         name = node.name
         if name == "BGP":
             return self._bgp(node)
-        copy = Op(name, **{key: value for key, value in vars(node).items() if key not in ("name", "rows")})
+        copy = Op(name, **{key: value for key, value in vars(node).items() if key not in _NOT_COPIED})
         for key in ("p", "p1", "p2"):
             child = getattr(node, key)
             if isinstance(child, Op):

@@ -238,7 +238,18 @@ def _all_variables(node: Any) -> set[Var]:
 
 # What is kept on a node besides its meaning: memos, analyses, an expression's closure.
 _NOT_STRUCTURE = frozenset(
-    {"reads", "exists_patterns", "memo_vars", "exists_vars", "rows", "answers", "values", Op.FUNCTION}
+    {
+        "reads",
+        "exists_patterns",
+        "memo_vars",
+        "exists_vars",
+        "rows",
+        "answers",
+        "values",
+        "certain_vars",
+        "possible_vars",
+        Op.FUNCTION,
+    }
 )
 
 

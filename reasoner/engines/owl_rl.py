@@ -36,6 +36,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 from rdflib.term import Node
 
+from reasoner.engines.owl_rl_run import CaseRun, ClassRules, PropertyRules
 from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.owl_rl_scope import RL_DATATYPES, UnsupportedConstruct, check_supported, schema_statement
 from reasoner.terms import IS_LITERAL, RDF_TYPE, TYPE_ONLY, Triple, iri_term
@@ -134,7 +135,7 @@ class CompiledRules:
         get = self.canonical_terms.get
         case_triples: list[Triple] = list(dict.fromkeys((get(s, s), get(p, p), get(o, o)) for s, p, o in case))
         subjects = {s for s, _p, _o in case_triples}
-        run = _Run(self)
+        run = CaseRun(self)
         for triple in case_triples:
             reason = schema_statement(triple, derived=False)
             if reason is not None:
@@ -168,6 +169,47 @@ class CompiledRules:
         return all(superclasses.get(sup, frozenset()) <= sups | {c} for c, sups in superclasses.items() for sup in sups)
 
     @cached_property
+    def class_rules(self) -> dict[Node, ClassRules]:
+        """Per class, every index entry a triple ``s rdf:type c`` reads, in one tuple: one lookup per
+        type triple instead of seven (classes no rule reads are left out)."""
+        indexes = (
+            self.superclasses,
+            self.intersections_by_member,
+            self.intersection_members,
+            self.unions_by_member,
+            self.hv_by_restriction,
+            self.svf_by_filler,
+            self.avf_by_restriction,
+        )
+        classes = set().union(*indexes)
+        return {c: tuple(index.get(c, ()) for index in indexes) for c in classes}  # type: ignore[misc]
+
+    @cached_property
+    def property_rules(self) -> dict[Node, PropertyRules]:
+        """Per property, every index entry a triple ``s p o`` reads, in one tuple (as
+        :attr:`class_rules`); the value restrictions (cls-hv2) are keyed by property and value, so
+        only whether the property has any is kept."""
+        has_value = {p for p, _value in self.hv_by_property_value}
+        indexes = (
+            self.domains,
+            self.ranges,
+            self.superproperties,
+            self.inverses,
+            self.svf_by_property,
+            self.avf_by_property,
+        )
+        properties = set().union(*indexes, self.symmetric, self.transitive, has_value)
+        return {
+            p: (  # type: ignore[misc]
+                *(index.get(p, ()) for index in indexes),
+                p in self.symmetric,
+                p in self.transitive,
+                p in has_value,
+            )
+            for p in properties
+        }
+
+    @cached_property
     def canonical_terms(self) -> dict[Node, Node]:
         """One object per term of the indexes: mapping a case's terms onto them first lets every
         later dictionary lookup succeed on identity instead of calling rdflib's ``__eq__``."""
@@ -180,124 +222,6 @@ class CompiledRules:
                 for term in (key, *values):
                     canonical.setdefault(term, term)
         return canonical
-
-
-class _Run:
-    """The state of one :meth:`CompiledRules.infer` call: the triples added on top of the closed schema."""
-
-    def __init__(self, rules: CompiledRules) -> None:
-        self.rules = rules
-        self.sp: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
-        self.po: defaultdict[tuple[Node, Node], set[Node]] = defaultdict(set)
-        self.added: list[Triple] = []
-        self.agenda: list[Triple] = []
-        # (node, class) pairs whose superclasses cax-sco has already added (via a subclass's types)
-        self.typed_up: set[tuple[Node, Node]] | None = set() if rules.superclasses_closed else None
-
-    def objects(self, s: Node, p: Node) -> Iterable[Node]:
-        base = self.rules.base_sp.get((s, p))
-        extra = self.sp.get((s, p))
-        if base and extra:
-            return base | extra
-        return base or extra or ()
-
-    def subjects(self, p: Node, o: Node) -> Iterable[Node]:
-        base = self.rules.base_po.get((p, o))
-        extra = self.po.get((p, o))
-        if base and extra:
-            return base | extra
-        return base or extra or ()
-
-    def has(self, s: Node, p: Node, o: Node) -> bool:
-        base = self.rules.base_sp.get((s, p))
-        if base is not None and o in base:
-            return True
-        extra = self.sp.get((s, p))
-        return extra is not None and o in extra
-
-    def add(self, triple: Triple) -> None:
-        s, p, o = triple
-        if IS_LITERAL[p.__class__]:
-            return
-        base = self.rules.base_sp.get((s, p))
-        if base is not None and o in base:
-            return
-        extra = self.sp.get((s, p))
-        if extra is not None and o in extra:
-            return
-        self.sp[(s, p)].add(o)
-        self.po[(p, o)].add(s)
-        self.added.append(triple)
-        self.agenda.append(triple)
-
-    def saturate(self) -> None:
-        """Fire the rules on every triple of the agenda until no rule adds a triple."""
-        agenda, class_rules, property_rules = self.agenda, self._class_rules, self._property_rules
-        while agenda:
-            triple = agenda.pop()
-            reason = schema_statement(triple, derived=True)
-            if reason is not None:
-                raise UnsupportedConstruct(f"inference about {triple[0].n3()} produced {reason}")
-            s, p, o = triple
-            if p in TYPE_ONLY:
-                class_rules(s, o)
-            property_rules(s, p, o)
-
-    def _class_rules(self, s: Node, c: Node) -> None:
-        """The rules a triple ``s rdf:type c`` triggers: cax-sco, cls-int1/2, cls-uni, cls-hv1, and
-        cls-svf1 and cls-avf where c is a restriction's filler or the restriction."""
-        r, add, typed_up = self.rules, self.add, self.typed_up
-        if typed_up is None:
-            for sup in r.superclasses.get(c, ()):  # cax-sco
-                add((s, RDF_TYPE, sup))
-        elif (s, c) not in typed_up:  # cax-sco, unless a subclass's types already covered c's
-            for sup in r.superclasses.get(c, ()):
-                typed_up.add((s, sup))
-                add((s, RDF_TYPE, sup))
-        for inter, members in r.intersections_by_member.get(c, ()):  # cls-int1
-            if all(self.has(s, RDF_TYPE, m) for m in members):
-                add((s, RDF_TYPE, inter))
-        for members in r.intersection_members.get(c, ()):  # cls-int2
-            for m in members:
-                add((s, RDF_TYPE, m))
-        for union in r.unions_by_member.get(c, ()):  # cls-uni
-            add((s, RDF_TYPE, union))
-        for prop, value in r.hv_by_restriction.get(c, ()):  # cls-hv1
-            add((s, prop, value))
-        for prop, restriction in r.svf_by_filler.get(c, ()):  # cls-svf1, s as the value
-            for u in list(self.subjects(prop, s)):
-                add((u, RDF_TYPE, restriction))
-        for prop, filler in r.avf_by_restriction.get(c, ()):  # cls-avf, s as the restricted node
-            for v in list(self.objects(s, prop)):
-                add((v, RDF_TYPE, filler))
-
-    def _property_rules(self, s: Node, p: Node, o: Node) -> None:
-        """The rules any triple ``s p o`` triggers: prp-dom, prp-rng, prp-spo1 (and prp-eqp1/2),
-        prp-inv1/2, prp-symp, prp-trp, cls-hv2, and cls-svf1/2 and cls-avf where p is a restriction's."""
-        r, add = self.rules, self.add
-        for c in r.domains.get(p, ()):  # prp-dom
-            add((s, RDF_TYPE, c))
-        for c in r.ranges.get(p, ()):  # prp-rng
-            add((o, RDF_TYPE, c))
-        for q in r.superproperties.get(p, ()):  # prp-spo1 (and prp-eqp1/2)
-            add((s, q, o))
-        for q in r.inverses.get(p, ()):  # prp-inv1/2
-            add((o, q, s))
-        if p in r.symmetric:  # prp-symp
-            add((o, p, s))
-        if p in r.transitive:  # prp-trp
-            for z in list(self.objects(o, p)):
-                add((s, p, z))
-            for w in list(self.subjects(p, s)):
-                add((w, p, o))
-        for restriction in r.hv_by_property_value.get((p, o), ()):  # cls-hv2
-            add((s, RDF_TYPE, restriction))
-        for restriction, filler in r.svf_by_property.get(p, ()):  # cls-svf1/2, s as the subject
-            if filler == _THING or self.has(o, RDF_TYPE, filler):
-                add((s, RDF_TYPE, restriction))
-        for restriction, filler in r.avf_by_property.get(p, ()):  # cls-avf, the property value
-            if self.has(s, RDF_TYPE, restriction):
-                add((o, RDF_TYPE, filler))
 
 
 def _closure(graph: Graph) -> None:

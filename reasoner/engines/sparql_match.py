@@ -240,9 +240,16 @@ def _pattern_reads(pattern: Sequence[Any]) -> tuple[tuple[Node, Node | None], ..
     return None
 
 
+def _is_path(term: Any) -> bool:
+    """Whether a pattern's predicate is a property path. ``Path`` is an abstract base class, whose
+    isinstance test runs in Python: an IRI or a variable, the usual predicates, is answered first."""
+    cls = term.__class__
+    return cls is not URIRef and cls is not Var and isinstance(term, Path)
+
+
 def zero_length(pattern: Sequence[Any]) -> bool:
     """Whether the pattern is a path that may take no step (then it matches any node with itself)."""
-    return isinstance(pattern[1], Path) and has_zero_length(pattern[1])
+    return _is_path(pattern[1]) and has_zero_length(pattern[1])
 
 
 # ------------------------------------------------------------------ basic graph patterns
@@ -252,7 +259,7 @@ def _pattern_cost(pattern: Sequence[Any], bound: set[Var]) -> int:
     s, p, o = pattern
     s_bound = not isinstance(s, Var) or s in bound
     o_bound = not isinstance(o, Var) or o in bound
-    if isinstance(p, Path):
+    if _is_path(p):
         return 1 if s_bound or o_bound else 6
     p_bound = not isinstance(p, Var) or p in bound
     return (0 if s_bound else 2) + (0 if o_bound else 1) + (0 if p_bound else 2)
@@ -266,7 +273,7 @@ def estimate(data: Dataset, patterns: Sequence[Sequence[Any]]) -> float:
 
 def _pattern_estimate(data: Dataset, pattern: Sequence[Any]) -> float:
     s, p, o = pattern
-    if p.__class__ is Var or isinstance(p, Path):
+    if p.__class__ is Var or _is_path(p):
         return math.inf
     subject = None if s.__class__ is Var else s
     value = None if o.__class__ is Var else o
@@ -323,7 +330,7 @@ def _match_pattern(data: Dataset, pattern: Sequence[Any], solution: Solution) ->
     s_term, p_term, o_term = pattern
     s = solution.get(s_term) if s_term.__class__ is Var else s_term
     o = solution.get(o_term) if o_term.__class__ is Var else o_term
-    if isinstance(p_term, Path):
+    if _is_path(p_term):
         return list(_match_path(data, s_term, p_term, o_term, s, o, solution))
     p = solution.get(p_term) if p_term.__class__ is Var else p_term
     if p is not None:

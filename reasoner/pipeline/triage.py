@@ -393,9 +393,9 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
         view, knowledge, "report-advice"
     ):
         key = str(advice)
-        entry = rows.setdefault(
-            key,
-            {
+        entry = rows.get(key)
+        if entry is None:  # one row per reason and topic: the step's own values are read once
+            entry = rows[key] = {
                 "kind": "recommendation" if kind in _RECOMMENDATION_ONLY else "avoid",
                 "action": action,
                 "tier": Tier(str(tier), knowledge.label(tier), int(rank), str(time_frame or "")) if tier else None,
@@ -406,8 +406,7 @@ def _steps(view: ReportRows, knowledge: Knowledge) -> list[Step]:
                 "topic_iris": set(),
                 "because": set(),
                 "excepted": set(),
-            },
-        )
+            }
         entry["because"].add(str(via))
         if excepted is not None:
             entry["excepted"].add(str(excepted))

@@ -211,7 +211,7 @@ def test_patient_view_gives_a_plan_card_with_an_imaging_order(server: Server, ke
     assert request is not None
     order = ServiceRequest.model_validate(request)
     assert order.code.coding[0].system == DORSUM_SYSTEM
-    assert order.code.coding[0].code == str(DX.MRIRegionWithoutAndWithContrast)
+    assert order.code.coding[0].code == str(DX.MRILumbarSpineWithoutAndWithContrast)
     assert order.subject.reference == f"Patient/{PATIENT_ID}" and order.priority == "stat"
 
 
@@ -311,7 +311,7 @@ def test_order_select_warns_on_a_suppressed_imaging_order(server: Server, keys: 
         "entry": [
             {"resource": _draft("sr-1", DX.UrgentDirectAccessUltrasound, "urgent direct-access ultrasound")},
             {"resource": _draft("sr-2", DX.MRIWithoutContrastAlone, "MRI without contrast")},
-            {"resource": _draft("sr-3", DX.MRIRegionWithoutAndWithContrast, "MRI with and without contrast")},
+            {"resource": _draft("sr-3", DX.MRILumbarSpineWithoutAndWithContrast, "MRI with and without contrast")},
             {"resource": _draft("sr-4", "24627-2", "Chest X-ray", system="http://loinc.org")},
             {"resource": _draft("sr-5", DX.BoneScan, "bone scan")},  # drafted, not selected
         ],

@@ -23,6 +23,9 @@ A vignette is a YAML file::
       not_avoid: [...]                        # not a "do not" (does not apply, or is excepted here)
       excepted: [Avoid000_EmpiricAntibiotics] # applies, but one of its dx:exceptIn classes holds
       not_excepted: [...]
+      precautions: [Avoid001_ExcisionBeforeImaging]  # shown as a precaution: it would hold with the
+                                              #   unrecorded items at their worst
+      not_precautions: [...]
       conflicts: [first imaging test]         # conflict subjects (substring match)
       missing: [fever]                        # items that must be reported missing
       later: [Rec001_MRIRegion]               # conditional steps shown as later steps
@@ -87,6 +90,8 @@ LIST_CHECKS = {
     "not_avoid": ("avoid", False),
     "excepted": ("excepted", True),
     "not_excepted": ("excepted", False),
+    "precautions": ("precautions", True),
+    "not_precautions": ("precautions", False),
 }
 
 

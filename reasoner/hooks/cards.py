@@ -194,6 +194,9 @@ def _why_not(result: TriageResult, knowledge: Knowledge, action: str) -> Iterabl
     for step in result.avoid:
         if step.action_iri in kinds:
             yield f"avoid: {step.label}", step
+    for step in result.precautions:  # unknown is not absent: it may hold once the items are recorded
+        if step.action_iri in kinds:
+            yield f"avoid as a precaution while items are unrecorded: {step.label}", step
 
 
 def _warning_card(

@@ -493,7 +493,9 @@ class Missing:
     message: str
     assumed: tuple[str, ...]
     needed: bool = True  # False: no value of it could change the tier or a primary step
-    would_change: str = ""  # with explain_missing: what recording it at its worst would change
+    # what recording it at its worst would change: with explain_missing, and, for an item that is not
+    # needed, whenever the unrecorded items at their worst would add or lift an avoid item
+    would_change: str = ""
 
 
 @dataclass(frozen=True)
@@ -539,6 +541,9 @@ class TriageResult:
     notes: tuple[str, ...] = field(default=())
     plan: Plan = field(default_factory=lambda: Plan(topics=(), suppressed=()))
     excepted: tuple[Step, ...] = field(default=())  # avoid advice that applies, lifted here by its dx:exceptIn
+    # avoid advice that does not hold from what is recorded but would with the unrecorded items at
+    # their worst: shown as a precaution while they are unrecorded (unknown is not absent)
+    precautions: tuple[Step, ...] = field(default=())
     trace: CaseTrace | None = field(default=None, compare=False, repr=False)  # only with keep_trace=True
 
     @property

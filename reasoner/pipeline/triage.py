@@ -7,7 +7,7 @@ them and arranges their answers into a :class:`TriageResult`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,10 @@ def triage(
     A case with unrecorded items is "incomplete" only while they could still change the tier or a
     primary step of the plan, or the time frame a primary step keeps from a step it replaced (its
     worst-case completion is compared with it); otherwise the items are listed as not needed for
-    this decision.
+    this decision, except those that would change what to avoid: where the worst-case completion
+    adds an avoid item (or lifts one by its exception), each missing item says what recording it at
+    its worst would change (whatever ``explain_missing``), and the avoid items the worst case adds
+    are shown as precautions while the items are unrecorded (unknown is not absent).
     """
     knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
     report = pipeline.validate(case.graph, knowledge, case.source)
@@ -120,16 +123,18 @@ def triage(
     worst = _worst_case(case.graph, report, knowledge, profile, pipeline) if report.missing else None
     precautions = worst.precautions if worst is not None else _run(view, knowledge, PRECAUTIONS)
     plan = _plan(view, steps, precautions, knowledge, profile)
+    current = _WorstCase(urgency, [], plan, _holding(steps))
     possible = urgency
     decisive = False
     if worst is not None:
         possible = worst.urgency
         if urgency is not None and (possible is None or possible.rank < urgency.rank):
             possible = urgency  # unreachable while reasoning is monotone; kept as a guard
-        decisive = _rank(possible) > _rank(urgency) or _primaries(worst.plan) != _primaries(plan)
+        decisive = _decisive(worst, current)
     missing = tuple(_missing(item, knowledge, needed=decisive) for item in report.missing)
-    if decisive and explain_missing and worst is not None:
-        missing = _explained(case.graph, report, missing, urgency, plan, worst, knowledge, profile, pipeline)
+    avoid_differs = worst is not None and _avoided(worst.avoid) != _avoided(current.avoid)
+    if worst is not None and ((decisive and explain_missing) or (not decisive and avoid_differs)):
+        missing = _explained(case.graph, report, missing, current, worst, knowledge, profile, pipeline)
     classes = _classes(view, knowledge, case.case)
     notes: list[str] = []
     if urgency is None and not decisive:
@@ -142,7 +147,7 @@ def triage(
         urgency=urgency,
         possible_urgency=possible,
         next_steps=tuple(step for step in steps if step.kind == "recommendation"),
-        avoid=tuple(step for step in steps if step.kind == "avoid" and not step.excepted_in),
+        avoid=current.avoid,
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
         conflicts=with_kept_time_frames(conflicts_of(view, knowledge, profile), plan),
@@ -152,6 +157,7 @@ def triage(
         notes=tuple(notes),
         plan=plan,
         excepted=tuple(step for step in steps if step.kind == "avoid" and step.excepted_in),
+        precautions=_precautions(current.avoid, worst.avoid) if worst is not None else (),
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
 
@@ -161,6 +167,23 @@ class _WorstCase:
     urgency: Tier | None
     precautions: list[Any]
     plan: Plan
+    avoid: tuple[Step, ...]  # the avoid advice that holds (none whose exception holds)
+
+
+def _holding(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """The avoid advice among ``steps`` that holds: none whose own exception (dx:exceptIn) holds."""
+    return tuple(step for step in steps if step.kind == "avoid" and not step.excepted_in)
+
+
+def _avoided(avoid: Sequence[Step]) -> frozenset[str]:
+    return frozenset(step.iri for step in avoid)
+
+
+def _precautions(avoid: Sequence[Step], worst: Sequence[Step]) -> tuple[Step, ...]:
+    """The avoid advice the worst-case completion adds to ``avoid``: it may hold once the unrecorded
+    items are recorded, so it is shown, as a precaution, while they are not."""
+    holding = _avoided(avoid)
+    return tuple(step for step in worst if step.iri not in holding)
 
 
 def _worst_case(
@@ -175,8 +198,9 @@ def _outcome(graph: Graph, knowledge: Knowledge, profile: Profile | None, pipeli
     worst): the plan queries only."""
     _closure, view = pipeline.close_and_report(graph, knowledge, PLAN_QUERIES)
     precautions = _run(view, knowledge, PRECAUTIONS)
-    plan = _plan(view, _steps(view, knowledge), precautions, knowledge, profile)
-    return _WorstCase(_urgency(view, knowledge), precautions, plan)
+    steps = _steps(view, knowledge)
+    plan = _plan(view, steps, precautions, knowledge, profile)
+    return _WorstCase(_urgency(view, knowledge), precautions, plan, _holding(steps))
 
 
 def _plan(
@@ -205,28 +229,26 @@ def _rank(tier: Tier | None) -> int:
 def _item_change(
     graph: Graph,
     item: MissingItem,
-    urgency: Tier | None,
-    plan: Plan,
+    current: _WorstCase,
     knowledge: Knowledge,
     profile: Profile | None,
     pipeline: Pipeline,
-) -> str:
-    """What recording this one item at its worst would change, in words ("" if nothing): the tier it
-    would raise, else each topic whose chosen step (or kept time frame) it would change."""
+) -> _Change:
+    """What recording this one item at its worst would change: the tier it would raise, else each
+    topic whose chosen step (or kept time frame) it would change, and each avoid item it would add
+    or lift."""
     completed = Graph()
     completed += graph
     for fact in item.facts(graph):
         completed.add(fact)
-    after = _outcome(completed, knowledge, profile, pipeline)
-    return _change_text(after.urgency, after.plan, urgency, plan)
+    return _change(_outcome(completed, knowledge, profile, pipeline), current)
 
 
 def _explained(
     graph: Graph,
     report: ValidationReport,
     missing: tuple[Missing, ...],
-    urgency: Tier | None,
-    plan: Plan,
+    current: _WorstCase,
     worst: _WorstCase,
     knowledge: Knowledge,
     profile: Profile | None,
@@ -237,15 +259,39 @@ def _explained(
     (a child's lump with neither its position nor its fatty look recorded: only both together make it
     a midline fatty mass). That is looked for only where the worst case without all such items falls
     short of the whole worst case (one more completion), so a case with many items that matter on
-    their own pays for one run, not one per item."""
-    alone = [_item_change(graph, item, urgency, plan, knowledge, profile, pipeline) for item in report.missing]
-    quiet = frozenset(item.item for item, change in zip(report.missing, alone, strict=True) if not change)
-    if quiet and _without(graph, report, quiet, worst, knowledge, profile, pipeline):
-        alone = [
-            change or _without(graph, report, frozenset({item.item}), worst, knowledge, profile, pipeline)
+    their own pays for one run, not one per item. An item that changes only what to avoid on its own
+    is looked at together with the others too, since they may change the tier or the plan: that is
+    said first, then what it adds to or lifts from the avoid items."""
+    alone = [_item_change(graph, item, current, knowledge, profile, pipeline) for item in report.missing]
+    quiet = frozenset(item.item for item, change in zip(report.missing, alone, strict=True) if not change.plan)
+    texts = [change.text for change in alone]
+    joint = _without(graph, report, quiet, worst, knowledge, profile, pipeline) if quiet else _Change("", "")
+    # where the tier or plan can change, an item that changes only what to avoid together with the
+    # others is needed anyway: one run per item is spent on its avoid changes only where nothing else is
+    if joint.plan or (joint.avoid and not _decisive(worst, current)):
+        texts = [
+            change.text
+            if change.plan
+            else _together(change, _without(graph, report, frozenset({item.item}), worst, knowledge, profile, pipeline))
             for item, change in zip(report.missing, alone, strict=True)
         ]
-    return tuple(replace(entry, would_change=change) for entry, change in zip(missing, alone, strict=True))
+    return tuple(replace(entry, would_change=text) for entry, text in zip(missing, texts, strict=True))
+
+
+def _decisive(worst: _WorstCase, current: _WorstCase) -> bool:
+    """Whether the worst case changes the tier or a primary step of the plan (the case is incomplete)."""
+    return _rank(worst.urgency) > _rank(current.urgency) or _primaries(worst.plan) != _primaries(current.plan)
+
+
+def _together(alone: _Change, joint: _Change) -> str:
+    """What an item that changes neither the tier nor the plan on its own changes: with the other
+    unrecorded items at their worst, the tier or plan; then its own avoid changes, else the joint ones."""
+    together = "with the other unrecorded items at their worst, "
+    if joint.plan:
+        return "; ".join(part for part in (together + joint.plan, alone.avoid) if part)
+    if alone.avoid:
+        return alone.avoid
+    return together + joint.avoid if joint.avoid else ""
 
 
 def _without(
@@ -256,22 +302,35 @@ def _without(
     knowledge: Knowledge,
     profile: Profile | None,
     pipeline: Pipeline,
-) -> str:
-    """What the items ``leave_out`` change together with the other unrecorded items ("" if nothing):
-    the whole worst case against the worst case with them left unrecorded."""
+) -> _Change:
+    """What the items ``leave_out`` change together with the other unrecorded items: the whole worst
+    case against the worst case with them left unrecorded."""
     without = worst_case_graph(graph, report, knowledge, pipeline, leave_out=leave_out)
-    before = _outcome(without, knowledge, profile, pipeline)
-    change = _change_text(worst.urgency, worst.plan, before.urgency, before.plan)
-    return f"with the other unrecorded items at their worst, {change}" if change else ""
+    return _change(worst, _outcome(without, knowledge, profile, pipeline))
 
 
-def _change_text(tier: Tier | None, after: Plan, urgency: Tier | None, plan: Plan) -> str:
-    """In words, what the tier and plan ``after`` change from ``urgency`` and ``plan`` ("" if
-    nothing): the tier raised, else each topic whose chosen step (or kept time frame) changes."""
-    if _rank(tier) > _rank(urgency) and tier is not None:
-        return f"raises the tier to {tier.label}"
+@dataclass(frozen=True)
+class _Change:
+    """What recording items at their worst changes, in words ("" for nothing): the tier or the plan,
+    and the avoid items it adds or lifts."""
+
+    plan: str
+    avoid: str
+
+    @property
+    def text(self) -> str:
+        return "; ".join(part for part in (self.plan, self.avoid) if part)
+
+
+def _change(outcome: _WorstCase, current: _WorstCase) -> _Change:
+    """What the tier, plan and avoid advice of ``outcome`` change from ``current``'s: the tier
+    raised (and then nothing else is said), else each topic whose chosen step (or kept time frame)
+    changes, and each avoid item added or lifted."""
+    tier, after = outcome.urgency, outcome.plan
+    if _rank(tier) > _rank(current.urgency) and tier is not None:
+        return _Change(f"raises the tier to {tier.label}", "")
     changes = []
-    before = _primaries(plan)
+    before = _primaries(current.plan)
     for entry in after.topics:
         old = before.get(entry.topic_iri or entry.topic)
         actions = frozenset(o.action_iri for o in entry.chosen)
@@ -279,7 +338,19 @@ def _change_text(tier: Tier | None, after: Plan, urgency: Tier | None, plan: Pla
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}")
         elif entry.chosen and entry.timing is not None and old != _primaries_of(entry):
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}, due {entry.timing.text}")
-    return "; ".join(f"changes {change}" for change in changes)
+    added, lifted = _avoided(outcome.avoid) - _avoided(current.avoid), _avoided(current.avoid) - _avoided(outcome.avoid)
+    avoid = [f"adds DO NOT: {step.action}" for step in _distinct(outcome.avoid, added)]
+    avoid += [f"lifts DO NOT: {step.action}" for step in _distinct(current.avoid, lifted)]
+    return _Change("; ".join(f"changes {change}" for change in changes), "; ".join(avoid))
+
+
+def _distinct(avoid: Sequence[Step], chosen: frozenset[str]) -> list[Step]:
+    """The steps of ``avoid`` named in ``chosen``, one per action (two sources may avoid the same)."""
+    found: dict[str, Step] = {}
+    for step in avoid:
+        if step.iri in chosen:
+            found.setdefault(step.action, step)
+    return sorted(found.values(), key=lambda step: step.action)
 
 
 def stamp(knowledge: Knowledge) -> KnowledgeStamp:

@@ -99,7 +99,11 @@ def _summary(result: TriageResult) -> list[str]:
         lines.append(_wrap(text, "", " " * 9))
     elif needed:
         lines.append(_wrap("INCOMPLETE: record " + ", ".join(needed), "", " " * 9))
-    unneeded = [item.item for item in result.missing if not item.needed]
+    avoiding = [f"{i.item} ({i.would_change})" for i in result.missing if not i.needed and i.would_change]
+    if avoiding:
+        text = "Not recorded, not needed for the tier or the plan, but would change what to avoid: "
+        lines.append(_wrap(text + "; ".join(avoiding), "", " " * 9))
+    unneeded = [item.item for item in result.missing if not item.needed and not item.would_change]
     if unneeded:
         lines.append(_wrap("Not recorded, not needed for this decision: " + ", ".join(unneeded), "", " " * 9))
     for note in result.notes:
@@ -177,7 +181,8 @@ def _fallback_text(result: TriageResult, step: Step) -> str:
 def _hidden(result: TriageResult, shown_later: int, shown_avoid: int) -> list[str]:
     """One line saying what the summary left out, if anything."""
     later = len({s.action_iri for s in result.next_steps if result.plan.shows_later(s)}) - shown_later
-    avoid = len({s.action for s in result.avoid} | {s.action for s in result.plan.suppressed}) - shown_avoid
+    actions = {s.action for s in (*result.avoid, *result.precautions)} | {s.action for s in result.plan.suppressed}
+    avoid = len(actions) - shown_avoid
     parts = [f"{later} more conditional steps"] * (later > 0) + [f"{avoid} more to avoid"] * (avoid > 0)
     return [_field("", f"(+{', +'.join(parts)}: --detail)")] if parts else []
 
@@ -191,6 +196,9 @@ def _do_not(result: TriageResult) -> list[str]:
             continue  # advice for every case (no antibiotics, no open biopsy ...): shown with --detail
         unless = f" (unless {step.except_when})" if step.except_when else ""
         items.setdefault(step.action, f"{_sources_short(step.sources)}{unless}")
+    for step in result.precautions:  # unknown is not absent: it may hold once the items are recorded
+        if not set(step.because) <= GENERIC:
+            items.setdefault(step.action, f"precaution while items are unrecorded: {_sources_short(step.sources)}")
     shown = list(items.items())[:MAX_DO_NOT]
     return [_field("DO NOT", f"{_as_object(action)}: {why}") for action, why in shown]
 
@@ -317,7 +325,7 @@ def _compact(result: TriageResult) -> list[str]:
         more = len(result.red_flags) - len(shown)
         flags = "; ".join(shown) + (f"; +{more} more (--detail)" if more > 0 else "")
         lines.append(_wrap(f"Red flags ({len(result.red_flags)}): {flags}", "", "  "))
-    explained = any(item.would_change for item in result.missing)
+    explained = any(item.needed and item.would_change for item in result.missing)
     if explained:
         lines.append("To record, by what each item would change at its worst (messages: --detail):")
         groups: dict[str, list[str]] = {}
@@ -340,15 +348,41 @@ def _compact(result: TriageResult) -> list[str]:
     return lines
 
 
-def _full(result: TriageResult) -> list[str]:
+def _missing_lines(result: TriageResult) -> list[str]:
+    """Each unrecorded item with what recording it at its worst would change, and whether it is needed."""
+    if not result.missing:
+        return []
+    needed = [item.item for item in result.missing if item.needed]
+    out = ["", "INCOMPLETE: record " + ", ".join(needed) if needed else "Not recorded:"]
+    for item in result.missing:
+        change = f" ({item.would_change})" if item.would_change else ""
+        if item.needed:
+            why = ""
+        else:  # an item that changes only what to avoid is not "not needed"
+            why = " (not needed for the tier or the plan)" if change else " (not needed for this decision)"
+        out.append(_wrap(f"- {item.message}{change}{why}", "  ", "    "))
+    return out
+
+
+def _avoid_lines(result: TriageResult) -> list[str]:
+    """The avoid items that hold, then those shown as a precaution while items are unrecorded."""
     out: list[str] = []
-    if result.missing:
-        out.append("")
-        out.append("INCOMPLETE: record " + ", ".join(item.item for item in result.missing if item.needed))
-        for item in result.missing:
-            change = f" ({item.would_change})" if item.would_change else ""
-            needed = "" if item.needed else " (not needed for this decision)"
-            out.append(_wrap(f"- {item.message}{change}{needed}", "  ", "    "))
+    if result.avoid:
+        out.extend(["", "Avoid:"])
+        for step in result.avoid:
+            unless = f" (unless {step.except_when})" if step.except_when else ""
+            out.append(f"  - {step.action}{unless}  [{_sources_short(step.sources)}]")
+            out.append(_wrap(step.evidence, "      "))
+    if result.precautions:
+        out.extend(["", "Avoid as a precaution while items are unrecorded (it may hold once they are recorded):"])
+        for step in result.precautions:
+            out.append(f"  - {step.action}  [{_sources_short(step.sources)}]")
+            out.append(_wrap(step.evidence, "      "))
+    return out
+
+
+def _full(result: TriageResult) -> list[str]:
+    out: list[str] = _missing_lines(result)
     for note in result.notes:
         out.append(f"NOTE: {note}")
 
@@ -376,13 +410,7 @@ def _full(result: TriageResult) -> list[str]:
         for step in conditional:
             out.extend(_step_lines(result, step, "-"))
     out.extend(_left_out(result))
-    if result.avoid:
-        out.append("")
-        out.append("Avoid:")
-        for step in result.avoid:
-            unless = f" (unless {step.except_when})" if step.except_when else ""
-            out.append(f"  - {step.action}{unless}  [{_sources_short(step.sources)}]")
-            out.append(_wrap(step.evidence, "      "))
+    out.extend(_avoid_lines(result))
     out.extend(_excepted(result))
     if result.conflicts:
         out.append("")

@@ -61,6 +61,8 @@ def result_triples(result: TriageResult) -> list[Triple]:
         add((node, RESULT.avoid, URIRef(step.iri)))
     for step in result.excepted:
         add((node, RESULT.exceptedAvoid, URIRef(step.iri)))
+    for step in result.precautions:
+        add((node, RESULT.precautionaryAvoid, URIRef(step.iri)))
     for item in result.missing:
         add((node, RESULT.missingItem, Literal(item.item)))
     for conflict in result.conflicts:

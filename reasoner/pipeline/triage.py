@@ -111,7 +111,8 @@ def triage(
     worst-case completion is compared with it); otherwise the items are listed as not needed for
     this decision, except those that would change what to avoid: where the worst-case completion
     adds an avoid item (or lifts one by its exception), each missing item says what recording it at
-    its worst would change (whatever ``explain_missing``), and the avoid items the worst case adds
+    its worst would change (with ``explain_missing``; without it, each says what the unrecorded
+    items change together, which costs no more reasoning), and the avoid items the worst case adds
     are shown as precautions while the items are unrecorded (unknown is not absent).
     """
     knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
@@ -133,8 +134,11 @@ def triage(
         decisive = _decisive(worst, current)
     missing = tuple(_missing(item, knowledge, needed=decisive) for item in report.missing)
     avoid_differs = worst is not None and _avoided(worst.avoid) != _avoided(current.avoid)
-    if worst is not None and ((decisive and explain_missing) or (not decisive and avoid_differs)):
+    if worst is not None and explain_missing and (decisive or avoid_differs):
         missing = _explained(case.graph, report, missing, current, worst, knowledge, profile, pipeline)
+    elif worst is not None and avoid_differs and not decisive:  # no run per item: what they change together
+        together = "with the other unrecorded items at their worst, " + _change(worst, current).avoid
+        missing = tuple(replace(entry, would_change=together) for entry in missing)
     classes = _classes(view, knowledge, case.case)
     notes: list[str] = []
     if urgency is None and not decisive:

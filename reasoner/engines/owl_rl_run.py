@@ -54,18 +54,10 @@ class CaseRun:
         self.typed_up: set[tuple[Node, Node]] | None = set() if rules.superclasses_closed else None
 
     def objects(self, s: Node, p: Node) -> Iterable[Node]:
-        base = self.rules.base_sp.get((s, p))
-        extra = self.sp.get((s, p))
-        if base and extra:
-            return base | extra
-        return base or extra or ()
+        return _union(self.rules.base_sp.get((s, p)), self.sp.get((s, p)))
 
     def subjects(self, p: Node, o: Node) -> Iterable[Node]:
-        base = self.rules.base_po.get((p, o))
-        extra = self.po.get((p, o))
-        if base and extra:
-            return base | extra
-        return base or extra or ()
+        return _union(self.rules.base_po.get((p, o)), self.po.get((p, o)))
 
     def has(self, s: Node, p: Node, o: Node) -> bool:
         base = self.rules.base_sp.get((s, p))
@@ -176,3 +168,10 @@ class CaseRun:
             self.add((s, p, z))
         for w in list(self.subjects(p, s)):
             self.add((w, p, o))
+
+
+def _union(base: frozenset[Node] | None, extra: set[Node] | None) -> Iterable[Node]:
+    """The nodes of the closed schema's index and of the case's own, without copying either alone."""
+    if base and extra:
+        return base | extra
+    return base or extra or ()

@@ -137,7 +137,7 @@ def triage(
     if worst is not None and explain_missing and (decisive or avoid_differs):
         missing = _explained(case.graph, report, missing, current, worst, knowledge, profile, pipeline)
     elif worst is not None and avoid_differs and not decisive:  # no run per item: what they change together
-        together = "with the other unrecorded items at their worst, " + _change(worst, current).avoid
+        together = TOGETHER + _change(worst, current).avoid
         missing = tuple(replace(entry, would_change=together) for entry in missing)
     classes = _classes(view, knowledge, case.case)
     notes: list[str] = []
@@ -164,6 +164,10 @@ def triage(
         precautions=_precautions(current.avoid, worst.avoid) if worst is not None else (),
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
+
+
+#: How a change that needs the other unrecorded items at their worst is introduced.
+TOGETHER = "with the other unrecorded items at their worst, "
 
 
 @dataclass(frozen=True)
@@ -290,12 +294,11 @@ def _decisive(worst: _WorstCase, current: _WorstCase) -> bool:
 def _together(alone: _Change, joint: _Change) -> str:
     """What an item that changes neither the tier nor the plan on its own changes: with the other
     unrecorded items at their worst, the tier or plan; then its own avoid changes, else the joint ones."""
-    together = "with the other unrecorded items at their worst, "
     if joint.plan:
-        return "; ".join(part for part in (together + joint.plan, alone.avoid) if part)
+        return "; ".join(part for part in (TOGETHER + joint.plan, alone.avoid) if part)
     if alone.avoid:
         return alone.avoid
-    return together + joint.avoid if joint.avoid else ""
+    return TOGETHER + joint.avoid if joint.avoid else ""
 
 
 def _without(

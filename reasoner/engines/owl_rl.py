@@ -261,7 +261,7 @@ def _closed_schema(schema: Graph) -> list[Triple]:
     try:
         raw: Iterable[Triple] = close_schema(schema)
     except UnsupportedRule:
-        graph = Graph()
+        graph = Graph(store="SimpleMemory")
         graph += schema
         _closure(graph)
         raw = graph
@@ -417,7 +417,7 @@ def owlrl_reference_infer(schema: Graph, case: Graph) -> Graph:
     keeping the case's triples and the entailed triples whose subject occurs as a subject in ``case``,
     minus the same trivial triples."""
     subjects = set(case.subjects())
-    combined = Graph()
+    combined = Graph(store="SimpleMemory")
     combined += schema
     combined += case
     _closure(combined)
@@ -443,7 +443,7 @@ def owlrl_reference_infer_many(schema: Graph, cases: list[Graph], batch: int = 1
     """
     if not cases:
         return []
-    schema_closed = Graph()
+    schema_closed = Graph(store="SimpleMemory")
     schema_closed += schema
     _closure(schema_closed)
     results: list[Graph] = []
@@ -456,7 +456,7 @@ def owlrl_reference_infer_many(schema: Graph, cases: list[Graph], batch: int = 1
 
 def _close_together(schema: Graph, schema_closed: Graph, cases: list[Graph]) -> list[Graph] | None:
     schema_nodes = {node for triple in schema_closed for node in triple}
-    combined = Graph()
+    combined = Graph(store="SimpleMemory")
     combined += schema
     renamings: list[dict[Node, Node]] = []
     owner: dict[Node, int] = {}

@@ -29,7 +29,7 @@ from rdflib.namespace import RDF, RDFS
 
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, plan_topics
+from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT, plan_topics, topic_handovers
 from reasoner.pipeline.result import SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
 
 from .conftest import Triaged
@@ -382,11 +382,54 @@ def test_a_topic_whose_every_step_is_avoided_does_not_say_nothing_is_needed(
     empty = [(t.name, e) for t in triaged for e in t.result.plan.topics if not e.chosen and e.topic_iri]
     avoided = [(name, e) for name, e in empty if e.reason == SUPPRESSED]
     assert avoided and len(avoided) < len(empty), "both kinds of empty topic must occur in the sample"
-    assert all(e.no_step_text == ALL_AVOIDED_TEXT for _name, e in avoided)
+    assert all(e.no_step_text == ALL_AVOIDED_TEXT or e.no_step_text.startswith(LEFT_TO_TEXT) for _name, e in avoided)
     assert all(e.no_step_text == texts[e.topic_iri] for _name, e in empty if e.reason != SUPPRESSED)
-    name = avoided[0][0]
+    name = next(name for name, e in avoided if e.no_step_text == ALL_AVOIDED_TEXT)
     text = render_text(next(t.result for t in triaged if t.name == name))
     assert ALL_AVOIDED_TEXT.split(":")[0] in " ".join(text.split()), name
+
+
+def test_a_topic_an_avoid_item_hands_over_says_who_takes_it(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    """Where one applicable avoid item forbids every step on a topic and names who takes the question
+    over (dx:leavesTopicTo), the topic says "no step now (see DO NOT)" with that text, never the
+    generic "no step can be offered" and never a forbidden step; where the steps are forbidden by
+    different items, or the item names no one, the generic text stays. Scenario 708: a suspected
+    melanoma recorded as a small lump is referred, not imaged or excised in primary care."""
+    handovers = topic_handovers(knowledge)
+    assert handovers, "the knowledge names who takes a topic over on at least one avoid item"
+    handed = 0
+    for t in triaged:
+        suppressed = {s.step: set(s.avoid) for s in t.result.plan.suppressed}
+        for entry in t.result.plan.topics:
+            if entry.chosen or entry.reason != SUPPRESSED or not entry.topic_iri:
+                continue
+            steps = [iri for alt in entry.alternatives for iri in alt.option.steps]
+            common = set.intersection(*(suppressed.get(iri, set()) for iri in steps))
+            texts = sorted({text for avoid in common for text in handovers.get(avoid, ())})
+            expected = LEFT_TO_TEXT + "; ".join(texts) if texts else ALL_AVOIDED_TEXT
+            assert entry.no_step_text == expected, (t.name, entry.topic)
+            handed += bool(texts)
+    assert handed, "a topic handed over must occur in the sample (scenario 708)"
+
+
+def test_scenario_708_leaves_imaging_and_tissue_diagnosis_to_the_specialist(knowledge: Knowledge) -> None:
+    from reasoner.authoring.vignettes import load_vignette
+
+    path = next(p for p in CASES if p.name.startswith("708-"))
+    vignette = load_vignette(path)
+    assert isinstance(vignette.case, dict)
+    result = triage(case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge)
+    for topic in ("FirstImagingTopic", "TissueDiagnosisTopic"):
+        entry = result.plan.topic(topic)
+        assert entry is not None and not entry.chosen and entry.no_step_text.startswith(LEFT_TO_TEXT), topic
+        assert entry.alternatives and all(a.reason == SUPPRESSED for a in entry.alternatives), topic
+    referral = result.plan.topic("ReferralTopic")
+    assert referral is not None and [o.action_iri.rsplit("#", 1)[-1] for o in referral.chosen] == [
+        "SuspectedCancerPathwayReferral"
+    ]
+    text = " ".join(render_text(result).split())
+    assert "first imaging test: no step now (see DO NOT): the lump is the suspicious skin lesion itself" in text
+    assert "how to obtain a tissue diagnosis: no step now (see DO NOT): the tissue diagnosis" in text
 
 
 # ---------------------------------------------------------------- a dropped later step's time frame is kept

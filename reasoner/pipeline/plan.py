@@ -7,7 +7,9 @@ situation, or ``dx:supersedes``), the topics and their order (``knowledge-plan-t
 sources' authority (``knowledge-authority.rq``). This module applies them in a fixed order and keeps
 the reason each losing step lost:
 
-1. suppressed: an applicable avoid advice names its action ("not now, because ...");
+1. suppressed: an applicable avoid advice names its action ("not now, because ..."); a topic whose
+   every step one avoid item forbids says who takes the question over, where the item names it
+   (``dx:leavesTopicTo``, ``knowledge-avoid-leaves-topic-to.rq``): "no step now (see DO NOT): ...";
 2. superseded: a more specific (or explicitly superseding) recommendation on the topic applies;
 3. policy: the profile's preferred source, else the most cautious tier;
 4. authority: the highest ``dx:authorityRank`` of the step's sources;
@@ -71,6 +73,9 @@ from reasoner.pipeline.result import (
 ALL_AVOIDED_TEXT = (
     "no step can be offered now: every option applies but is avoided here (see DO NOT); clinical judgement is needed"
 )
+#: What a topic says when one applicable avoid item forbids every step it has and names who takes
+#: the question over (``dx:leavesTopicTo``): followed by that text.
+LEFT_TO_TEXT = "no step now (see DO NOT): "
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,29 @@ def action_time_frames(knowledge: Knowledge) -> Mapping[str, str]:
     for action, time_frame in rows:
         frames.setdefault(str(action), str(time_frame))
     return frames
+
+
+@per_knowledge
+def topic_handovers(knowledge: Knowledge) -> Mapping[str, tuple[str, ...]]:
+    """Each avoid item's ``dx:leavesTopicTo`` texts (who takes a topic over when the item forbids
+    every step on it), by avoid IRI (once per knowledge)."""
+    if "knowledge-avoid-leaves-topic-to" not in knowledge.queries:
+        return {}
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-avoid-leaves-topic-to")
+    texts: dict[str, list[str]] = {}
+    for avoid, text in rows:
+        texts.setdefault(str(avoid), []).append(" ".join(str(text).split()))
+    return {avoid: tuple(sorted(set(found))) for avoid, found in texts.items()}
+
+
+@per_knowledge
+def recorded_only_avoids(knowledge: Knowledge) -> frozenset[str]:
+    """The avoid items that hold only on what is recorded (``dx:precautionary false``): never shown
+    as a precaution while items are unrecorded (once per knowledge)."""
+    if "knowledge-avoid-recorded-only" not in knowledge.queries:
+        return frozenset()
+    rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-avoid-recorded-only")
+    return frozenset(str(row[0]) for row in rows)
 
 
 @dataclass(frozen=True)
@@ -444,9 +472,21 @@ def _decide(
         chosen=tuple(chosen),
         reason=reason,
         alternatives=tuple(_merge_alternatives(alternatives)),
-        no_step_text=ALL_AVOIDED_TEXT if not chosen and reason == SUPPRESSED else info.no_step_text,
+        no_step_text=_all_avoided_text(topic_steps, suppressed, knowledge)
+        if not chosen and reason == SUPPRESSED
+        else info.no_step_text,
         timing=_kept_time_frame(chosen, alternatives, info, knowledge),
     )
+
+
+def _all_avoided_text(topic_steps: Sequence[Step], suppressed: Mapping[str, set[str]], knowledge: Knowledge) -> str:
+    """What a topic whose every step is avoided says. Where one avoid item forbids every step on it
+    and names who takes the question over (``dx:leavesTopicTo``), "no step now (see DO NOT)" with
+    that text; otherwise that no step can be offered and clinical judgement is needed."""
+    common = set.intersection(*(suppressed.get(step.iri, set()) for step in topic_steps)) if topic_steps else set()
+    handovers = topic_handovers(knowledge)
+    texts = sorted({text for avoid in common for text in handovers.get(avoid, ())})
+    return LEFT_TO_TEXT + "; ".join(texts) if texts else ALL_AVOIDED_TEXT
 
 
 def _kept_time_frame(

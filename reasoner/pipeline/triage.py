@@ -18,7 +18,7 @@ from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
 from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames
 from reasoner.pipeline.infer import close_and_report
-from reasoner.pipeline.plan import build_plan
+from reasoner.pipeline.plan import build_plan, recorded_only_avoids
 from reasoner.pipeline.policy import Profile, knowledge_for, load_profile, policy_name
 from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.result import (
@@ -161,7 +161,9 @@ def triage(
         notes=tuple(notes),
         plan=plan,
         excepted=tuple(step for step in steps if step.kind == "avoid" and step.excepted_in),
-        precautions=_precautions(current.avoid, worst.avoid) if worst is not None else (),
+        precautions=_precautions(current.avoid, worst.avoid, recorded_only_avoids(knowledge))
+        if worst is not None
+        else (),
         trace=CaseTrace(frozenset(case.graph), frozenset(closure)) if keep_trace else None,
     )
 
@@ -187,11 +189,12 @@ def _avoided(avoid: Sequence[Step]) -> frozenset[str]:
     return frozenset(step.iri for step in avoid)
 
 
-def _precautions(avoid: Sequence[Step], worst: Sequence[Step]) -> tuple[Step, ...]:
+def _precautions(avoid: Sequence[Step], worst: Sequence[Step], recorded_only: frozenset[str]) -> tuple[Step, ...]:
     """The avoid advice the worst-case completion adds to ``avoid``: it may hold once the unrecorded
-    items are recorded, so it is shown, as a precaution, while they are not."""
+    items are recorded, so it is shown, as a precaution, while they are not. An item that holds only
+    on what is recorded (``dx:precautionary false``: it removes a safety step) never is."""
     holding = _avoided(avoid)
-    return tuple(step for step in worst if step.iri not in holding)
+    return tuple(step for step in worst if step.iri not in holding and step.iri not in recorded_only)
 
 
 def _worst_case(

@@ -28,6 +28,7 @@ from rdflib import URIRef
 from reasoner.knowledge import Knowledge, per_knowledge
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.result import (
+    DONE,
     Alternative,
     Dropped,
     FallbackTimeFrame,
@@ -200,7 +201,7 @@ def _stands_in(
         _Replacement(alternative, tuple(o for o in entry.chosen if o.action_iri in follows))
         for entry in plan.topics
         for alternative in entry.alternatives
-        if alternative.option.action_iri in awaited
+        if alternative.option.action_iri in awaited and alternative.reason != DONE  # a done test was not replaced
     ]
     replacements = [r for r in replacements if r.chosen]
     if not replacements:

@@ -49,6 +49,7 @@ from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
     AUTHORITY,
     COVERED,
+    DONE,
     NONE,
     ONLY,
     POLICY,
@@ -189,13 +190,20 @@ def build_plan(
     supersedes_rows: Iterable[tuple[object, object, object, object]],
     knowledge: Knowledge,
     profile: Profile | None,
+    *,
+    done_rows: Iterable[tuple[object, object]] = (),
 ) -> Plan:
     """Choose one step per topic from the applicable recommendations ``steps``.
 
     ``suppressed_rows`` are (recommendation, avoid) pairs; ``supersedes_rows`` are (winner, loser,
-    topic, how) rows, both from the plan queries.
+    topic, how) rows, both from the plan queries; ``done_rows`` are (recommendation, result) pairs
+    (``report-plan-done.rq``): the step's test has been done, its result is recorded.
     """
     by_iri = {step.iri: step for step in steps}
+    done: dict[str, set[str]] = {}
+    for recommendation, result in done_rows:
+        if str(recommendation) in by_iri:
+            done.setdefault(str(recommendation), set()).add(str(result))
     avoid_labels = {step.iri: step.label for step in steps}
     suppressed: dict[str, set[str]] = {}
     for recommendation, avoid in suppressed_rows:
@@ -222,7 +230,16 @@ def build_plan(
             continue
         entries.append(
             _decide(
-                info, topic_steps, suppressed, beats.get(info.iri, {}), by_iri, avoid_labels, ranks, profile, knowledge
+                info,
+                topic_steps,
+                suppressed,
+                beats.get(info.iri, {}),
+                by_iri,
+                avoid_labels,
+                ranks,
+                profile,
+                knowledge,
+                done,
             )
         )
     for group in untopical.values():
@@ -276,7 +293,9 @@ def _keep_own_time_frame(entry: PlanTopic, policy: str, knowledge: Knowledge) ->
     here, superseded, not the profile's preference) is due within its own time frame, sooner than
     every chosen step is due (the cauda equina pathway's 4-hour MRI, avoided because MRI is
     contraindicated: CT myelography at the same 12-hour tier), the chosen step keeps it."""
-    lost = [a for a in entry.alternatives if a.option.sooner_time_frame and a.option.tier is not None]
+    lost = [
+        a for a in entry.alternatives if a.option.sooner_time_frame and a.option.tier is not None and a.reason != DONE
+    ]
     if not entry.chosen or not policy or not lost:
         return entry
     best = max(lost, key=lambda a: (due_key(a.option.tier, a.option.time_frame), a.reason == SUPPRESSED))
@@ -435,11 +454,20 @@ def _decide(
     ranks: Mapping[str, int],
     profile: Profile | None,
     knowledge: Knowledge,
+    done: Mapping[str, set[str]] | None = None,
 ) -> PlanTopic:
     label = knowledge.label(URIRef(info.iri))
     alternatives: list[Alternative] = []
-    live = [s for s in topic_steps if s.iri not in suppressed]
+    done = done or {}
+    live = [s for s in topic_steps if s.iri not in suppressed and s.iri not in done]
     for step in topic_steps:
+        if step.iri in done and step.iri not in suppressed:
+            results = "; ".join(sorted(knowledge.label(URIRef(r)) for r in done[step.iri]))
+            alternatives.append(
+                Alternative(
+                    _option([step], ranks), DONE, f"done already: its result is recorded ({results})", tuple(done[step.iri])
+                )
+            )
         if step.iri in suppressed:
             avoids = sorted(suppressed[step.iri])
             because = "; ".join(avoid_labels.get(a, knowledge.label(URIRef(a))) for a in avoids)
@@ -458,11 +486,12 @@ def _decide(
     options = _options(remaining, ranks)
     chosen, reason, lost = _select(options, profile, covered_actions(knowledge))
     alternatives.extend(lost)
+    lost_here = [a for a in alternatives if a.reason != DONE]  # a test done already did not lose
     if not chosen:
-        reason = SUPPRESSED if alternatives and all(a.reason == SUPPRESSED for a in alternatives) else NONE
-    elif reason == ONLY and any(a.reason == SUPERSEDED for a in alternatives):
+        reason = SUPPRESSED if lost_here and all(a.reason == SUPPRESSED for a in lost_here) else NONE
+    elif reason == ONLY and any(a.reason == SUPERSEDED for a in lost_here):
         reason = SUPERSEDED
-    elif reason == ONLY and alternatives:
+    elif reason == ONLY and lost_here:
         reason = SUPPRESSED
     chosen_actions = {o.action_iri for o in chosen}
     alternatives = [a for a in alternatives if a.option.action_iri not in chosen_actions or a.reason == SUPPRESSED]
@@ -472,7 +501,7 @@ def _decide(
         chosen=tuple(chosen),
         reason=reason,
         alternatives=tuple(_merge_alternatives(alternatives)),
-        no_step_text=_all_avoided_text(topic_steps, suppressed, knowledge)
+        no_step_text=_all_avoided_text([s for s in topic_steps if s.iri not in done], suppressed, knowledge)
         if not chosen and reason == SUPPRESSED
         else info.no_step_text,
         timing=_kept_time_frame(chosen, alternatives, info, knowledge),
@@ -495,6 +524,7 @@ def _kept_time_frame(
     """The topic's timing policy: the most urgent time frame of the steps that lost the choice of
     action, where it is more urgent than a chosen step's own (else None). Under most cautious wins a
     more urgent step loses only when avoided or superseded; under a profile, also to its preference."""
+    alternatives = [a for a in alternatives if a.reason != DONE]  # a test done already keeps no time frame
     if not chosen or not info.timing_policy:
         return None
     floor = min(_rank(option) for option in chosen)

@@ -18,6 +18,7 @@ AUTHORITY = "authority"
 TIE = "tie"
 ONLY = "only option"
 NONE = "no step applies"
+DONE = "done"  # the test was done: its result is recorded (dx:resultFinding)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class Alternative:
     """An answer that did not win its topic, and why."""
 
     option: PlanOption
-    reason: str  # SUPPRESSED, SUPERSEDED, POLICY or AUTHORITY
+    reason: str  # SUPPRESSED, SUPERSEDED, POLICY, AUTHORITY or DONE
     detail: str  # e.g. the avoid advice or the superseding step, in words
     by: tuple[str, ...]  # IRIs of the advice that beat it
 

@@ -61,9 +61,10 @@ __all__ = [  # the result classes are defined in reasoner.pipeline.result and im
 
 URGENCY = "report-urgency"
 SUPPRESSED = "report-plan-suppressed"
+DONE = "report-plan-done"
 PRECAUTIONS = "report-plan-precautions"
 SUPERSEDES = "report-plan-supersedes"
-PLAN_QUERIES = [URGENCY, "report-advice", SUPPRESSED, PRECAUTIONS, SUPERSEDES]
+PLAN_QUERIES = [URGENCY, "report-advice", SUPPRESSED, PRECAUTIONS, SUPERSEDES, DONE]
 MAX_ASSUMPTION_ROUNDS = 5
 MAX_EXPLANATION_DEPTH = 4
 
@@ -218,7 +219,9 @@ def _plan(
     view: ReportRows, steps: list[Step], precautions: list[Any], knowledge: Knowledge, profile: Profile | None
 ) -> Plan:
     suppressed = [*_run(view, knowledge, SUPPRESSED), *precautions]
-    return build_plan(steps, suppressed, _run(view, knowledge, SUPERSEDES), knowledge, profile)
+    return build_plan(
+        steps, suppressed, _run(view, knowledge, SUPERSEDES), knowledge, profile, done_rows=_run(view, knowledge, DONE)
+    )
 
 
 def _primaries(plan: Plan) -> dict[str, frozenset[tuple[str, int]]]:

@@ -261,6 +261,7 @@ SHORT = {
     "policy": "less urgent",
     "covered": "covered by it",
     "authority": "less authoritative source",
+    "done": "done already",
 }
 
 

@@ -12,6 +12,8 @@
   topic of the plan, the most urgent time frame a primary step is due within is the tier's. Each
   primary step is due within the most urgent time frame of the applicable unconditional steps on its
   topic (a replaced step's time frame is kept, dx:timingResolvedBy), and the answer says whose.
+- A test whose result the case records present (dx:resultFinding) is done: it is never a primary
+  step nor keeps a time frame; the steps conditioned on that result (dx:onlyIfResult) are current.
 - No later step shown in place of a dropped one (the plan replaced what the dropped one waits on;
   same kind of action, dx:laterTimingResolvedBy) is less urgent than the dropped one, and every LATER
   line says when it is due.
@@ -30,7 +32,7 @@ from rdflib.namespace import RDF, RDFS
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
 from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT, plan_topics, topic_handovers
-from reasoner.pipeline.result import SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
+from reasoner.pipeline.result import DONE, SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
 
 from .conftest import Triaged
 
@@ -430,6 +432,67 @@ def test_scenario_708_leaves_imaging_and_tissue_diagnosis_to_the_specialist(know
     text = " ".join(render_text(result).split())
     assert "first imaging test: no step now (see DO NOT): the lump is the suspicious skin lesion itself" in text
     assert "how to obtain a tissue diagnosis: no step now (see DO NOT): the tissue diagnosis" in text
+
+
+# ---------------------------------------------------------------- a test whose result is recorded is done
+
+
+def _results(knowledge: Knowledge) -> dict[str, set[str]]:
+    """Each action's result findings (dx:resultFinding on it or on what it is a variant of)."""
+    rows = knowledge.ontology.query(
+        "PREFIX dx: <https://w3id.org/dorsum/ontology#> "
+        "SELECT ?a ?r WHERE { ?a dx:variantOf* ?t . ?t dx:resultFinding ?r }"
+    )
+    found: dict[str, set[str]] = {}
+    for action, result in rows:  # type: ignore[misc]
+        found.setdefault(str(action), set()).add(str(result))
+    return found
+
+
+def test_a_test_whose_result_is_recorded_is_never_ordered_again(triaged: list[Triaged], knowledge: Knowledge) -> None:
+    results = _results(knowledge)
+    assert results, "the knowledge states no dx:resultFinding"
+    bad = []
+    for t in triaged:
+        present = _present_iris(set(t.case.get("present", ())) if isinstance(t.case, dict) else set(), knowledge)
+        for entry in t.result.plan.topics:
+            for option in entry.chosen:
+                if {r.rsplit("#", 1)[-1] for r in results.get(option.action_iri, ())} & present:
+                    bad.append((t.name, entry.topic, option.action))
+            if entry.timing is not None and entry.timing.reason == DONE:
+                bad.append((t.name, entry.topic, "keeps a done test's time frame"))
+    assert not bad, bad[:5]
+
+
+def _present_iris(present: set[str], knowledge: Knowledge) -> set[str]:
+    """The local names of the findings recorded present (form keys mapped by dx:formKey)."""
+    rows = knowledge.ontology.query(
+        "PREFIX dx: <https://w3id.org/dorsum/ontology#> SELECT ?f ?k WHERE { ?f dx:formKey ?k }"
+    )
+    return {str(f).rsplit("#", 1)[-1] for f, k in rows if str(k) in present}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "referral"), [("795-", "SuspectedCancerPathwayReferral"), ("810-", "VeryUrgentSpecialistReferral")]
+)
+def test_a_step_waiting_on_a_recorded_result_is_current(knowledge: Knowledge, prefix: str, referral: str) -> None:
+    from reasoner.authoring.vignettes import load_vignette
+
+    path = next(p for p in CASES if p.name.startswith(prefix))
+    vignette = load_vignette(path)
+    assert isinstance(vignette.case, dict)
+    result = triage(case_from_form(vignette.case, knowledge, name=path.stem, source=path.name), knowledge)
+    imaging = result.plan.topic("FirstImagingTopic")
+    assert imaging is not None and [o.action_iri.rsplit("#", 1)[-1] for o in imaging.chosen] == ["MRIRegion"]
+    assert imaging.timing is None  # the ultrasound is done, not replaced: it keeps no time frame
+    done = [a for a in imaging.alternatives if a.reason == DONE]
+    assert done and all(a.detail.startswith("done already: its result is recorded") for a in done)
+    assert not any("ultrasound" in o.action for o in imaging.chosen)
+    referrals = result.plan.topic("ReferralTopic")
+    assert referrals is not None and [o.action_iri.rsplit("#", 1)[-1] for o in referrals.chosen] == [referral]
+    text = " ".join(render_text(result).split())
+    assert "if ultrasound suggests" not in text and "if the ultrasound suggests" not in text
+    assert "done already" in text
 
 
 # ---------------------------------------------------------------- a dropped later step's time frame is kept

@@ -200,10 +200,7 @@ def build_plan(
     (``report-plan-done.rq``): the step's test has been done, its result is recorded.
     """
     by_iri = {step.iri: step for step in steps}
-    done: dict[str, set[str]] = {}
-    for recommendation, result in done_rows:
-        if str(recommendation) in by_iri:
-            done.setdefault(str(recommendation), set()).add(str(result))
+    done = _done(done_rows, by_iri)
     avoid_labels = {step.iri: step.label for step in steps}
     suppressed: dict[str, set[str]] = {}
     for recommendation, avoid in suppressed_rows:
@@ -274,6 +271,15 @@ def build_plan(
     plan = replace(plan, fallback_timing=fallback_time_frames(steps, plan, knowledge, frames))
     satisfied = {iri: rule.satisfied_by for iri, rule in waits_on(knowledge).items()}
     return replace(plan, later_starts=later_starts(steps, plan, satisfied))
+
+
+def _done(rows: Iterable[tuple[object, object]], by_iri: Mapping[str, Step]) -> dict[str, set[str]]:
+    """Each applicable step whose test is done, with the recorded results that say so."""
+    done: dict[str, set[str]] = {}
+    for recommendation, result in rows:
+        if str(recommendation) in by_iri:
+            done.setdefault(str(recommendation), set()).add(str(result))
+    return done
 
 
 def _with_time_frames(entry: PlanTopic, frames: Mapping[str, str]) -> PlanTopic:
@@ -465,7 +471,10 @@ def _decide(
             results = "; ".join(sorted(knowledge.label(URIRef(r)) for r in done[step.iri]))
             alternatives.append(
                 Alternative(
-                    _option([step], ranks), DONE, f"done already: its result is recorded ({results})", tuple(done[step.iri])
+                    _option([step], ranks),
+                    DONE,
+                    f"done already: its result is recorded ({results})",
+                    tuple(sorted(done[step.iri])),
                 )
             )
         if step.iri in suppressed:

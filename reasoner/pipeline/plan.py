@@ -201,11 +201,11 @@ def build_plan(
     for recommendation, avoid in suppressed_rows:
         if str(recommendation) in by_iri:
             suppressed.setdefault(str(recommendation), set()).add(str(avoid))
-    beats: dict[str, dict[str, tuple[str, str]]] = {}  # topic -> loser -> (winner, how)
+    beats: dict[str, dict[str, list[tuple[str, str]]]] = {}  # topic -> loser -> [(winner, how)]
     pairs = {(str(w), str(lo), str(t)): str(how) for w, lo, t, how in supersedes_rows}
-    for (winner, loser, topic), how in pairs.items():
+    for (winner, loser, topic), how in sorted(pairs.items()):
         if (loser, winner, topic) not in pairs:  # mutual: neither is more specific
-            beats.setdefault(topic, {})[loser] = (winner, how)
+            beats.setdefault(topic, {}).setdefault(loser, []).append((winner, how))
     ranks = authority_ranks(knowledge)
     candidates: dict[str, list[Step]] = {}
     untopical: dict[str, list[Step]] = {}  # steps an author gave no topic: each stands alone
@@ -429,7 +429,7 @@ def _decide(
     info: TopicInfo,
     topic_steps: list[Step],
     suppressed: Mapping[str, set[str]],
-    beats: Mapping[str, tuple[str, str]],
+    beats: Mapping[str, Sequence[tuple[str, str]]],
     by_iri: Mapping[str, Step],
     avoid_labels: Mapping[str, str],
     ranks: Mapping[str, int],
@@ -449,8 +449,9 @@ def _decide(
     live_iris = {s.iri for s in live}
     remaining = []
     for step in live:
-        winner = beats.get(step.iri)
-        if winner is not None and winner[0] in live_iris:
+        # superseded by any winner that is itself live (one avoided winner does not save the loser)
+        winner = next((w for w in beats.get(step.iri, ()) if w[0] in live_iris), None)
+        if winner is not None:
             who = by_iri[winner[0]].label if winner[0] in by_iri else winner[0]
             alternatives.append(Alternative(_option([step], ranks), SUPERSEDED, f"{winner[1]}: {who}", (winner[0],)))
         else:

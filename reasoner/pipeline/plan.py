@@ -208,7 +208,7 @@ def build_plan(
             suppressed.setdefault(str(recommendation), set()).add(str(avoid))
     beats: dict[str, dict[str, list[tuple[str, str]]]] = {}  # topic -> loser -> every (winner, how)
     pairs = {(str(w), str(lo), str(t)): str(how) for w, lo, t, how in supersedes_rows}
-    for (winner, loser, topic), how in pairs.items():
+    for (winner, loser, topic), how in sorted(pairs.items()):
         if (loser, winner, topic) not in pairs:  # mutual: neither is more specific
             beats.setdefault(topic, {}).setdefault(loser, []).append((winner, how))
     ranks = authority_ranks(knowledge)

@@ -348,7 +348,7 @@ def test_query_by_name_and_file(tmp_path: Path) -> None:
     code, out, _ = run("query", str(query), str(COMPLETE), "--format", "json")
     assert code == 0
     bindings = json.loads(out)["results"]["bindings"]  # the W3C SPARQL 1.1 results JSON
-    assert {row["band"]["value"].rsplit("#")[-1] for row in bindings} == {"Adult", "Over40"}
+    assert {row["band"]["value"].rsplit("#")[-1] for row in bindings} == {"Adult", "AcrAdultUnder65", "Over40"}
     assert {row["band"]["type"] for row in bindings} == {"uri"}
 
 

@@ -369,6 +369,11 @@ BAD_INPUTS = {
     "unknown-field.json": ('{"lump": {"siz_cm": 3}}', "did you mean 'lump.size_cm'"),
     "empty.json": ("", "the file is empty"),
     "list.yaml": ("- a\n- b\n", "must be a JSON object or YAML mapping"),
+    "both.json": ('{"present": ["fever"], "absent": ["fever"]}', "recorded as both present and absent (got fever)"),
+    "contradiction.json": (
+        '{"present": ["progressive_neurological_deficit"], "absent": ["neurological_deficit"]}',
+        "so correct one of them\n",  # nothing after: the case's own IRI is not shown as what was "got"
+    ),
 }
 
 

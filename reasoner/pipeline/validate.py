@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rdflib import Graph, Node, URIRef
+from rdflib import Graph, Literal, Node, URIRef
 from rdflib.namespace import SH
 
 from reasoner.engines.shacl_core import CompiledShapes, ShapeResult, Triple, UnsupportedShape
@@ -226,9 +226,17 @@ def _name(knowledge: Knowledge, shape: Node | None, path: Node | None) -> str:
 
 
 def _show(value: Node | None, knowledge: Knowledge) -> str:
-    if value is None:
+    """The offending value as the user wrote it: a term's form key where it has one (``fever``, not
+    ``Fever``); nothing for a node of the case itself (the case or its lump), which the user never
+    wrote and whose IRI says nothing."""
+    if value is None or not isinstance(value, (URIRef, Literal)):
         return ""
     text = str(value)
-    if isinstance(value, URIRef) and text.startswith(str(DX)):
+    if isinstance(value, URIRef):
+        key = knowledge.ontology.value(value, DX.formKey)
+        if key is not None:
+            return str(key)
+        if not text.startswith(str(DX)):
+            return ""
         return text[len(str(DX)) :]
     return text

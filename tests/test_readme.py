@@ -85,3 +85,19 @@ def test_every_command_the_readme_shows_runs_as_written(tmp_path: Path) -> None:
         allowed = (0, 1, 3) if "batch" in command else (0, 1)  # generated batches hold invalid cases on purpose
         assert done.returncode in allowed, (command, done.returncode, done.stderr[-500:])
         assert "Traceback" not in done.stderr, (command, done.stderr[-500:])
+
+
+def test_the_readme_sample_output_is_what_dorsum_prints(knowledge) -> None:  # type: ignore[no-untyped-def]
+    """The sample answer in the README is the current one (the knowledge's hash and the version aside):
+    a knowledge change that alters it must update the README too."""
+    from reasoner import read_case, render_text, triage
+
+    heading = "Sample output (`dorsum evaluate examples/lumbar-mass-back-pain.yaml`):\n\n```text\n"
+    sample = README.split(heading, 1)[1].split("```\n", 1)[0]
+    result = triage(read_case(ROOT / "examples" / "lumbar-mass-back-pain.yaml", knowledge), knowledge)
+    printed = render_text(result, "summary")
+
+    def comparable(text: str) -> list[str]:
+        return [re.sub(r"\(sha256 [0-9a-f]+\), dorsum \S+", "", line) for line in text.splitlines()[1:]]
+
+    assert comparable(sample) == comparable(printed)

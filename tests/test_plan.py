@@ -31,7 +31,8 @@ from rdflib.namespace import RDF, RDFS
 
 from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
-from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT, plan_topics, topic_handovers
+from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT
+from reasoner.pipeline.plan_rules import plan_topics, topic_handovers
 from reasoner.pipeline.result import DONE, SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
 
 from .conftest import Triaged

@@ -18,7 +18,8 @@ from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
 from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames
 from reasoner.pipeline.infer import close_and_report
-from reasoner.pipeline.plan import build_plan, recorded_only_avoids
+from reasoner.pipeline.plan import build_plan
+from reasoner.pipeline.plan_rules import recorded_only_avoids
 from reasoner.pipeline.policy import Profile, knowledge_for, load_profile, policy_name
 from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.result import (

@@ -211,7 +211,7 @@ def test_patient_view_gives_a_plan_card_with_an_imaging_order(server: Server, ke
     assert request is not None
     order = ServiceRequest.model_validate(request)
     assert order.code.coding[0].system == DORSUM_SYSTEM
-    assert order.code.coding[0].code == str(DX.MRILumbarSpineWithoutAndWithContrast)
+    assert order.code.coding[0].code == str(DX.MRIWholeSpineWithoutAndWithContrast)
     assert order.subject.reference == f"Patient/{PATIENT_ID}" and order.priority == "stat"
 
 

@@ -103,12 +103,9 @@ def build_plan(
     (``report-plan-done.rq``): the step's test has been done, its result is recorded.
     """
     by_iri = {step.iri: step for step in steps}
-    done = _done(done_rows, by_iri)
+    done = _by_step(done_rows, by_iri)
     avoid_labels = {step.iri: step.label for step in steps}
-    suppressed: dict[str, set[str]] = {}
-    for recommendation, avoid in suppressed_rows:
-        if str(recommendation) in by_iri:
-            suppressed.setdefault(str(recommendation), set()).add(str(avoid))
+    suppressed = _by_step(suppressed_rows, by_iri)
     beats: dict[str, dict[str, list[tuple[str, str]]]] = {}  # topic -> loser -> every (winner, how)
     pairs = {(str(w), str(lo), str(t)): str(how) for w, lo, t, how in supersedes_rows}
     for (winner, loser, topic), how in sorted(pairs.items()):
@@ -176,13 +173,14 @@ def build_plan(
     return replace(plan, later_starts=later_starts(steps, plan, satisfied))
 
 
-def _done(rows: Iterable[tuple[object, object]], by_iri: Mapping[str, Step]) -> dict[str, set[str]]:
-    """Each applicable step whose test is done, with the recorded results that say so."""
-    done: dict[str, set[str]] = {}
-    for recommendation, result in rows:
+def _by_step(rows: Iterable[tuple[object, object]], by_iri: Mapping[str, Step]) -> dict[str, set[str]]:
+    """(recommendation, why) rows grouped by applicable step: the avoid items that suppress it, or the
+    recorded results that say its test is done."""
+    grouped: dict[str, set[str]] = {}
+    for recommendation, why in rows:
         if str(recommendation) in by_iri:
-            done.setdefault(str(recommendation), set()).add(str(result))
-    return done
+            grouped.setdefault(str(recommendation), set()).add(str(why))
+    return grouped
 
 
 def _with_time_frames(entry: PlanTopic, frames: Mapping[str, str]) -> PlanTopic:
@@ -363,11 +361,10 @@ def _decide(
     ranks: Mapping[str, int],
     profile: Profile | None,
     knowledge: Knowledge,
-    done: Mapping[str, set[str]] | None = None,
+    done: Mapping[str, set[str]],
 ) -> PlanTopic:
     label = knowledge.label(URIRef(info.iri))
     alternatives: list[Alternative] = []
-    done = done or {}
     live = [s for s in topic_steps if s.iri not in suppressed and s.iri not in done]
     for step in topic_steps:
         if step.iri in done and step.iri not in suppressed:

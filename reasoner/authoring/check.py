@@ -6,6 +6,7 @@ knowledge is broken or unsafe to use), WARN (probably a mistake) or INFO.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -20,12 +21,14 @@ from rdflib.plugins.sparql import prepareQuery
 
 from reasoner.authoring.completeness_gaps import completeness_gaps, describe
 from reasoner.engines.owl_rl_profile import rl_profile_violations
+from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.sparql_store import GraphStore
 from reasoner.errors import QueryRefusedError
 from reasoner.knowledge import CONTEXT_FILE, DX, Knowledge, load_knowledge
 from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.query_budget import QueryBudget, check_query_text
 from reasoner.pipeline.validate import compiled_shapes
+from reasoner.terms import Triple
 
 ERROR, WARN, INFO = "ERROR", "WARN", "INFO"
 LEVELS = (ERROR, WARN, INFO)
@@ -123,12 +126,10 @@ def _parse_each_file(root: Path) -> list[CheckFinding]:
             findings.append(CheckFinding(ERROR, "turtle-syntax", text[:300], _rel(path, root), _line(text)))
     for path in sorted((root / "queries").glob("**/*.rq")):
         query = path.read_text(encoding="utf-8")
-        try:
-            prepareQuery(query)
-        except Exception as exc:  # pyparsing raises ParseException, rdflib others
-            lineno = getattr(exc, "lineno", 0) or _line(str(exc))
-            text = " ".join(str(exc).split())
-            findings.append(CheckFinding(ERROR, "sparql-syntax", text[:300], _rel(path, root), int(lineno)))
+        error = _sparql_syntax_error(query)
+        if error is not None:
+            text, lineno = error
+            findings.append(CheckFinding(ERROR, "sparql-syntax", text[:300], _rel(path, root), lineno))
             continue
         if path.parent == root / "queries":  # what the knowledge loads (qc/ queries: see _qc_queries)
             try:
@@ -143,6 +144,18 @@ def _parse_each_file(root: Path) -> list[CheckFinding]:
     return findings
 
 
+@functools.lru_cache(maxsize=512)
+def _sparql_syntax_error(query: str) -> tuple[str, int] | None:
+    """rdflib's parse error for a query text (its message and line), or None. Remembered per text:
+    a knowledge copy checked again (as an author edits one file) parses only what changed."""
+    try:
+        prepareQuery(query)
+    except Exception as exc:  # pyparsing raises ParseException, rdflib others
+        lineno = getattr(exc, "lineno", 0) or _line(str(exc))
+        return " ".join(str(exc).split()), int(lineno)
+    return None
+
+
 def _profile(knowledge: Knowledge) -> list[CheckFinding]:
     return [
         CheckFinding(ERROR, "owl2-rl-profile", message, "ontology/")
@@ -151,18 +164,25 @@ def _profile(knowledge: Knowledge) -> list[CheckFinding]:
 
 
 def _consistency(knowledge: Knowledge) -> list[CheckFinding]:
-    closed = Graph()
-    closed += knowledge.schema
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(closed)
-    findings = [
-        CheckFinding(ERROR, "inconsistent", f"owlrl reports: {message}", "ontology/")
-        for message in sorted(str(m) for m in closed.objects(None, OWLRL_ERRORS.error))
-    ]
-    for member in sorted(set(closed.subjects(RDF.type, OWL.Nothing)), key=str):
+    """The errors of owlrl's OWL 2 RL closure of the schema. :func:`close_schema` computes that
+    closure (a fraction of owlrl's time) unless owlrl would record an error or needs a rule it lacks;
+    then owlrl itself runs, and its error records are the findings."""
+    try:
+        closed: Graph | set[Triple] = close_schema(knowledge.schema)
+        errors: list[str] = []  # close_schema raises where owlrl records an error
+    except UnsupportedRule:
+        graph = Graph()
+        graph += knowledge.schema
+        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
+        closed, errors = graph, sorted(str(m) for m in graph.objects(None, OWLRL_ERRORS.error))
+    findings = [CheckFinding(ERROR, "inconsistent", f"owlrl reports: {message}", "ontology/") for message in errors]
+    members = {s for s, p, o in closed if p == RDF.type and o == OWL.Nothing}
+    for member in sorted(members, key=str):
         findings.append(
             CheckFinding(ERROR, "inconsistent", f"{knowledge.label(member)} is a member of owl:Nothing", "ontology/")
         )
-    for cls in sorted(set(closed.subjects(RDFS.subClassOf, OWL.Nothing)), key=str):
+    empty = {s for s, p, o in closed if p == RDFS.subClassOf and o == OWL.Nothing}
+    for cls in sorted(empty, key=str):
         if isinstance(cls, URIRef) and cls != OWL.Nothing:
             findings.append(
                 CheckFinding(ERROR, "unsatisfiable", f"class {knowledge.label(cls)} can have no members", "ontology/")

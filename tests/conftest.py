@@ -52,10 +52,11 @@ def knowledge() -> Knowledge:
 #: only, except that:
 #: - the files that share the session's triaged sample are one unit (the sample is built once);
 #: - in the files of PER_PARAMETER, the tests of each parameter are a unit (each parameter has its
-#:   own expensive module fixture: tests/test_pipeline_equivalence.py checks its sample in chunks);
+#:   own expensive module fixture, as tests/test_pipeline_equivalence.py's chunks of its sample, or
+#:   is a slow test of its own, as each query of tests/test_conflict_engines.py);
 #: - in the files of PER_TEST (slow tests, no module fixture), each test is a unit.
 SAMPLE_FILES = ("tests/test_plan.py", "tests/test_packs.py")
-PER_PARAMETER = ("tests/test_pipeline_equivalence.py",)
+PER_PARAMETER = ("tests/test_pipeline_equivalence.py", "tests/test_conflict_engines.py")
 PER_TEST = ("tests/test_authoring.py", "tests/test_knowledge_cache.py", "tests/test_cache.py")
 
 #: The units that take minutes are handed out first, in this order, so that the short ones fill in
@@ -65,6 +66,7 @@ SLOW_FIRST = (
     "tests/test_compiled_equivalence.py",
     "tests/test_pipeline_equivalence.py[",
     "tests/test_pipeline_equivalence.py",
+    "tests/test_conflict_engines.py",
     "tests/test_authoring.py",
     "tests/test_knowledge_cache.py",
     "tests/test_cache.py",

@@ -295,16 +295,14 @@ def test_conflict_tables_are_what_dorsum_conflicts_lists(knowledge: Knowledge, d
     assert f"{len(listed)} pairs of sources disagree" in text
 
 
-def test_conflict_queries_answer_the_same_with_rdflib_and_oxigraph(knowledge: Knowledge) -> None:
-    """knowledge_conflicts runs its queries with Oxigraph; rdflib, the reference engine, agrees."""
+def test_there_is_one_conflict_query_of_each_kind(knowledge: Knowledge) -> None:
+    """knowledge_conflicts runs one query of each kind (on Oxigraph; tests/test_conflict_engines.py
+    checks that rdflib, the reference engine, agrees)."""
     from reasoner.authoring.conflicts import QUERY_PREFIX, _conflict_rows
 
     rows = _conflict_rows(knowledge)
     names = sorted(name for name in knowledge.queries if name.startswith(QUERY_PREFIX))
     assert sorted(rows) == names and len(names) == len(KINDS)
-    for name in names:
-        expected = [tuple(row) for row in knowledge.ontology.query(knowledge.queries[name])]
-        assert rows[name] == expected, name
     assert sum(len(found) for found in rows.values()) > 5  # the comparison is not vacuous
 
 

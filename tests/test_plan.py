@@ -101,8 +101,11 @@ def test_exactly_one_first_imaging_step_or_none_needed(triaged: list[Triaged], k
 
 
 def _flagged_ties(knowledge: Knowledge) -> set[frozenset[str]]:
+    """The pairs the tie query of ``dorsum check`` flags (run as the check runs it, on Oxigraph)."""
+    from reasoner.authoring.check import _QcEngine
+
     text = (knowledge.root / "queries" / "qc" / "possible-plan-tie-violation.rq").read_text(encoding="utf-8")
-    return {frozenset((str(row[0]), str(row[1]))) for row in knowledge.ontology.query(text)}  # type: ignore[index]
+    return {frozenset((str(row[0]), str(row[1]))) for row in _QcEngine(knowledge.ontology)(text)}
 
 
 def _explained(chosen: tuple[PlanOption, ...], flagged: set[frozenset[str]]) -> bool:

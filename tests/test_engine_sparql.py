@@ -45,6 +45,7 @@ KNOWLEDGE = """
 :a2 :appliesTo :Amber ; :action :us ; :rank 1 .
 :a3 :appliesTo :Red ; :action :us ; :rank 2 ; :exceptIn :Child .
 :a4 :appliesTo :Other ; :action :xray .
+:a5 :appliesTo :Amber ; :action :mri ; :exceptIn :Red .
 :mri :variantOf :imaging . :us :variantOf :imaging . :imaging :variantOf :test .
 :list :first :x ; :rest ( :y :z ) .
 """
@@ -64,6 +65,10 @@ FEATURES = {
     "union": "SELECT ?x WHERE { { :case :age ?x } UNION { :lump :size ?x } UNION { :case :size ?x } }",
     "not exists": "SELECT ?a WHERE { :case a ?v . ?a :appliesTo ?v FILTER NOT EXISTS { ?a :exceptIn ?e . :case a ?e } }",
     "exists with case": "SELECT ?a WHERE { ?a :appliesTo ?v FILTER EXISTS { :case a ?v } }",
+    # a FILTER inside an EXISTS (rdflib's translation takes it out of the parse it keeps)
+    "filter in exists": "SELECT ?a WHERE { ?a :appliesTo ?v FILTER EXISTS { ?a :rank ?r FILTER (?r > 1) } }",
+    "not exists in not exists": "SELECT ?a WHERE { ?case a :Case ; a ?v . ?a :appliesTo ?v "
+    "FILTER NOT EXISTS { ?a :exceptIn ?e FILTER NOT EXISTS { ?case a ?e } } }",
     "path plus": "SELECT ?x ?y WHERE { ?x :variantOf+ ?y }",
     "path star bound": "SELECT ?y WHERE { :mri :variantOf* ?y }",
     "path star unbound": "SELECT ?x ?y WHERE { ?x :variantOf* ?y }",

@@ -106,9 +106,15 @@ def translate_exists(node: Any) -> Any:
     if not isinstance(node, CompValue):
         return node
     changed: dict[str, Any] = {}
-    if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS") and node["graph"].name == "GroupGraphPatternSub":
-        # rdflib's translation rewrites the pattern it is given: translate a copy
-        changed["graph"] = translate_exists(translateGroupGraphPattern(_copied(node["graph"])))
+    if node.name in ("Builtin_EXISTS", "Builtin_NOTEXISTS"):
+        # Where rdflib translated the pattern (an EXISTS in a FILTER), its translation is the node's
+        # attribute, and the item under the same key is what the translation left of the parse: it
+        # took the FILTERs out of it. Only the attribute keeps them.
+        graph = vars(node).get("graph", node["graph"])
+        if graph.name == "GroupGraphPatternSub":
+            # rdflib's translation rewrites the pattern it is given: translate a copy
+            graph = translateGroupGraphPattern(_copied(graph))
+        changed["graph"] = translate_exists(graph)
     for key, value in node.items():
         if key not in changed and not key.startswith("_") and isinstance(value, (CompValue, list)):
             translated = translate_exists(value)

@@ -61,7 +61,7 @@ class Reference:
 def compiled_with_owlrl(schema: Graph) -> Reference:
     """:func:`compile_rules` made to close the schema with owlrl (its fallback), recording owlrl's closure."""
     recorded: list[set[Triple]] = []
-    original = owl_rl._closure
+    original = owl_rl.owlrl_expand
 
     def recording(graph: Graph) -> None:
         original(graph)
@@ -72,7 +72,7 @@ def compiled_with_owlrl(schema: Graph) -> Reference:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(owl_rl, "close_schema", refuse)
-        patch.setattr(owl_rl, "_closure", recording)
+        patch.setattr(owl_rl, "owlrl_expand", recording)
         rules = compile_rules(schema)
     (closure,) = recorded
     return Reference(closure, rules)
@@ -103,7 +103,7 @@ def test_the_rules_compiled_from_the_knowledge_are_those_of_owlrls_closure(
     def no_owlrl(_graph: Graph) -> None:
         raise AssertionError("compile_rules() used owlrl")
 
-    monkeypatch.setattr(owl_rl, "_closure", no_owlrl)
+    monkeypatch.setattr(owl_rl, "owlrl_expand", no_owlrl)
     assert_same_rules(compile_rules(schema), reference.rules)
 
 

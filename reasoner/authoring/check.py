@@ -9,17 +9,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import owlrl
 from pyshacl import validate as shacl_validate
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.term import Node
 
 from reasoner.authoring.completeness_gaps import completeness_gaps, describe
+from reasoner.engines.owl_rl import owlrl_expand
 from reasoner.engines.owl_rl_profile import rl_profile_violations
 from reasoner.engines.owl_rl_schema import UnsupportedRule, close_schema
 from reasoner.engines.sparql_store import GraphStore
@@ -167,21 +168,24 @@ def _consistency(knowledge: Knowledge) -> list[CheckFinding]:
     """The errors of owlrl's OWL 2 RL closure of the schema. :func:`close_schema` computes that
     closure (a fraction of owlrl's time) unless owlrl would record an error or needs a rule it lacks;
     then owlrl itself runs, and its error records are the findings."""
+    errors: list[str] = []  # close_schema raises where owlrl records an error
     try:
-        closed: Graph | set[Triple] = close_schema(knowledge.schema)
-        errors: list[str] = []  # close_schema raises where owlrl records an error
+        closed: Iterable[Triple] = close_schema(knowledge.schema)
     except UnsupportedRule:
         graph = Graph()
         graph += knowledge.schema
-        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
+        owlrl_expand(graph)
         closed, errors = graph, sorted(str(m) for m in graph.objects(None, OWLRL_ERRORS.error))
+    members: set[Node] = set()
+    empty: set[Node] = set()
+    for s, p, o in closed:
+        if o == OWL.Nothing and p in (RDF.type, RDFS.subClassOf):
+            (members if p == RDF.type else empty).add(s)
     findings = [CheckFinding(ERROR, "inconsistent", f"owlrl reports: {message}", "ontology/") for message in errors]
-    members = {s for s, p, o in closed if p == RDF.type and o == OWL.Nothing}
     for member in sorted(members, key=str):
         findings.append(
             CheckFinding(ERROR, "inconsistent", f"{knowledge.label(member)} is a member of owl:Nothing", "ontology/")
         )
-    empty = {s for s, p, o in closed if p == RDFS.subClassOf and o == OWL.Nothing}
     for cls in sorted(empty, key=str):
         if isinstance(cls, URIRef) and cls != OWL.Nothing:
             findings.append(

@@ -46,6 +46,7 @@ __all__ = [
     "Triple",
     "UnsupportedConstruct",
     "compile_rules",
+    "owlrl_expand",
     "owlrl_reference_infer",
     "owlrl_reference_infer_many",
 ]
@@ -224,7 +225,9 @@ class CompiledRules:
         return canonical
 
 
-def _closure(graph: Graph) -> None:
+def owlrl_expand(graph: Graph) -> None:
+    """Add owlrl's OWL 2 RL closure to ``graph``, in place (no axiomatic or datatype axiom triples; its
+    error records, if any, are added too): the closure every reference and fallback here uses."""
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
 
 
@@ -263,7 +266,7 @@ def _closed_schema(schema: Graph) -> list[Triple]:
     except UnsupportedRule:
         graph = Graph(store="SimpleMemory")
         graph += schema
-        _closure(graph)
+        owlrl_expand(graph)
         raw = graph
     check_supported(raw)
     canonical: dict[Node, Node] = {}
@@ -420,7 +423,7 @@ def owlrl_reference_infer(schema: Graph, case: Graph) -> Graph:
     combined = Graph(store="SimpleMemory")
     combined += schema
     combined += case
-    _closure(combined)
+    owlrl_expand(combined)
     result = Graph()
     for triple in case:
         result.add(triple)
@@ -445,7 +448,7 @@ def owlrl_reference_infer_many(schema: Graph, cases: list[Graph], batch: int = 1
         return []
     schema_closed = Graph(store="SimpleMemory")
     schema_closed += schema
-    _closure(schema_closed)
+    owlrl_expand(schema_closed)
     results: list[Graph] = []
     for start in range(0, len(cases), batch):
         group = cases[start : start + batch]
@@ -473,7 +476,7 @@ def _close_together(schema: Graph, schema_closed: Graph, cases: list[Graph]) -> 
         owner.update({new: index for new in renaming.values()})
         for s, p, o in case:
             combined.add((renaming.get(s, s), p, renaming.get(o, o)))
-    _closure(combined)
+    owlrl_expand(combined)
     grouped: list[list[Triple]] = [[] for _ in cases]
     for triple in combined:
         s, _p, o = triple

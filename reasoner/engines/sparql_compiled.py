@@ -83,31 +83,30 @@ class _Evaluator:
     def __init__(self, data: Dataset, tables: dict[Any, Table]) -> None:
         self.data = data
         self.tables = tables  # the query's memoised fixed parts, by their structure
-        self.answers: dict[int, dict[tuple[Node | None, ...], bool]] = {}  # EXISTS over the knowledge alone
+        self.answers: dict[int, dict[tuple[Node | None, ...], bool]] = {}  # EXISTS answers of this run
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
-        data = self.data
-        alone = data.case is None
-        if pattern.exists_vars is not None and (alone or self._fixed_patterns(pattern.reads)):
-            # it reads only the knowledge: memoise by the values it is given (with no case, for
-            # this run only: the answers kept on the pattern are those the planned cases share)
-            names = pattern.exists_vars
-            key = tuple(solution.get(name) for name in names)
-            answers = self.answers.setdefault(id(pattern), {}) if alone else pattern.answers
+        """EXISTS (or NOT EXISTS) of ``pattern`` with ``solution`` substituted, memoised by the values
+        of the pattern's variables: on the pattern while it reads only the knowledge (the answers
+        the planned cases share), otherwise for this run (this dataset) only."""
+        names = pattern.exists_vars
+        if names is None:
+            found = bool(self.part(pattern, dict(solution)))
+            return not found if negated else found
+        lasting = self.data.case is not None and self.data.fixed(pattern.reads)
+        if lasting:
+            answers = pattern.answers
             if answers is None:
                 answers = pattern.answers = {}
-            found = answers.get(key)
-            if found is None:
-                found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
-                if len(answers) < MEMO_LIMIT:
-                    answers[key] = found
         else:
-            found = bool(self.part(pattern, dict(solution)))
+            answers = self.answers.setdefault(id(pattern), {})
+        key = tuple(solution.get(name) for name in names)
+        found = answers.get(key)
+        if found is None:
+            found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
+            if not lasting or len(answers) < MEMO_LIMIT:
+                answers[key] = found
         return not found if negated else found
-
-    def _fixed_patterns(self, patterns: tuple[Any, ...] | None) -> bool:
-        data = self.data
-        return patterns is not None and all(data.knowledge_only(t) and not zero_length(t) for t in patterns)
 
     def test(self, expr: Any, solution: Solution) -> bool:
         try:
@@ -217,7 +216,7 @@ class _Evaluator:
         """The value of ``expr`` for ``row``; an expression with a knowledge-only EXISTS is memoised
         by the values of its variables (it depends on nothing else)."""
         names = expr.memo_vars if isinstance(expr, Op) else None
-        if names is None or self.data.case is None or not self._fixed_patterns(expr.exists_patterns):
+        if names is None or self.data.case is None or not self.data.fixed(expr.exists_patterns):
             return expression_value(expr, row, self.exists)
         values = expr.values
         if values is None:

@@ -176,7 +176,7 @@ class Table(list):  # type: ignore[type-arg]
 class Dataset:
     """The union of the knowledge and one case (disjoint: the case index excludes knowledge triples)."""
 
-    __slots__ = ("apart", "case", "case_types", "knowledge", "parts")
+    __slots__ = ("_fixed", "apart", "case", "case_types", "knowledge", "parts")
 
     def __init__(self, knowledge: TripleIndex, case: TripleIndex | None) -> None:
         self.knowledge = knowledge
@@ -185,6 +185,7 @@ class Dataset:
         self.case_types = case.pos.get(RDF.type, {}) if case is not None else {}
         # whether no subject of the case's triples is a term of the knowledge
         self.apart = case is not None and not any(s in knowledge.spo or s in knowledge.osp for s in case.spo)
+        self._fixed: dict[int, tuple[tuple[Any, ...], bool]] = {}
 
     def case_only(self) -> Dataset:
         """The case's triples alone (an empty index if there is no case)."""
@@ -207,6 +208,20 @@ class Dataset:
             elif predicate in case.pos:
                 return False
         return True
+
+    def fixed(self, patterns: tuple[Any, ...] | None) -> bool:
+        """Whether every one of ``patterns`` reads the knowledge alone (:meth:`knowledge_only`) and
+        none is a zero-length path; remembered per tuple of patterns (the patterns of a query's
+        plan node, asked about once per solution)."""
+        if patterns is None:
+            return False
+        known = self._fixed.get(id(patterns))
+        if known is None or known[0] is not patterns:  # the id of a tuple that has gone may be reused
+            known = self._fixed[id(patterns)] = (
+                patterns,
+                all(self.knowledge_only(pattern) and not zero_length(pattern) for pattern in patterns),
+            )
+        return known[1]
 
     def match(self, s: Node | None, p: Node | None, o: Node | None) -> Iterator[Triple]:
         for part in self.parts:

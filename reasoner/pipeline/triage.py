@@ -574,15 +574,32 @@ def as_mapping(result: TriageResult, *, lists: bool = False) -> Mapping[str, Any
     return data
 
 
-_LEAVES = (str, int, float, bool, type(None))
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_LEAF_BASES = (str, int, float)  # their subclasses (an IRI, a literal) are leaves too
+#: The field names of each dataclass met so far (empty for a type that is not one), by exact type.
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _plain(value: Any, lists: bool) -> Any:
-    if isinstance(value, _LEAVES):
+    cls = value.__class__
+    if cls in _LEAVES:
         return value
-    fields = getattr(value, "__dataclass_fields__", None)
-    if fields is not None and not isinstance(value, type):
-        return {name: _plain(getattr(value, name), lists) for name in fields}
+    names = _FIELDS.get(cls)
+    if names is None:
+        fields = getattr(cls, "__dataclass_fields__", None)
+        names = _FIELDS[cls] = tuple(fields) if fields is not None else ()
+    leaves = _LEAVES
+    if names:  # a dataclass: most fields are leaves, kept without a call
+        mapping = {name: getattr(value, name) for name in names}
+        for name, field in mapping.items():
+            if field.__class__ not in leaves:
+                mapping[name] = _plain(field, lists)
+        return mapping
+    if cls is tuple or cls is list:
+        items = [item if item.__class__ in leaves else _plain(item, lists) for item in value]
+        return items if lists or cls is list else tuple(items)
+    if isinstance(value, _LEAF_BASES):
+        return value
     if isinstance(value, tuple | list):
         items = [_plain(item, lists) for item in value]
         return items if lists else type(value)(items)

@@ -13,6 +13,7 @@ from reasoner import Knowledge
 from reasoner.authoring.check import check_knowledge
 from reasoner.cli.main import main
 from reasoner.errors import QueryRefusedError
+from reasoner.knowledge import DX
 
 from .conftest import CASES, ESCAPE_TRICKS, ROOT, hostile_query
 
@@ -97,6 +98,13 @@ BROKEN = {
         'dx:Impossible a owl:Class ; rdfs:label "impossible"@en ; skos:definition "d"@en ; '
         "rdfs:subClassOf owl:Nothing . dx:Thing1 a dx:Impossible .",
         "inconsistent",
+    ),
+    # NG234's pack covers adults (dx:population): citing it for a situation of any age claims its authority
+    # for children too
+    "advice outside its pack's population": (
+        'dx:RecOutside a dx:Recommendation ; rdfs:label "outside"@en ; dx:appliesTo dx:CancerHistoryWithBackPain ; '
+        'dx:action dx:MRIWholeSpine ; dx:urgency dx:Urgent2Weeks ; dx:source dx:NICE_NG234 ; dx:evidence "x"@en .',
+        "advice-outside-population",
     ),
     # a class without members but no member of owl:Nothing: the closure comes from close_schema, not
     # owlrl (the inconsistent copy above makes close_schema refuse, and owlrl records the error)
@@ -339,6 +347,18 @@ def test_the_shipped_shapes_ask_every_finding_wherever_advice_using_it_can_apply
     gaps = completeness_gaps(load_knowledge())
     assert [str(gap.finding) for gap in gaps if gap.shapes] == []
     assert {str(gap.finding).split("#")[1] for gap in gaps} == NEVER_ASKED
+
+
+def test_shipped_advice_cites_a_pack_only_inside_its_population() -> None:
+    """NG234 covers adults: no advice citing it can apply to a child (it did: the whole-spine MRI for a
+    cancer history with a lumbar mass, and the CES pathway's whole-spine MRI, both reachable at any age
+    through Seed 002's cancer-history rule)."""
+    from reasoner import load_knowledge
+    from reasoner.authoring.pack_population import population_gaps
+
+    knowledge = load_knowledge()
+    assert list(knowledge.ontology.objects(None, DX.population)), "no pack states a population: nothing is checked"
+    assert population_gaps(knowledge) == []
 
 
 def test_check_warns_when_a_finding_is_asked_in_a_narrower_situation_than_its_advice(tmp_path: Path) -> None:

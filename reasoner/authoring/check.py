@@ -19,6 +19,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import Node
 
+from reasoner.authoring import pack_population
 from reasoner.authoring.completeness_gaps import completeness_gaps, describe
 from reasoner.engines.owl_rl import owlrl_expand
 from reasoner.engines.owl_rl_profile import rl_profile_violations
@@ -88,6 +89,7 @@ def check_knowledge(root: Path | str) -> CheckReport:
     findings += _qa_shapes(knowledge)
     findings += _qc_queries(knowledge)
     findings += _completeness(knowledge)
+    findings += _population(knowledge)
     reasoner = engine_for(knowledge).reasoner
     if reasoner.compiled is None:
         findings.append(CheckFinding(INFO, "slow-reasoner", f"owlrl fallback in use: {reasoner.fallback_reason}"))
@@ -271,6 +273,15 @@ def _completeness(knowledge: Knowledge) -> list[CheckFinding]:
         else:
             findings.append(CheckFinding(INFO, "finding-never-asked", text, "shapes/"))
     return findings
+
+
+def _population(knowledge: Knowledge) -> list[CheckFinding]:
+    """Advice citing a guideline pack's source where a case outside the pack's stated population can
+    be (see :mod:`reasoner.authoring.pack_population`)."""
+    return [
+        CheckFinding(WARN, "advice-outside-population", pack_population.describe(gap, _show), "ontology/")
+        for gap in pack_population.population_gaps(knowledge)
+    ]
 
 
 def _header(text: str, key: str, default: str) -> str:

@@ -65,7 +65,7 @@ class _Ask:
 
 def completeness_gaps(knowledge: Knowledge) -> list[Gap]:
     """Every finding used by an advice's condition and not asked on some route of it, sorted."""
-    conditions = _Conditions(knowledge.ontology)
+    conditions = ConditionRoutes(knowledge.ontology)
     asks = _asks(knowledge.shapes)
     implied = {
         finding: tuple(knowledge.ontology.objects(finding, DX.impliesFinding))
@@ -94,7 +94,7 @@ def describe(gap: Gap, label: Callable[[Node], str]) -> str:
     """One line for ``dorsum check``."""
     names = [label(a) for a in gap.advice[:SHOWN_ADVICE]]
     more = f" and {len(gap.advice) - SHOWN_ADVICE} more" if len(gap.advice) > SHOWN_ADVICE else ""
-    facts = ", ".join(_atom_text(atom, label) for atom in sorted(gap.example, key=_atom_key))
+    facts = route_text(gap.example, label)
     if not gap.shapes:
         return (
             f"{label(gap.finding)}: no completeness shape asks it, but {', '.join(names)}{more} can apply "
@@ -108,6 +108,11 @@ def describe(gap: Gap, label: Callable[[Node], str]) -> str:
     )
 
 
+def route_text(route: Route, label: Callable[[Node], str]) -> str:
+    """A route's recorded facts, in a stable order, for a message."""
+    return ", ".join(_atom_text(atom, label) for atom in sorted(route, key=_atom_key))
+
+
 def _is_recommendation(knowledge: Knowledge, advice: Node) -> bool:
     return (advice, RDF.type, DX.Recommendation) in knowledge.ontology
 
@@ -115,8 +120,10 @@ def _is_recommendation(knowledge: Knowledge, advice: Node) -> bool:
 # ---------------------------------------------------------------- conditions as routes
 
 
-class _Conditions:
-    """The routes (DNF over recorded facts) of the ontology's class expressions."""
+class ConditionRoutes:
+    """The routes (DNF over recorded facts) of the ontology's class expressions: each route is one
+    set of recorded facts that puts a case in the class (also used by
+    :mod:`reasoner.authoring.pack_population`)."""
 
     def __init__(self, ontology: Graph) -> None:
         self.graph = ontology

@@ -575,9 +575,7 @@ def as_mapping(result: TriageResult, *, lists: bool = False) -> Mapping[str, Any
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
-_LEAF_BASES = (str, int, float)  # their subclasses (an IRI, a literal) are leaves too
-#: The field names of each dataclass met so far (empty for a type that is not one), by exact type.
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # each dataclass's field names (empty: not one), by exact type
 
 
 def _plain(value: Any, lists: bool) -> Any:
@@ -588,21 +586,15 @@ def _plain(value: Any, lists: bool) -> Any:
     if names is None:
         fields = getattr(cls, "__dataclass_fields__", None)
         names = _FIELDS[cls] = tuple(fields) if fields is not None else ()
-    leaves = _LEAVES
     if names:  # a dataclass: most fields are leaves, kept without a call
         mapping = {name: getattr(value, name) for name in names}
         for name, field in mapping.items():
-            if field.__class__ not in leaves:
+            if field.__class__ not in _LEAVES:
                 mapping[name] = _plain(field, lists)
         return mapping
-    if cls is tuple or cls is list:
-        items = [item if item.__class__ in leaves else _plain(item, lists) for item in value]
-        return items if lists or cls is list else tuple(items)
-    if isinstance(value, _LEAF_BASES):
-        return value
-    if isinstance(value, tuple | list):
-        items = [_plain(item, lists) for item in value]
-        return items if lists else type(value)(items)
+    if cls is tuple or cls is list or isinstance(value, tuple | list):
+        items = [item if item.__class__ in _LEAVES else _plain(item, lists) for item in value]
+        return items if lists or cls is list else type(value)(items)
     if isinstance(value, dict):
         return {_plain(key, lists): _plain(item, lists) for key, item in value.items()}
-    return value
+    return value  # anything else is a leaf (a subclass of str or int: an IRI, a literal)

@@ -78,35 +78,44 @@ class _Evaluator:
     of a fixed node, ``answers`` of an EXISTS pattern, ``values`` of an expression with one), so
     they last as long as the compiled query, which belongs to one knowledge, and are saved with it."""
 
-    __slots__ = ("answers", "data", "tables")
+    __slots__ = ("answers", "data", "tables", "values")
 
     def __init__(self, data: Dataset, tables: dict[Any, Table]) -> None:
         self.data = data
         self.tables = tables  # the query's memoised fixed parts, by their structure
         self.answers: dict[int, dict[tuple[Node | None, ...], bool]] = {}  # EXISTS answers of this run
+        self.values: dict[int, dict[tuple[Node | None, ...], tuple[bool, Any]]] = {}  # and values
 
     def exists(self, pattern: Any, solution: Mapping[Var, Node], negated: bool) -> bool:
         """EXISTS (or NOT EXISTS) of ``pattern`` with ``solution`` substituted, memoised by the values
-        of the pattern's variables: on the pattern while it reads only the knowledge (the answers
-        the planned cases share), otherwise for this run (this dataset) only."""
+        of the pattern's variables: on the pattern while it reads only the knowledge and the values
+        are terms of the knowledge (the answers the planned cases share), otherwise for this run
+        (this dataset) only."""
         names = pattern.exists_vars
         if names is None:
             found = bool(self.part(pattern, dict(solution)))
             return not found if negated else found
-        lasting = self.data.case is not None and self.data.fixed(pattern.reads)
+        key = tuple(solution.get(name) for name in names)
+        lasting = self.data.case is not None and self.data.fixed(pattern.reads) and self._shared(key)
         if lasting:
             answers = pattern.answers
             if answers is None:
                 answers = pattern.answers = {}
         else:
             answers = self.answers.setdefault(id(pattern), {})
-        key = tuple(solution.get(name) for name in names)
         found = answers.get(key)
         if found is None:
             found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
             if not lasting or len(answers) < MEMO_LIMIT:
                 answers[key] = found
         return not found if negated else found
+
+    def _shared(self, key: tuple[Node | None, ...]) -> bool:
+        """Whether a memo key holds no node of a case's own (only terms of the knowledge, and
+        literals, which cases share): an answer keyed by a case's IRI or blank node would serve that
+        case alone, and kept on the query it would grow with every case."""
+        canon = self.data.knowledge.canon
+        return all(value is None or value.__class__ is Literal or value in canon for value in key)
 
     def test(self, expr: Any, solution: Solution) -> bool:
         try:
@@ -214,14 +223,18 @@ class _Evaluator:
 
     def _value(self, expr: Any, row: Solution) -> Any:
         """The value of ``expr`` for ``row``; an expression with a knowledge-only EXISTS is memoised
-        by the values of its variables (it depends on nothing else)."""
+        by the values of its variables (it depends on nothing else), where they are all terms of the
+        knowledge."""
         names = expr.memo_vars if isinstance(expr, Op) else None
         if names is None or self.data.case is None or not self.data.fixed(expr.exists_patterns):
             return expression_value(expr, row, self.exists)
-        values = expr.values
-        if values is None:
-            values = expr.values = {}
         key = tuple(row.get(name) for name in names)
+        if self._shared(key):
+            values = expr.values
+            if values is None:
+                values = expr.values = {}
+        else:  # a case's own node or value: for this run only
+            values = self.values.setdefault(id(expr), {})
         known = values.get(key)
         if known is None:
             try:

@@ -93,11 +93,35 @@ def test_a_later_step_time_frame_expectation_is_checked(knowledge: Knowledge, tm
     assert any(m.startswith("later_kept_from: Rec001_SpecialistAfterImaging: expected none") for m in mismatches)
 
 
+def test_whose_authority_a_primary_step_claims_is_checked(knowledge: Knowledge, tmp_path: Path) -> None:
+    """``plan_sources`` compares the exact sources a topic's primary step cites: scenario 855's
+    16-year-old is outside NICE NG234's population, so a vignette claiming NG234's authority for the
+    whole-spine MRI fails, and one naming the seeds alone passes."""
+    source = next(path for path in CASES if path.name.startswith("855-"))
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    path = tmp_path / "authority.yaml"
+    for cited, passed in ((["NICE NG234", "Seed 002", "Seed 003"], False), (["Seed 002", "Seed 003"], True)):
+        data["expect"] = {"status": "complete", "plan_sources": {"FirstImagingTopic": cited}}
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        outcome = run_vignette(load_vignette(path), knowledge)
+        assert outcome.passed == passed, outcome.mismatches
+    assert not outcome.mismatches
+    data["expect"] = {
+        "status": "complete",
+        "plan_sources": {"FirstImagingTopic": ["NICE NG234", "Seed 002", "Seed 003"]},
+    }
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert list(run_vignette(load_vignette(path), knowledge).mismatches) == [
+        "plan_sources: FirstImagingTopic: expected ['NICE NG234', 'Seed 002', 'Seed 003'], got ['Seed 002', 'Seed 003']"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("case: {age_years: 40}\nexpect: {later_due: [Rec001_SarcomaMDT]}\n", "expect.later_due must be a mapping"),
         ("case: {age_years: 40}\nexpect: {kept_from: 5}\n", "expect.kept_from must be a mapping"),
+        ("case: {age_years: 40}\nexpect: {plan_sources: [Seed 002]}\n", "expect.plan_sources must be a mapping"),
         ("case: {age_years: 40}\nexpect: {status: complete}\nexpect_seeds: {plan: x}\n", "expect_seeds.plan must be"),
         ("case: {age_years: 40}\nexpect: {steps: Rec000_GrowingLumpUltrasound}\n", "expect.steps must be a list"),
         ("case: {age_years: 40}\nexpect: null\n", "'expect' states nothing"),

@@ -33,6 +33,8 @@ A vignette is a YAML file::
       dropped: [Rec000_MRIIfUncertain]        # left out: what they wait on (dx:waitsOn) is not in the plan
       plan: {FirstImagingTopic: MRIRegion}    # topic -> the action of its primary step (or none)
       plan_due: {FirstImagingTopic: Within24to48h}  # topic -> the tier its primary step is due within
+      plan_sources: {FirstImagingTopic: [Seed 002, Seed 003]}  # topic -> exactly the sources its
+                                              #   primary step cites (short names: on whose authority)
       kept_from: {FirstImagingTopic: RecNG12_YoungGrowingLumpUltrasound}  # the replaced step whose
                                               #   time frame the topic keeps (or none)
       later_due: {Rec001_SpecialistAfterImaging: Within24to48h}  # later step shown -> the tier it is
@@ -116,6 +118,7 @@ EXPECT_KEYS = frozenset(
         "plan",
         "not_plan",
         "plan_due",
+        "plan_sources",
         "kept_from",
         "plan_time_frame",
         "later_time_frame",
@@ -131,6 +134,7 @@ MAPPING_EXPECTATIONS = frozenset(
         "plan",
         "not_plan",
         "plan_due",
+        "plan_sources",
         "kept_from",
         "later_due",
         "later_kept_from",
@@ -492,6 +496,12 @@ def _compare_plan(expect: Mapping[str, Any], result: TriageResult) -> list[str]:
         for action in unwanted if isinstance(unwanted, list) else [unwanted]:
             if str(action) in got:
                 problems.append(f"not_plan: {topic}: {action} is the primary step")
+    for topic, cited in (expect.get("plan_sources") or {}).items():
+        entry = result.plan.topic(str(topic))
+        got = {source for option in entry.chosen for source in option.sources} if entry is not None else set()
+        want = {str(source) for source in (cited if isinstance(cited, list) else [cited])}
+        if got != want:
+            problems.append(f"plan_sources: {topic}: expected {sorted(want)}, got {sorted(got) or 'none'}")
     return problems + _compare_due(expect, result)
 
 

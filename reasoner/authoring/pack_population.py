@@ -42,11 +42,12 @@ def population_gaps(knowledge: Knowledge) -> list[PopulationGap]:
     """Every (advice, situation) pair that can fall outside the population of a pack it cites, sorted."""
     graph = knowledge.ontology
     routes = ConditionRoutes(graph)
+    advice_items = sorted({a for a in graph.subjects(DX.appliesTo, None) if isinstance(a, URIRef)}, key=str)
     gaps = []
     for pack, population in sorted(graph.subject_objects(DX.population), key=str):
         pack_sources = set(graph.objects(pack, DX.source))
         inside = routes.routes(population)
-        for advice in sorted({a for a in graph.subjects(DX.appliesTo, None) if isinstance(a, URIRef)}, key=str):
+        for advice in advice_items:
             cited = tuple(sorted(pack_sources & set(graph.objects(advice, DX.source)), key=str))
             if not cited:
                 continue

@@ -93,16 +93,10 @@ class _Evaluator:
         (this dataset) only."""
         names = pattern.exists_vars
         if names is None:
-            found = bool(self.part(pattern, dict(solution)))
-            return not found if negated else found
+            return bool(self.part(pattern, dict(solution))) != negated
         key = tuple(solution.get(name) for name in names)
-        lasting = self.data.case is not None and self.data.fixed(pattern.reads) and self._shared(key)
-        if lasting:
-            answers = pattern.answers
-            if answers is None:
-                answers = pattern.answers = {}
-        else:
-            answers = self.answers.setdefault(id(pattern), {})
+        lasting = self.data.case is not None and self.data.fixed(pattern.reads) and self._case_free(key)
+        answers = _memo(pattern, "answers", self.answers, lasting)
         found = answers.get(key)
         if found is None:
             found = bool(self.part(pattern, {name: solution[name] for name in names if name in solution}))
@@ -110,7 +104,7 @@ class _Evaluator:
                 answers[key] = found
         return not found if negated else found
 
-    def _shared(self, key: tuple[Node | None, ...]) -> bool:
+    def _case_free(self, key: tuple[Node | None, ...]) -> bool:
         """Whether a memo key holds no node of a case's own (only terms of the knowledge, and
         literals, which cases share): an answer keyed by a case's IRI or blank node would serve that
         case alone, and kept on the query it would grow with every case."""
@@ -229,12 +223,7 @@ class _Evaluator:
         if names is None or self.data.case is None or not self.data.fixed(expr.exists_patterns):
             return expression_value(expr, row, self.exists)
         key = tuple(row.get(name) for name in names)
-        if self._shared(key):
-            values = expr.values
-            if values is None:
-                values = expr.values = {}
-        else:  # a case's own node or value: for this run only
-            values = self.values.setdefault(id(expr), {})
+        values = _memo(expr, "values", self.values, self._case_free(key))
         known = values.get(key)
         if known is None:
             try:
@@ -333,6 +322,18 @@ class _Evaluator:
             return as_term(expression_value(key, row, self.exists))
         except ExprError:
             return None
+
+
+def _memo(node: Op, attribute: str, run: dict[int, dict[Any, Any]], lasting: bool) -> dict[Any, Any]:
+    """Where a node's memoised answers go: its own ``attribute`` (kept with the compiled query) if
+    ``lasting``, else this run's memo for it."""
+    if not lasting:
+        return run.setdefault(id(node), {})
+    memo: dict[Any, Any] | None = getattr(node, attribute)
+    if memo is None:
+        memo = {}
+        setattr(node, attribute, memo)
+    return memo
 
 
 def _shared(part: Op, bound: frozenset[Var]) -> int:

@@ -243,6 +243,18 @@ class PlanTopic:
         kept = self.kept_for(option)
         return kept.tier if kept is not None else option.tier
 
+    def due_order(self, option: PlanOption) -> tuple[int, float]:
+        """How soon a chosen option is due, as :func:`due_key` orders it (its own time frame, or the
+        one it keeps)."""
+        return due_key(self.due(option), self.sooner_time_frame(option))
+
+    def due_text(self, option: PlanOption) -> str:
+        """When a chosen option is due, in words: the kept time frame and whose it is, else its own."""
+        kept = self.kept_for(option)
+        if kept is not None:
+            return kept.text
+        return due_words(option.tier, option.sooner_time_frame) if option.tier is not None else ""
+
     @property
     def tie(self) -> bool:
         return len(self.chosen) > 1

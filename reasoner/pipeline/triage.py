@@ -109,13 +109,14 @@ def triage(
     where sources disagree on an action; it never changes the urgency.
 
     A case with unrecorded items is "incomplete" only while they could still change the tier or a
-    primary step of the plan, or the time frame a primary step keeps from a step it replaced (its
-    worst-case completion is compared with it); otherwise the items are listed as not needed for
-    this decision, except those that would change what to avoid: where the worst-case completion
-    adds an avoid item (or lifts one by its exception), each missing item says what recording it at
-    its worst would change (with ``explain_missing``; without it, each says what the unrecorded
-    items change together, which costs no more reasoning), and the avoid items the worst case adds
-    are shown as precautions while the items are unrecorded (unknown is not absent).
+    primary step of the plan, or how soon a primary step is due (its own time frame, or one it keeps
+    from a step it replaced; its worst-case completion is compared with it); otherwise the items
+    are listed as not needed for this decision, except those that would change what to avoid: where
+    the worst-case completion adds an avoid item (or lifts one by its exception), each missing item
+    says what recording it at its worst would change (with ``explain_missing``; without it, each
+    says what the unrecorded items change together, which costs no more reasoning), and the avoid
+    items the worst case adds are shown as precautions while they are unrecorded (unknown is not
+    absent).
     """
     knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
     report = pipeline.validate(case.graph, knowledge, case.source)
@@ -225,16 +226,14 @@ def _plan(
     )
 
 
-def _primaries(plan: Plan) -> dict[str, frozenset[tuple[str, int]]]:
-    """Per topic, each chosen action, with the rank of the time frame kept for it from a more urgent
-    step it replaced (-1 if none): a kept time frame the worst case adds changes the plan too."""
+def _primaries(plan: Plan) -> dict[str, frozenset[tuple[str, tuple[int, float]]]]:
+    """Per topic, each chosen action with how soon it is due (its own time frame or one kept from a
+    more urgent step it replaced): the same action due sooner in the worst case changes the plan too."""
     return {entry.topic_iri or entry.topic: _primaries_of(entry) for entry in plan.topics}
 
 
-def _primaries_of(entry: PlanTopic) -> frozenset[tuple[str, int]]:
-    return frozenset(
-        (o.action_iri, _rank(kept.tier if (kept := entry.kept_for(o)) is not None else None)) for o in entry.chosen
-    )
+def _primaries_of(entry: PlanTopic) -> frozenset[tuple[str, tuple[int, float]]]:
+    return frozenset((o.action_iri, entry.due_order(o)) for o in entry.chosen)
 
 
 def _rank(tier: Tier | None) -> int:
@@ -250,7 +249,7 @@ def _item_change(
     pipeline: Pipeline,
 ) -> _Change:
     """What recording this one item at its worst would change: the tier it would raise, else each
-    topic whose chosen step (or kept time frame) it would change, and each avoid item it would add
+    topic whose chosen step (or how soon it is due) it would change, and each avoid item it would add
     or lift."""
     completed = Graph()
     completed += graph
@@ -294,7 +293,7 @@ def _explained(
 
 
 def _decisive(worst: _WorstCase, current: _WorstCase) -> bool:
-    """Whether the worst case changes the tier or a primary step of the plan (the case is incomplete)."""
+    """Whether the worst case changes the tier, a primary step or how soon it is due (the case is incomplete)."""
     return _rank(worst.urgency) > _rank(current.urgency) or _primaries(worst.plan) != _primaries(current.plan)
 
 
@@ -338,7 +337,7 @@ class _Change:
 
 def _change(outcome: _WorstCase, current: _WorstCase) -> _Change:
     """What the tier, plan and avoid advice of ``outcome`` change from ``current``'s: the tier
-    raised (and then nothing else is said), else each topic whose chosen step (or kept time frame)
+    raised (and then nothing else is said), else each topic whose chosen step, or how soon it is due,
     changes, and each avoid item added or lifted."""
     tier, after = outcome.urgency, outcome.plan
     if _rank(tier) > _rank(current.urgency) and tier is not None:
@@ -350,8 +349,9 @@ def _change(outcome: _WorstCase, current: _WorstCase) -> _Change:
         actions = frozenset(o.action_iri for o in entry.chosen)
         if entry.chosen and (old is None or actions != frozenset(action for action, _kept in old)):
             changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}")
-        elif entry.chosen and entry.timing is not None and old != _primaries_of(entry):
-            changes.append(f"{entry.topic}: {' or '.join(o.action for o in entry.chosen)}, due {entry.timing.text}")
+        elif entry.chosen and old != _primaries_of(entry):
+            due = " or ".join(f"{o.action}, due {entry.due_text(o)}" for o in entry.chosen)
+            changes.append(f"{entry.topic}: {due}")
     added, lifted = _avoided(outcome.avoid) - _avoided(current.avoid), _avoided(current.avoid) - _avoided(outcome.avoid)
     avoid = [f"adds DO NOT: {step.action}" for step in _distinct(outcome.avoid, added)]
     avoid += [f"lifts DO NOT: {step.action}" for step in _distinct(current.avoid, lifted)]

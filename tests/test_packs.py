@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasoner import Knowledge, triage
+from reasoner import Knowledge, case_from_form, triage
 from reasoner.authoring.vignettes import load_vignette
 from reasoner.batch.generate import generate_forms
 from reasoner.pipeline.policy import knowledge_for, load_profile
@@ -40,6 +40,24 @@ def test_the_seeds_profile_loads_no_pack(knowledge: Knowledge) -> None:
     assert seeds.content_hash != knowledge.content_hash
     assert len(seeds.ontology) < len(knowledge.ontology)
     assert not any((s, None, None) in seeds.ontology for s in packs)
+
+
+def test_a_finding_only_a_left_out_pack_reads_is_named_not_dropped(knowledge: Knowledge) -> None:
+    """Under the seeds profile a recorded MRI contraindication (read only by the ACR pack) and an
+    ultrasound result (declared by the NICE pack) cannot change the answer: the result says so in a
+    note; without the profile there is no such note."""
+    form = {
+        "age_years": 70,
+        "lump": {"size_cm": 2, "depth": "deep", "consistency": "firm", "mobility": "fixed", "region": "lumbar"},
+        "present": ["mri_contraindicated", "ultrasound_suggests_sarcoma", "back_pain"],
+    }
+    case = case_from_form(form, knowledge, name="left-out")
+    seeds = triage(case, knowledge, load_profile(knowledge, "seeds"))
+    notes = [note for note in seeds.notes if "not used under profile seeds" in note]
+    assert len(notes) == 1, seeds.notes
+    assert "MRI contraindicated" in notes[0] and "ultrasound suggests soft tissue sarcoma" in notes[0]
+    assert "back pain" not in notes[0]  # the seeds read it
+    assert not any("not used under profile" in note for note in triage(case, knowledge).notes)
 
 
 def test_packs_never_lower_the_tier(knowledge: Knowledge, triaged_sample: list[Triaged]) -> None:

@@ -8,15 +8,17 @@ instead follows its most preferred source on which action to take. Neither ever 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rdflib import Graph, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import RDF, SKOS
+from rdflib.namespace import OWL, RDF, SKOS
 
 from reasoner.errors import UsageError
-from reasoner.knowledge import DX, Knowledge, load_knowledge
+from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
 
 DEFAULT_POLICY = "most cautious wins"
 
@@ -77,6 +79,35 @@ def knowledge_for(knowledge: Knowledge, profile: Profile | None) -> Knowledge:
 def _with_packs(knowledge: Knowledge, packs: tuple[str, ...]) -> Knowledge:
     """Once per knowledge and pack selection, not per case: loading hashes every knowledge file."""
     return load_knowledge(knowledge.root, packs=packs)
+
+
+def profile_notes(graph: Graph, full: Knowledge, used: Knowledge, profile: Profile | None) -> list[str]:
+    """What a profile leaves out of this case's answer, as notes for the result: the findings the
+    case records as present that the whole knowledge reads (a class restriction, or a rule or report
+    query, names them) but the profile's selection of packs does not. Such a finding cannot change
+    the answer under the profile; the answer says so rather than drop it silently."""
+    if profile is None or used is full:
+        return []
+    lost = _read_terms(full) - _read_terms(used)
+    present = sorted(full.label(value) for value in set(graph.objects(None, DX.hasFinding)) if value in lost)
+    if not present:
+        return []
+    return [
+        f"recorded but not used under profile {profile.name}: {'; '.join(present)} (only guideline packs this "
+        "profile leaves out read it; the answer without the profile does)"
+    ]
+
+
+_QUERY_TERM = re.compile(r"\bdx:([A-Za-z_][\w-]*)")
+
+
+@per_knowledge
+def _read_terms(knowledge: Knowledge) -> frozenset[URIRef]:
+    """Every term a class restriction of the knowledge (owl:hasValue) or one of its queries names."""
+    named = set(knowledge.schema.objects(None, OWL.hasValue))
+    for name in knowledge.queries:
+        named.update(DX[local] for local in _QUERY_TERM.findall(knowledge.queries.text(name)))
+    return frozenset(term for term in named if isinstance(term, URIRef))
 
 
 def load_profile(knowledge: Knowledge, name: str | None) -> Profile | None:

@@ -20,7 +20,7 @@ from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plan import build_plan
 from reasoner.pipeline.plan_rules import recorded_only_avoids
-from reasoner.pipeline.policy import Profile, knowledge_for, load_profile, policy_name
+from reasoner.pipeline.policy import Profile, knowledge_for, load_profile, policy_name, profile_notes
 from reasoner.pipeline.read import CaseInput, read_case
 from reasoner.pipeline.result import (
     CaseTrace,
@@ -118,7 +118,7 @@ def triage(
     items the worst case adds are shown as precautions while they are unrecorded (unknown is not
     absent).
     """
-    knowledge = knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
+    full, knowledge = knowledge, knowledge_for(knowledge, profile)  # a profile may use only some guideline packs
     report = pipeline.validate(case.graph, knowledge, case.source)
     require_valid(report)
     closure, view = pipeline.close_and_report(case.graph, knowledge, None)
@@ -143,7 +143,7 @@ def triage(
         together = TOGETHER + _change(worst, current).avoid
         missing = tuple(replace(entry, would_change=together) for entry in missing)
     classes = _classes(view, knowledge, case.case)
-    notes: list[str] = []
+    notes = profile_notes(case.graph, full, knowledge, profile)  # what the profile's packs do not read
     if urgency is None and not decisive:
         notes.append("no recommendation in the knowledge base applies to this case: clinical judgement is needed")
     return TriageResult(

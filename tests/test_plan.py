@@ -33,7 +33,16 @@ from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
 from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT
 from reasoner.pipeline.plan_rules import plan_topics, topic_handovers
-from reasoner.pipeline.result import DONE, SUPPRESSED, FallbackTimeFrame, PlanOption, PlanTopic, Step, TriageResult
+from reasoner.pipeline.result import (
+    ALONGSIDE,
+    DONE,
+    SUPPRESSED,
+    FallbackTimeFrame,
+    PlanOption,
+    PlanTopic,
+    Step,
+    TriageResult,
+)
 
 from .conftest import Triaged
 
@@ -283,21 +292,29 @@ def test_the_do_now_step_is_as_urgent_as_the_tier(triaged: list[Triaged]) -> Non
     assert not bad, bad[:5]
 
 
-def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(triaged: list[Triaged]) -> None:
+def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(
+    knowledge: Knowledge, triaged: list[Triaged]
+) -> None:
     """A primary step is due within its own time frame or the most urgent one of the steps it replaced
-    on its topic, whichever is sooner; a less urgent step that lost changes nothing, and the kept time
-    frame never exceeds the case's tier (the tier never goes down, nor up)."""
+    on its topic, whichever is sooner; on a topic with dx:planTimingResolvedBy (where and how fast to
+    be seen) also no later than the plan's most urgent step on another topic. A less urgent step that
+    lost changes nothing, and the kept time frame never exceeds the case's tier (the tier never goes
+    down, nor up)."""
+    plan_timed = {info.iri for info in plan_topics(knowledge) if info.plan_timing_policy}
+    assert plan_timed  # the shipped knowledge times the assessment by the plan
     bad = []
-    kept = 0
+    kept = alongside = 0
     for t in triaged:
         result = t.result
         for entry in result.plan.topics:
             if not entry.topic_iri:
                 continue
             floor = _topic_floor(result, entry.topic_iri)
+            others = [(e, o) for e in result.plan.topics if e is not entry for o in e.chosen]
+            plan_floor = max((_due_rank(e, o) for e, o in others), default=0) if entry.topic_iri in plan_timed else 0
             for option in entry.chosen:
                 own = option.tier.rank if option.tier is not None else 0
-                if _due_rank(entry, option) != max(own, floor):
+                if _due_rank(entry, option) != max(own, floor, plan_floor):
                     bad.append((t.name, entry.topic, option.action, own, floor, _due_rank(entry, option)))
                 timing = entry.kept_for(option)
                 if timing is None:
@@ -305,16 +322,23 @@ def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(triag
                 kept += 1
                 if result.urgency is None or timing.tier.rank > result.urgency.rank:
                     bad.append((t.name, entry.topic, "kept time frame above the tier"))
+                if timing.reason == ALONGSIDE:  # kept from a step the plan asks now on another topic
+                    alongside += 1
+                    if timing.action_iri not in {o.action_iri for _e, o in others}:
+                        bad.append((t.name, entry.topic, "kept from a step the plan does not ask"))
+                    continue
                 losers = {iri for alternative in entry.alternatives for iri in alternative.option.steps}
                 if not set(timing.steps) <= losers or timing.action_iri in {o.action_iri for o in entry.chosen}:
                     bad.append((t.name, entry.topic, "kept from a step that did not lose on the topic"))
     assert kept >= 10, kept  # not vacuous: the sample has topics whose step keeps a replaced time frame
+    assert alongside >= 5, alongside  # and assessments timed by another topic's step
     assert not bad, bad[:5]
 
 
 def test_a_kept_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> None:
     """Never picked silently: the DO NOW/THEN line and the plan-by-topic line name the time frame and
-    whose it is, the JSON carries it, and the topic's disagreement names the rule that resolved it."""
+    whose it is, the JSON carries it, and the topic's disagreement, where the topic has one, names
+    the rule that resolved it (a time frame kept from a step on another topic may have none)."""
     from reasoner import render_json
 
     bad = []
@@ -336,6 +360,8 @@ def test_a_kept_time_frame_is_said_with_its_source(triaged: list[Triaged]) -> No
             if entry.timing.policy_iri not in data or entry.timing.steps[0] not in data:
                 bad.append((t.name, entry.topic, "json"))
             conflict = next((c for c in result.conflicts if c.kind == "topic" and c.subject == entry.topic), None)
+            if conflict is None and entry.timing.reason == ALONGSIDE:
+                continue  # a step on another topic, not a disagreement on this one: said in the lines above
             if (
                 conflict is None
                 or entry.timing.policy not in conflict.policy

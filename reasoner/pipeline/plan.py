@@ -55,6 +55,7 @@ from reasoner.pipeline.plan_rules import (
 )
 from reasoner.pipeline.policy import Profile
 from reasoner.pipeline.result import (
+    ALONGSIDE,
     AUTHORITY,
     COVERED,
     DONE,
@@ -150,6 +151,7 @@ def build_plan(
             _keep_own_time_frame(_with_time_frames(e, frames), policies.get(e.topic_iri, ""), knowledge)
             for e in entries
         ]
+    entries = _no_later_than_the_plan(entries, knowledge)
     suppressions = tuple(
         Suppression(
             step=iri,
@@ -210,6 +212,40 @@ def _keep_own_time_frame(entry: PlanTopic, policy: str, knowledge: Knowledge) ->
     if all(key <= due_key(entry.due(o), entry.sooner_time_frame(o)) for o in entry.chosen):
         return entry
     return replace(entry, timing=_kept(best, lost, policy, knowledge, best.option.time_frame))
+
+
+def _no_later_than_the_plan(entries: Sequence[PlanTopic], knowledge: Knowledge) -> list[PlanTopic]:
+    """Rule 12 (``dx:planTimingResolvedBy``): a topic's chosen step is due no later than the most
+    urgent step the plan asks now on another topic (how fast to be seen is never slower than the
+    test the evaluation leads to), and the answer names that step and its sources."""
+    policies = {info.iri: info.plan_timing_policy for info in plan_topics(knowledge) if info.plan_timing_policy}
+    found = list(entries)
+    for index, entry in enumerate(entries):
+        policy = policies.get(entry.topic_iri)
+        others = [(e, o) for e in entries if e.topic_iri != entry.topic_iri for o in e.chosen if e.due(o) is not None]
+        if policy is None or not entry.chosen or not others:
+            continue
+        other, option = max(others, key=lambda pair: pair[0].due_order(pair[1]))
+        if all(other.due_order(option) <= entry.due_order(mine) for mine in entry.chosen):
+            continue
+        kept, tier = other.kept_for(option), other.due(option)
+        assert tier is not None  # only steps with a time frame are compared
+        found[index] = replace(
+            entry,
+            timing=KeptTimeFrame(
+                tier=tier,
+                action=option.action,
+                action_iri=option.action_iri,
+                steps=kept.steps if kept is not None else option.steps,
+                sources=kept.sources if kept is not None else option.sources,
+                reason=ALONGSIDE,
+                detail=f"asked now on another topic ({other.topic})",
+                policy_iri=policy,
+                policy=knowledge.label(URIRef(policy)),
+                time_frame=other.sooner_time_frame(option),
+            ),
+        )
+    return found
 
 
 def _kept(

@@ -22,6 +22,7 @@ class TopicInfo:
     order: int
     no_step_text: str
     timing_policy: str = ""  # dx:timingResolvedBy: keeps a replaced step's time frame ("" if none)
+    plan_timing_policy: str = ""  # dx:planTimingResolvedBy: due no later than the plan's steps ("" if none)
 
 
 @per_knowledge
@@ -32,13 +33,23 @@ def plan_topics(knowledge: Knowledge) -> tuple[TopicInfo, ...]:
     rows: Iterable[Any] = engine_for(knowledge).knowledge_rows("knowledge-plan-topics")
     topics: dict[str, TopicInfo] = {}
     policies: dict[str, set[str]] = {}
-    for topic, order, no_step, timing in rows:
+    plan_policies: dict[str, set[str]] = {}
+    for topic, order, no_step, timing, plan_timing in rows:
         topics.setdefault(
             str(topic), TopicInfo(str(topic), int(order) if order is not None else 999, str(no_step or ""))
         )
         if timing is not None:
             policies.setdefault(str(topic), set()).add(str(timing))
-    found = [replace(t, timing_policy=min(policies[t.iri])) if t.iri in policies else t for t in topics.values()]
+        if plan_timing is not None:
+            plan_policies.setdefault(str(topic), set()).add(str(plan_timing))
+    found = [
+        replace(
+            t,
+            timing_policy=min(policies.get(t.iri, {""})),
+            plan_timing_policy=min(plan_policies.get(t.iri, {""})),
+        )
+        for t in topics.values()
+    ]
     return tuple(sorted(found, key=lambda t: (t.order, knowledge.label(URIRef(t.iri)))))
 
 

@@ -19,6 +19,7 @@ TIE = "tie"
 ONLY = "only option"
 NONE = "no step applies"
 DONE = "done"  # the test was done: its result is recorded (dx:resultFinding)
+ALONGSIDE = "alongside"  # a kept time frame: a step the plan asks now on another topic (dx:planTimingResolvedBy)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class KeptTimeFrame:
     action_iri: str
     steps: tuple[str, ...]  # the recommendations that give that time frame
     sources: tuple[str, ...]  # their short source names
-    reason: str  # how the replaced step lost: SUPPRESSED, SUPERSEDED or POLICY
+    reason: str  # how the replaced step lost: SUPPRESSED, SUPERSEDED or POLICY; ALONGSIDE: another topic's step
     detail: str  # why it lost, in words (the avoid item, the superseding step, the profile)
     policy_iri: str  # the rule that keeps the time frame
     policy: str  # its label
@@ -196,9 +197,11 @@ class KeptTimeFrame:
 
     @property
     def source_text(self) -> str:
-        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it replaces"."""
+        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it replaces", or
+        for a step on another topic "..., a step the plan asks now"."""
         whose = f"{' and '.join(self.sources)}'s" if self.sources else "the"
-        return f"{whose} time frame for {self.action}, which it replaces"
+        role = "a step the plan asks now" if self.reason == ALONGSIDE else "which it replaces"
+        return f"{whose} time frame for {self.action}, {role}"
 
     @property
     def text(self) -> str:

@@ -9,7 +9,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
 from reasoner.knowledge import DX
-from reasoner.pipeline.result import FallbackTimeFrame, KeptLaterTimeFrame, PlanOption, duration_words
+from reasoner.pipeline.result import ALONGSIDE, FallbackTimeFrame, KeptLaterTimeFrame, PlanOption, duration_words
 from reasoner.pipeline.triage import TriageResult
 from reasoner.terms import Triple
 
@@ -105,7 +105,8 @@ def _add_plan(add: Callable[[Triple], None], node: URIRef, result: TriageResult)
             kept = BNode()  # the replaced step's time frame, kept for the step chosen (dx:timingResolvedBy)
             add((topic, RESULT.keptTimeFrame, kept))
             add((kept, RESULT.dueWithin, URIRef(timing.tier.iri)))
-            add((kept, RESULT.replacedAction, URIRef(timing.action_iri)))
+            relation = RESULT.alongsideAction if timing.reason == ALONGSIDE else RESULT.replacedAction
+            add((kept, relation, URIRef(timing.action_iri)))  # a step on another topic, or the one replaced
             for step in timing.steps:
                 add((kept, PROV.wasDerivedFrom, URIRef(step)))
             add((kept, RESULT.keptBy, URIRef(timing.policy_iri)))

@@ -141,7 +141,9 @@ def test_the_sample_is_large_and_covers_every_finding_value(knowledge: Knowledge
     generated = [c for c in cases if c.generated]
     assert len(generated) >= 0.9 * GENERATED, "the generator should give mostly readable cases"
     assert len(cases) - len(generated) >= 60  # the scenarios and examples
-    assert sum(named.thorough for named in cases) >= 100  # report queries on rdflib too
+    # report queries on rdflib too: every RDFLIB_EVERY-th scenario and every example (test_engine_sparql
+    # compares rdflib with Oxigraph on every scenario)
+    assert sum(named.thorough for named in cases) >= 60
     vocabulary = form_vocabulary(knowledge)
     states = [key for key in (vocabulary.present_key, vocabulary.absent_key, vocabulary.unknown_key) if key]
     seen: dict[str, set[str]] = {}

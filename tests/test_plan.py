@@ -296,14 +296,14 @@ def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(
     knowledge: Knowledge, triaged: list[Triaged]
 ) -> None:
     """A primary step is due within its own time frame or the most urgent one of the steps it replaced
-    on its topic, whichever is sooner; on a topic with dx:planTimingResolvedBy (where and how fast to
+    on its topic (a less specific advice for the same action, superseded, included), whichever is sooner; on a topic with dx:planTimingResolvedBy (where and how fast to
     be seen) also no later than the plan's most urgent step on another topic. A less urgent step that
     lost changes nothing, and the kept time frame never exceeds the case's tier (the tier never goes
     down, nor up)."""
     plan_timed = {info.iri for info in plan_topics(knowledge) if info.plan_timing_policy}
     assert plan_timed  # the shipped knowledge times the assessment by the plan
     bad = []
-    kept = alongside = 0
+    kept = alongside = same = 0
     for t in triaged:
         result = t.result
         for entry in result.plan.topics:
@@ -327,11 +327,18 @@ def test_each_primary_step_is_due_within_its_topics_most_urgent_time_frame(
                     if timing.action_iri not in {o.action_iri for _e, o in others}:
                         bad.append((t.name, entry.topic, "kept from a step the plan does not ask"))
                     continue
+                chosen_steps = {iri for o in entry.chosen for iri in o.steps}
+                if timing.same_action:  # a less specific advice for the chosen action, superseded
+                    same += 1
+                    if timing.action_iri != option.action_iri or set(timing.steps) & chosen_steps:
+                        bad.append((t.name, entry.topic, "same step kept from a chosen recommendation"))
+                    continue
                 losers = {iri for alternative in entry.alternatives for iri in alternative.option.steps}
                 if not set(timing.steps) <= losers or timing.action_iri in {o.action_iri for o in entry.chosen}:
                     bad.append((t.name, entry.topic, "kept from a step that did not lose on the topic"))
     assert kept >= 10, kept  # not vacuous: the sample has topics whose step keeps a replaced time frame
     assert alongside >= 5, alongside  # and assessments timed by another topic's step
+    assert same >= 1, same  # and a step kept at the time frame a less specific advice gives it
     assert not bad, bad[:5]
 
 

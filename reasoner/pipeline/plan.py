@@ -16,7 +16,9 @@ the reason each losing step lost:
 5. what is left with different actions is a tie, shown as one;
 6. the topic's timing policy (``dx:timingResolvedBy``): where a step that lost is more urgent than the
    chosen one, the chosen step is due within that time frame (``PlanTopic.timing``), named with its
-   step and sources. Replacing an action never relaxes how soon the topic's step is due.
+   step and sources. Replacing an action never relaxes how soon the topic's step is due, and neither
+   does a more specific advice for the same action (Seed 004's second-line MRI without a time frame
+   superseding Seed 000's MRI within 2 weeks: the MRI is due within 2 weeks).
 
 Conditional steps (``dx:onlyIf``) wait on a result and never compete. One that ``dx:waitsOn`` an
 earlier step's action (``knowledge-plan-waits-on.rq``: "if ultrasound is uncertain" waits on any
@@ -441,6 +443,9 @@ def _decide(
     elif reason == ONLY and lost_here:
         reason = SUPPRESSED
     chosen_actions = {o.action_iri for o in chosen}
+    # a step of a chosen action that lost (superseded by a more specific step of the same action) is
+    # not shown as an alternative, but its time frame is kept (rule 7): the same test, due no later
+    timing = _kept_time_frame(chosen, alternatives, info, knowledge)
     alternatives = [a for a in alternatives if a.option.action_iri not in chosen_actions or a.reason == SUPPRESSED]
     return PlanTopic(
         topic_iri=info.iri,
@@ -451,7 +456,7 @@ def _decide(
         no_step_text=_all_avoided_text([s for s in topic_steps if s.iri not in done], suppressed, knowledge)
         if not chosen and reason == SUPPRESSED
         else info.no_step_text,
-        timing=_kept_time_frame(chosen, alternatives, info, knowledge),
+        timing=timing,
     )
 
 
@@ -482,7 +487,8 @@ def _kept_time_frame(
     losers = sorted(
         (a for a in alternatives if _rank(a.option) == top), key=lambda a: (order.get(a.reason, 9), a.option.action)
     )
-    return _kept(losers[0], losers, info.timing_policy, knowledge)
+    kept = _kept(losers[0], losers, info.timing_policy, knowledge)
+    return replace(kept, same_action=any(kept.action_iri == option.action_iri for option in chosen))
 
 
 def _options(steps: Sequence[Step], ranks: Mapping[str, int]) -> list[PlanOption]:

@@ -188,6 +188,7 @@ class KeptTimeFrame:
     policy_iri: str  # the rule that keeps the time frame
     policy: str  # its label
     time_frame: str = ""  # the replaced step's own time frame where sooner than ``tier`` (e.g. PT4H), else ""
+    same_action: bool = False  # the replaced step is the chosen step's own action (a less specific advice for it)
 
     @property
     def due_text(self) -> str:
@@ -197,9 +198,12 @@ class KeptTimeFrame:
 
     @property
     def source_text(self) -> str:
-        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it replaces", or
-        for a step on another topic "..., a step the plan asks now"."""
+        """Whose time frame it is, e.g. "NICE NG12's time frame for <action>, which it replaces", for
+        a step on another topic "..., a step the plan asks now", and for the same action given by a less
+        specific advice "Seed 000's time frame for the same step"."""
         whose = f"{' and '.join(self.sources)}'s" if self.sources else "the"
+        if self.same_action:
+            return f"{whose} time frame for the same step"
         role = "a step the plan asks now" if self.reason == ALONGSIDE else "which it replaces"
         return f"{whose} time frame for {self.action}, {role}"
 

@@ -40,7 +40,8 @@ def test_the_card_says_a_step_is_due_sooner_and_its_fallback(knowledge: Knowledg
     detail = _flat(plan_markdown(result))
     urgency = detail.split("**Plan**", 1)[0]
     assert "a step is due sooner: within 4 hours (PT4H)" in urgency, urgency
-    assert "within 4 hours of the request (GIRFT CES pathway, RCR CIB MRI for CES, due within 4 hours (PT4H))" in detail
+    # suspected CES with a lumbar mass: the pathway's 4 hours, with Seed 003's contrast (since 2026-12-03)
+    assert "within 4 hours of the request (GIRFT CES pathway, Seed 002, Seed 003, due within 4 hours (PT4H))" in detail
     later = detail.split("**Later, depending on results**", 1)[1]
     assert "if MRI is contraindicated or unavailable: CT with contrast (due within 4 hours (PT4H)" in later, later
     # the imaging order the card suggests says the 4 hours too
@@ -98,7 +99,7 @@ def test_turtle_carries_the_own_time_frame_the_fallback_keeps_and_the_later_star
         for own in graph.objects(topic, RESULT.ownTimeFrame)
         if (own, RESULT.timeFrame, four) in graph
     ]
-    assert owns and (owns[0], RESULT.primaryAction, DX.EmergencyMRILumbosacralSpine4h) in graph
+    assert owns and (owns[0], RESULT.primaryAction, DX.EmergencyMRIWholeSpineWithContrast4h) in graph
     frames = {
         graph.value(frame, RESULT.laterStep): graph.value(frame, RESULT.timeFrame)
         for frame in graph.objects(None, RESULT.keptLaterTimeFrame)
@@ -160,7 +161,7 @@ def test_a_fallback_counts_its_time_frame_as_the_step_it_replaces_not_from_its_r
     assert (
         start is not None
         and start.after_iris == ()
-        and start.instead_of_iri.endswith("#EmergencyMRILumbosacralSpine4h")
+        and start.instead_of_iri.endswith("#EmergencyMRIWholeSpineWithContrast4h")
     )
     assert "from now" in start.text
     decompression = result.plan.later_start(steps["RecCES_DecompressionIfConfirmed"])
@@ -169,7 +170,7 @@ def test_a_fallback_counts_its_time_frame_as_the_step_it_replaces_not_from_its_r
     for node in graph.objects(None, RESULT.laterStart):
         if graph.value(node, RESULT.laterStep) == DX.Rec003_CTIfMRIContraindicated:
             assert graph.value(node, RESULT.countedFrom) is None
-            assert graph.value(node, RESULT.countedAs) == DX.EmergencyMRILumbosacralSpine4h
+            assert graph.value(node, RESULT.countedAs) == DX.EmergencyMRIWholeSpineWithContrast4h
             break
     else:
         raise AssertionError("no res:laterStart for the CT fallback")

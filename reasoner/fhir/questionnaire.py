@@ -296,6 +296,9 @@ class _Builder:
         when: dict[str, list[dict[str, Any]]] = {}
         behavior: dict[str, str] = {}
         for key, options in alternatives.items():
+            # an item is not enabled by its own answer: once answered it is recorded (back pain over 4
+            # weeks is itself back pain, and the shape that asks it asks it of any back pain)
+            options = [option for option in options if all(c.get("question") != key for c in option)]
             unique = {tuple(_frozen(condition) for condition in option): option for option in reversed(options)}
             conditions = list(reversed(unique.values()))  # each once, in the order first found
             if key in always or any(not option for option in conditions):

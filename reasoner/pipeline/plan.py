@@ -444,7 +444,7 @@ def _decide(
         reason = SUPPRESSED
     chosen_actions = {o.action_iri for o in chosen}
     # a step of a chosen action that lost (superseded by a more specific step of the same action) is
-    # not shown as an alternative, but its time frame is kept (rule 7): the same test, due no later
+    # not shown as an alternative, but its time frame is kept (rule 6): the same test, due no later
     timing = _kept_time_frame(chosen, alternatives, info, knowledge)
     alternatives = [a for a in alternatives if a.option.action_iri not in chosen_actions or a.reason == SUPPRESSED]
     return PlanTopic(

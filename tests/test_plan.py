@@ -33,6 +33,7 @@ from reasoner import Knowledge, case_from_form, read_case, render_text, triage
 from reasoner.knowledge import DX
 from reasoner.pipeline.plan import ALL_AVOIDED_TEXT, LEFT_TO_TEXT
 from reasoner.pipeline.plan_rules import plan_topics, topic_handovers
+from reasoner.pipeline.policy import followed
 from reasoner.pipeline.result import (
     ALONGSIDE,
     DONE,
@@ -431,6 +432,32 @@ def test_a_topic_whose_every_step_is_avoided_does_not_say_nothing_is_needed(
     name = next(name for name, e in avoided if e.no_step_text == ALL_AVOIDED_TEXT)
     text = render_text(next(t.result for t in triaged if t.name == name))
     assert ALL_AVOIDED_TEXT.split(":")[0] in " ".join(text.split()), name
+
+
+def test_a_disagreement_never_follows_a_step_the_plan_does_not_take_without_saying_so(
+    triaged: list[Triaged],
+) -> None:
+    """Where the policy's answer to a topic disagreement is avoided here, already done or replaced
+    by a more specific step, the disagreement says so and names the plan's step (or that there is
+    none): "follow the most urgent: excision" beside "DO NOT excision" is never shown alone."""
+    said = []
+    for t in triaged:
+        entries = {entry.topic: entry for entry in t.result.plan.topics}
+        for conflict in t.result.conflicts:
+            entry = entries.get(conflict.subject) if conflict.kind == "topic" else None
+            position = followed(conflict.positions, None) if entry is not None else None
+            if entry is None or position is None or any(o.action == position.action for o in entry.chosen):
+                continue
+            lost = [
+                a for a in entry.alternatives if a.option.action == position.action and a.reason in (SUPPRESSED, DONE)
+            ]
+            if lost:
+                kept = entry.timing is not None and entry.timing.action == position.action  # said as a kept time frame
+                assert ("which it replaces" if kept else "not taken here") in conflict.resolution, (t.name, conflict)
+                planned = " or ".join(o.action for o in entry.chosen) or "no step now"
+                assert planned in conflict.resolution, (t.name, conflict.resolution)
+                said.append(t.name)
+    assert said, "a followed step avoided or done must occur in the sample"
 
 
 def test_a_topic_an_avoid_item_hands_over_says_who_takes_it(triaged: list[Triaged], knowledge: Knowledge) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 from rdflib import Literal, Node, URIRef
 
 from reasoner.knowledge import Knowledge
-from reasoner.pipeline.policy import Position, Profile, policy_name, resolve
-from reasoner.pipeline.result import Conflict, Plan
+from reasoner.pipeline.policy import Position, Profile, followed, policy_name, resolve
+from reasoner.pipeline.result import POLICY, Conflict, Plan
 
 ReportRows = dict[str, list[Any]]
 
@@ -119,6 +119,30 @@ def conflicts_of(view: ReportRows, knowledge: Knowledge, profile: Profile | None
             )
         )
     return tuple(conflicts)
+
+
+def with_plan_choices(conflicts: tuple[Conflict, ...], plan: Plan, profile: Profile | None) -> tuple[Conflict, ...]:
+    """The topic disagreements, each saying where the plan does not take the step the policy
+    follows (it is avoided here, superseded by a more specific step, or already done), and what the
+    plan takes instead: the policy's answer is never shown as the plan's when it is not."""
+    entries = {entry.topic: entry for entry in plan.topics}
+    out = []
+    for conflict in conflicts:
+        entry = entries.get(conflict.subject) if conflict.kind == "topic" else None
+        position = followed(conflict.positions, profile) if entry is not None else None
+        if entry is None or position is None or any(option.action == position.action for option in entry.chosen):
+            out.append(conflict)
+            continue
+        lost = next(
+            (alt for alt in entry.alternatives if alt.option.action == position.action and alt.reason != POLICY), None
+        )
+        if lost is None or (entry.timing is not None and entry.timing.action == position.action):
+            out.append(conflict)  # the kept time frame says it (with_kept_time_frames)
+            continue
+        instead = " or ".join(option.action for option in entry.chosen)
+        planned = f"the plan's step is {instead}" if instead else "the plan has no step now on this topic"
+        out.append(replace(conflict, resolution=f"{conflict.resolution}; not taken here ({lost.detail}): {planned}"))
+    return tuple(out)
 
 
 def with_kept_time_frames(conflicts: tuple[Conflict, ...], plan: Plan) -> tuple[Conflict, ...]:

@@ -120,6 +120,19 @@ def load_profile(knowledge: Knowledge, name: str | None) -> Profile | None:
     return available[name]
 
 
+def followed(positions: Sequence[Position], profile: Profile | None) -> Position | None:
+    """The position the policy follows on one topic (:func:`resolve`); None where the most urgent
+    positions tie and no profile prefers one."""
+    candidates = [p for p in positions if not p.conditional] or list(positions)
+    if profile is not None:
+        preferred = _preferred(candidates, profile)
+        if preferred is not None:
+            return preferred
+    top = max(p.rank for p in candidates)
+    most_urgent = [p for p in candidates if p.rank == top]
+    return most_urgent[0] if len(most_urgent) == 1 else None
+
+
 def resolve(positions: Sequence[Position], profile: Profile | None) -> str:
     """How the policy resolves a disagreement between positions on one topic."""
     candidates = [p for p in positions if not p.conditional] or list(positions)

@@ -16,7 +16,7 @@ from rdflib import BNode, Graph, Node, URIRef
 
 from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
-from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames
+from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames, with_plan_choices
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plan import build_plan
 from reasoner.pipeline.plan_rules import recorded_only_avoids
@@ -157,7 +157,7 @@ def triage(
         avoid=current.avoid,
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
-        conflicts=with_kept_time_frames(conflicts_of(view, knowledge, profile), plan),
+        conflicts=with_kept_time_frames(with_plan_choices(conflicts_of(view, knowledge, profile), plan, profile), plan),
         missing=missing,
         knowledge=stamp(knowledge),
         policy=policy_name(profile),

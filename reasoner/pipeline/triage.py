@@ -173,6 +173,8 @@ def triage(
 
 #: How a change that needs the other unrecorded items at their worst is introduced.
 TOGETHER = "with the other unrecorded items at their worst, "
+#: How a change that needs the other items that change nothing on their own is introduced.
+AMONG = "with the other items that change nothing on their own at their worst, "
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,22 @@ def _explained(
             else _together(change, _without(graph, report, frozenset({item.item}), worst, knowledge, profile, pipeline))
             for item, change in zip(report.missing, alone, strict=True)
         ]
+    elif quiet and len(quiet) < len(report.missing):
+        # Beside the others at their worst they change nothing, as the items that matter on their
+        # own already change it (a lesion "suggesting nodular melanoma" masks the checklist
+        # features): what they change together where those are recorded otherwise.
+        loud = frozenset(item.item for item in report.missing) - quiet
+        among = _change(
+            _outcome(
+                worst_case_graph(graph, report, knowledge, pipeline, leave_out=loud), knowledge, profile, pipeline
+            ),
+            current,
+        )
+        if among.plan:
+            texts = [
+                change.text if change.plan else "; ".join(part for part in (AMONG + among.text, change.avoid) if part)
+                for change in alone
+            ]
     return tuple(replace(entry, would_change=text) for entry, text in zip(missing, texts, strict=True))
 
 

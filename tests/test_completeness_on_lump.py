@@ -133,3 +133,15 @@ def test_a_deep_lump_is_asked_whether_it_looks_fatty(knowledge: Knowledge) -> No
     report = validate_graph(case.graph, knowledge)
     assert "lipomatous" not in {item.item for item in report.missing}
     assert (case.case, DX.hasFinding, DX.LipomatousAppearance) in worst_case_graph(case.graph, report, knowledge)
+
+
+def test_ng234_pain_characteristics_are_not_asked_when_back_pain_is_recorded_absent(knowledge: Knowledge) -> None:
+    """Mechanical spinal pain and pain aggravated by straining are back pain (recording either present
+    beside back_pain absent is a contradiction): back_pain absent answers them (scenario 882). Unknown
+    is not absent: with back_pain unrecorded, or present, both are still asked of a cancer history."""
+    names = ("mechanical_spinal_pain", "pain_aggravated_by_straining")
+    absent = _form("sacral", ["cancer_history"], ["back_pain"], age_years=60)
+    assert [item for name in names for item in _items(absent, knowledge, name)] == []
+    for present in (["cancer_history"], ["cancer_history", "back_pain"]):
+        form = _form("sacral", present, age_years=60)
+        assert all(_items(form, knowledge, name) for name in names), present

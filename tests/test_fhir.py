@@ -115,18 +115,31 @@ def test_conditional_items_follow_their_shapes(questionnaire: dict[str, Any]) ->
     assert immunosuppression["enableBehavior"] == "any"
     assert {w["question"] for w in immunosuppression["enableWhen"]} >= {"back_pain", "night_pain", "radiating_pain"}
     assert not any(w["question"] == "no_discrete_lump" for w in immunosuppression["enableWhen"])
-    straining = items["pain_aggravated_by_straining"]["enableWhen"]
-    assert straining == [
-        {
-            "question": "cancer_history",
-            "operator": "=",
-            "answerCoding": {
-                "system": DORSUM_SYSTEM,
-                "code": str(DX.hasFinding),
-                "display": straining[0]["answerCoding"]["display"],
+    # a cancer history, and back pain not recorded absent (the item is back pain; "!=" holds while
+    # back_pain is unanswered: unknown is not absent)
+    for key in ("pain_aggravated_by_straining", "mechanical_spinal_pain"):
+        assert items[key]["enableBehavior"] == "all"
+        straining = items[key]["enableWhen"]
+        assert straining == [
+            {
+                "question": "cancer_history",
+                "operator": "=",
+                "answerCoding": {
+                    "system": DORSUM_SYSTEM,
+                    "code": str(DX.hasFinding),
+                    "display": straining[0]["answerCoding"]["display"],
+                },
             },
-        }
-    ]
+            {
+                "question": "back_pain",
+                "operator": "!=",
+                "answerCoding": {
+                    "system": DORSUM_SYSTEM,
+                    "code": str(DX.hasAbsentFinding),
+                    "display": straining[1]["answerCoding"]["display"],
+                },
+            },
+        ]
 
 
 def test_a_profile_without_packs_asks_no_pack_question(tmp_path: Path) -> None:

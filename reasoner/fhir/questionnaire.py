@@ -10,7 +10,8 @@ Nothing here names a clinical term. The items come from the knowledge:
 * answer options: the individuals of the shape's ``sh:class``, coded with their IRIs;
 * ``required`` where a completeness shape asks for the item unconditionally, help text from its
   ``sh:message``, and ``enableWhen`` where a completeness shape asks for it only in some situation
-  (``sh:or ( [ sh:not CONDITION ] ... )``).
+  (``sh:or ( [ sh:not CONDITION ] ... )``; a single value negated inside CONDITION, ``sh:not [
+  sh:property [ sh:path P ; sh:hasValue V ] ]``, is the operator ``!=``).
 
 Every code is in the dorsum code system, :data:`DORSUM_SYSTEM`, and is the ontology IRI itself.
 """
@@ -356,6 +357,15 @@ class _Builder:
             nested = self.shapes.value(prop, SH.node)
             if nested is not None:
                 yield from self._conditions(nested)
+        # a negated value in the condition (``sh:not [ sh:property [ sh:path P ; sh:hasValue V ] ]``:
+        # "back pain is not recorded absent") is FHIR's "!=", which holds while the question is
+        # unanswered too (unknown is not absent). Only a single negated value: the negation of
+        # several is an "any of" FHIR cannot nest here, so it is left out (the item is enabled more
+        # widely, never hidden where a shape asks it)
+        for negated in self.shapes.objects(node, SH["not"]):
+            conditions = list(self._conditions(negated))
+            if len(conditions) == 1 and conditions[0].get("operator") == "=" and self.shapes.value(negated, SH["or"]) is None:
+                yield {**conditions[0], "operator": "!="}
 
     def _equals(self, term: str, value: str) -> dict[str, Any]:
         if term in self.vocabulary.set_terms:  # a finding recorded present (absent, unknown)

@@ -364,7 +364,8 @@ class _Builder:
         # widely, never hidden where a shape asks it)
         for negated in self.shapes.objects(node, SH["not"]):
             conditions = list(self._conditions(negated))
-            if len(conditions) == 1 and conditions[0].get("operator") == "=" and self.shapes.value(negated, SH["or"]) is None:
+            single = len(conditions) == 1 and self.shapes.value(negated, SH["or"]) is None
+            if single and conditions[0].get("operator") == "=":
                 yield {**conditions[0], "operator": "!="}
 
     def _equals(self, term: str, value: str) -> dict[str, Any]:

@@ -331,6 +331,9 @@ dx:AcrImmunosuppressionAskedShape a sh:NodeShape ;
 #: Findings no completeness shape asks on purpose: results of a test not yet done, and
 #: contraindications, recorded only when known (they change which test, never the tier upward).
 NEVER_ASKED = {
+    # a dimple's discharge makes it a draining sinus (dx:DermalSinusTractFlag); dermal_sinus_tract, asked
+    # of every dimple with the tract assumed while unrecorded, covers drainage, so discharge is not asked
+    "Discharge",
     "DermoscopySuggestsMelanoma",
     "GadoliniumContraindicated",
     "MRIContraindicated",

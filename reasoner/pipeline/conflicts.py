@@ -11,7 +11,7 @@ from rdflib import Literal, Node, URIRef
 
 from reasoner.knowledge import Knowledge
 from reasoner.pipeline.policy import Position, Profile, followed, policy_name, resolve
-from reasoner.pipeline.result import POLICY, Conflict, Plan
+from reasoner.pipeline.result import POLICY, Conflict, Plan, PlanTopic
 
 ReportRows = dict[str, list[Any]]
 
@@ -121,51 +121,37 @@ def conflicts_of(view: ReportRows, knowledge: Knowledge, profile: Profile | None
     return tuple(conflicts)
 
 
-def with_plan_choices(conflicts: tuple[Conflict, ...], plan: Plan, profile: Profile | None) -> tuple[Conflict, ...]:
-    """The topic disagreements, each saying where the plan does not take the step the policy
-    follows (it is avoided here, superseded by a more specific step, or already done), and what the
-    plan takes instead: the policy's answer is never shown as the plan's when it is not."""
+def as_planned(conflicts: tuple[Conflict, ...], plan: Plan, profile: Profile | None) -> tuple[Conflict, ...]:
+    """The topic disagreements, each saying what the plan made of the policy's answer, so that neither
+    the step nor its time frame is picked silently: where the plan kept a replaced step's time frame
+    (the topic's timing policy), and where it does not take the step the policy follows (avoided
+    here, superseded by a more specific step, or already done) and what it takes instead."""
     entries = {entry.topic: entry for entry in plan.topics}
-    out = []
-    for conflict in conflicts:
-        entry = entries.get(conflict.subject) if conflict.kind == "topic" else None
-        position = followed(conflict.positions, profile) if entry is not None else None
-        if entry is None or position is None or any(option.action == position.action for option in entry.chosen):
-            out.append(conflict)
-            continue
-        lost = next(
-            (alt for alt in entry.alternatives if alt.option.action == position.action and alt.reason != POLICY), None
-        )
-        if lost is None or (entry.timing is not None and entry.timing.action == position.action):
-            out.append(conflict)  # the kept time frame says it (with_kept_time_frames)
-            continue
-        instead = " or ".join(option.action for option in entry.chosen)
-        planned = f"the plan's step is {instead}" if instead else "the plan has no step now on this topic"
-        out.append(replace(conflict, resolution=f"{conflict.resolution}; not taken here ({lost.detail}): {planned}"))
-    return tuple(out)
+    return tuple(
+        _as_planned(conflict, entry, profile) if conflict.kind == "topic" and entry is not None else conflict
+        for conflict in conflicts
+        for entry in [entries.get(conflict.subject)]
+    )
 
 
-def with_kept_time_frames(conflicts: tuple[Conflict, ...], plan: Plan) -> tuple[Conflict, ...]:
-    """The topic disagreements, each saying where the plan kept a replaced step's time frame (the
-    topic's timing policy), so that the time frame is never picked silently."""
-    kept = {entry.topic: entry for entry in plan.topics if entry.timing is not None}
-    out = []
-    for conflict in conflicts:
-        entry = kept.pop(conflict.subject, None) if conflict.kind == "topic" else None
-        if entry is None or entry.timing is None:
-            out.append(conflict)
-            continue
-        timing = entry.timing
-        chosen = " or ".join(option.action for option in entry.chosen)
-        out.append(
-            replace(
-                conflict,
-                policy=f"{conflict.policy}; {timing.policy}",
-                resolution=f"{conflict.resolution}; {timing.action}: {timing.detail}; so the plan's step, "
-                f"{chosen}, is due {timing.tier.label} ({timing.source_text})",
-            )
-        )
-    return tuple(out)
+def _as_planned(conflict: Conflict, entry: PlanTopic, profile: Profile | None) -> Conflict:
+    timing = entry.timing
+    position = followed(conflict.positions, profile)
+    if position is not None and all(option.action != position.action for option in entry.chosen):
+        lost = next((a for a in entry.alternatives if a.option.action == position.action and a.reason != POLICY), None)
+        if lost is not None and (timing is None or timing.action != position.action):  # else the timing says it
+            instead = " or ".join(option.action for option in entry.chosen)
+            planned = f"the plan's step is {instead}" if instead else "the plan has no step now on this topic"
+            conflict = replace(conflict, resolution=f"{conflict.resolution}; not taken here ({lost.detail}): {planned}")
+    if timing is None:
+        return conflict
+    chosen = " or ".join(option.action for option in entry.chosen)
+    return replace(
+        conflict,
+        policy=f"{conflict.policy}; {timing.policy}",
+        resolution=f"{conflict.resolution}; {timing.action}: {timing.detail}; so the plan's step, "
+        f"{chosen}, is due {timing.tier.label} ({timing.source_text})",
+    )
 
 
 def _source_labels(knowledge: Knowledge, node: Node) -> tuple[str, ...]:

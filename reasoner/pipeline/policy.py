@@ -123,30 +123,40 @@ def load_profile(knowledge: Knowledge, name: str | None) -> Profile | None:
 def followed(positions: Sequence[Position], profile: Profile | None) -> Position | None:
     """The position the policy follows on one topic (:func:`resolve`); None where the most urgent
     positions tie and no profile prefers one."""
-    candidates = [p for p in positions if not p.conditional] or list(positions)
-    if profile is not None:
-        preferred = _preferred(candidates, profile)
-        if preferred is not None:
-            return preferred
-    top = max(p.rank for p in candidates)
-    most_urgent = [p for p in candidates if p.rank == top]
+    candidates = _candidates(positions)
+    preferred = _preferred(candidates, profile) if profile is not None else None
+    if preferred is not None:
+        return preferred
+    most_urgent = _most_urgent(candidates)
     return most_urgent[0] if len(most_urgent) == 1 else None
 
 
 def resolve(positions: Sequence[Position], profile: Profile | None) -> str:
     """How the policy resolves a disagreement between positions on one topic."""
-    candidates = [p for p in positions if not p.conditional] or list(positions)
-    top = max(p.rank for p in candidates)
-    most_urgent = [p for p in candidates if p.rank == top]
-    if profile is not None:
-        preferred = _preferred(candidates, profile)
-        if preferred is not None:
-            timing = "" if preferred.rank == top else f"; timing stays {most_urgent[0].tier} (urgency is never lowered)"
-            return f"follows {_first_preferred(preferred, profile)}: {preferred.action}{timing}"
+    candidates = _candidates(positions)
+    most_urgent = _most_urgent(candidates)
+    preferred = _preferred(candidates, profile) if profile is not None else None
+    if profile is not None and preferred is not None:
+        timing = (
+            ""
+            if preferred.rank == most_urgent[0].rank
+            else f"; timing stays {most_urgent[0].tier} (urgency is never lowered)"
+        )
+        return f"follows {_first_preferred(preferred, profile)}: {preferred.action}{timing}"
     if len(most_urgent) == 1:
         return f"follow the most urgent: {most_urgent[0].action} ({most_urgent[0].tier})"
     options = "; ".join(f"{p.action} ({', '.join(p.sources)})" for p in most_urgent)
     return f"equally urgent ({most_urgent[0].tier}); the sources differ on the action: {options}"
+
+
+def _candidates(positions: Sequence[Position]) -> list[Position]:
+    """The positions a policy weighs: the unconditional ones, or all where every one is conditional."""
+    return [p for p in positions if not p.conditional] or list(positions)
+
+
+def _most_urgent(candidates: Sequence[Position]) -> list[Position]:
+    top = max(p.rank for p in candidates)
+    return [p for p in candidates if p.rank == top]
 
 
 def policy_name(profile: Profile | None) -> str:

@@ -16,7 +16,7 @@ from rdflib import BNode, Graph, Node, URIRef
 
 from reasoner.engines.owl_rl import Triple
 from reasoner.knowledge import DX, Knowledge, load_knowledge, per_knowledge
-from reasoner.pipeline.conflicts import conflicts_of, value_text, with_kept_time_frames, with_plan_choices
+from reasoner.pipeline.conflicts import as_planned, conflicts_of, value_text
 from reasoner.pipeline.infer import close_and_report
 from reasoner.pipeline.plain import as_mapping
 from reasoner.pipeline.plan import build_plan
@@ -158,7 +158,7 @@ def triage(
         avoid=current.avoid,
         red_flags=tuple(item for item in classes if item.kind == "red flag"),
         situations=tuple(item for item in classes if item.kind == "clinical situation"),
-        conflicts=with_kept_time_frames(with_plan_choices(conflicts_of(view, knowledge, profile), plan, profile), plan),
+        conflicts=as_planned(conflicts_of(view, knowledge, profile), plan, profile),
         missing=missing,
         knowledge=stamp(knowledge),
         policy=policy_name(profile),
@@ -297,12 +297,7 @@ def _explained(
         # own already change it (a lesion "suggesting nodular melanoma" masks the checklist
         # features): what they change together where those are recorded otherwise.
         loud = frozenset(item.item for item in report.missing) - quiet
-        among = _change(
-            _outcome(
-                worst_case_graph(graph, report, knowledge, pipeline, leave_out=loud), knowledge, profile, pipeline
-            ),
-            current,
-        )
+        among = _change(_worst_leaving_out(graph, report, loud, knowledge, profile, pipeline), current)
         if among.plan:
             texts = [
                 change.text if change.plan else "; ".join(part for part in (AMONG + among.text, change.avoid) if part)
@@ -337,8 +332,21 @@ def _without(
 ) -> _Change:
     """What the items ``leave_out`` change together with the other unrecorded items: the whole worst
     case against the worst case with them left unrecorded."""
-    without = worst_case_graph(graph, report, knowledge, pipeline, leave_out=leave_out)
-    return _change(worst, _outcome(without, knowledge, profile, pipeline))
+    return _change(worst, _worst_leaving_out(graph, report, leave_out, knowledge, profile, pipeline))
+
+
+def _worst_leaving_out(
+    graph: Graph,
+    report: ValidationReport,
+    leave_out: frozenset[str],
+    knowledge: Knowledge,
+    profile: Profile | None,
+    pipeline: Pipeline,
+) -> _WorstCase:
+    """The outcome of the worst case with the items ``leave_out`` left unrecorded."""
+    return _outcome(
+        worst_case_graph(graph, report, knowledge, pipeline, leave_out=leave_out), knowledge, profile, pipeline
+    )
 
 
 @dataclass(frozen=True)

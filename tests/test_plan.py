@@ -788,11 +788,11 @@ def test_a_headline_without_a_sooner_step_is_unchanged(triaged: list[Triaged]) -
 
 def test_a_later_step_says_what_its_time_frame_counts_from(knowledge: Knowledge, triaged: list[Triaged]) -> None:
     """A routine headline and "LATER ... MRI (due urgent: within 2 weeks)" read as a contradiction
-    (examples/small-soft-lump.yaml): the LATER line says the 2 weeks count from the radiographs'
-    result; and every later step shown counts from a step the plan holds that it waits on."""
+    (examples/small-soft-lump.yaml): the LATER line says the 2 weeks count from the first test's
+    (the ultrasound's) result; and every later step shown counts from a step the plan holds that it waits on."""
     result = _scenario(knowledge, "503")
     text = " ".join(render_text(result, "brief").split())
-    assert "(due urgent: within 2 weeks, counted from the result of plain radiographs of the area of interest)" in text
+    assert "(due urgent: within 2 weeks, counted from the result of ultrasound of the lump)" in text
     checked = 0
     for t in triaged:
         held = {o.action_iri for e in t.result.plan.topics for o in e.chosen}

@@ -71,7 +71,7 @@ def _later_lines(text: str) -> list[str]:
 def test_the_card_lists_the_later_steps_as_the_text_does(knowledge: Knowledge) -> None:
     """Each LATER line of the text is on the card: what it counts from, the fallback chosen over another."""
     for number, wanted in [
-        ("503", "counted from the result of plain radiographs of the area of interest"),
+        ("503", "counted from the result of ultrasound of the lump"),
         ("455", "instead of: CT with contrast [Seed 000, Seed 003]"),
         ("502", "(due within 4 hours (PT4H): the time frame of emergency MRI"),
     ]:

@@ -406,3 +406,40 @@ def test_refused_when_inference_reaches_owl_nothing() -> None:
 def test_trivial_triples_are_left_out() -> None:
     """owlrl derives ``5 a xsd:integer``, ``x a owl:Thing`` and ``x owl:sameAs x`` here; none is kept."""
     assert entailed("ex:p rdfs:range xsd:integer .", "ex:x ex:p 5 .") == set()
+
+
+# ---- owlrl with its vocabulary terms kept (owlrl_expand) ------------------------------------------
+
+
+def test_owlrl_with_kept_terms_closes_as_owlrl_with_rdflibs_vocabulary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """owlrl_expand gives owlrl's modules vocabulary objects that keep each term once looked up; the
+    closure is the one owlrl gives with rdflib's own vocabulary classes (put back here for the check)."""
+    import sys
+
+    from rdflib.namespace import DefinedNamespaceMeta
+
+    from reasoner.engines.owl_rl import _KeptTerms, owlrl_expand
+
+    ontology = turtle(
+        """
+        ex:A rdfs:subClassOf ex:B . ex:C owl:equivalentClass [ owl:intersectionOf ( ex:B ex:D ) ] .
+        ex:p rdfs:domain ex:D ; owl:inverseOf ex:q . ex:r a owl:TransitiveProperty .
+        ex:x a ex:A ; ex:p ex:y ; ex:r ex:z . ex:z ex:r ex:w . ex:y ex:size "2.5"^^xsd:decimal .
+        """
+    )
+    kept = Graph()
+    kept += ontology
+    owlrl_expand(kept)
+    replaced = [
+        (module, name, value)
+        for module_name, module in list(sys.modules.items())
+        if module_name == "owlrl" or module_name.startswith("owlrl.")
+        for name, value in list(vars(module).items())
+        if isinstance(value, _KeptTerms)
+    ]
+    assert replaced, "owlrl's modules should use the kept terms"
+    for module, name, value in replaced:
+        monkeypatch.setattr(module, name, value._vocabulary)
+        assert isinstance(getattr(module, name), DefinedNamespaceMeta)
+    assert set(kept) == owlrl_closure(ontology)
+    assert (EX.x, RDF.type, EX.C) in kept and (EX.x, EX.r, EX.w) in kept

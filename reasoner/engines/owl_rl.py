@@ -25,15 +25,17 @@ The module is generic OWL 2 RL machinery: it holds no facts of any domain.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Any
 
 import owlrl
 from owlrl.XsdDatatypes import OWL_Datatype_Subsumptions
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF, RDFS
+from rdflib.namespace import OWL, RDF, RDFS, DefinedNamespaceMeta
 from rdflib.term import Node
 
 from reasoner.engines.owl_rl_run import CaseRun, ClassRules, PropertyRules
@@ -225,9 +227,39 @@ class CompiledRules:
         return canonical
 
 
+class _KeptTerms:
+    """One of rdflib's vocabulary classes (``OWL``, ``RDF``, ``RDFS``, ``XSD``) as owlrl's rules use it,
+    with each term kept once it has been looked up. rdflib checks the name at every attribute access
+    (a function call with string tests), and owlrl's rules look up a vocabulary term for each triple
+    they test, millions of times a closure: about half of owlrl's time. The terms are the same."""
+
+    def __init__(self, vocabulary: DefinedNamespaceMeta) -> None:
+        self._vocabulary = vocabulary
+
+    def __getattr__(self, name: str) -> Any:
+        term = getattr(self._vocabulary, name)
+        setattr(self, name, term)
+        return term
+
+    def __getitem__(self, name: str) -> Any:
+        return self._vocabulary[name]
+
+
+@cache
+def _owlrl_terms_kept() -> None:
+    """Give owlrl's modules :class:`_KeptTerms` in place of rdflib's vocabulary classes (once per
+    process). owlrl answers exactly as before, about twice as fast."""
+    for name, module in list(sys.modules.items()):
+        if name == "owlrl" or name.startswith("owlrl."):
+            for attribute, value in list(vars(module).items()):
+                if isinstance(value, DefinedNamespaceMeta):
+                    setattr(module, attribute, _KeptTerms(value))
+
+
 def owlrl_expand(graph: Graph) -> None:
     """Add owlrl's OWL 2 RL closure to ``graph``, in place (no axiomatic or datatype axiom triples; its
     error records, if any, are added too): the closure every reference and fallback here uses."""
+    _owlrl_terms_kept()
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(graph)
 
 

@@ -136,16 +136,15 @@ def as_planned(conflicts: tuple[Conflict, ...], plan: Plan, profile: Profile | N
 
 def _as_planned(conflict: Conflict, entry: PlanTopic, profile: Profile | None) -> Conflict:
     timing = entry.timing
+    chosen = " or ".join(option.action for option in entry.chosen)
     position = followed(conflict.positions, profile)
     if position is not None and all(option.action != position.action for option in entry.chosen):
         lost = next((a for a in entry.alternatives if a.option.action == position.action and a.reason != POLICY), None)
         if lost is not None and (timing is None or timing.action != position.action):  # else the timing says it
-            instead = " or ".join(option.action for option in entry.chosen)
-            planned = f"the plan's step is {instead}" if instead else "the plan has no step now on this topic"
+            planned = f"the plan's step is {chosen}" if chosen else "the plan has no step now on this topic"
             conflict = replace(conflict, resolution=f"{conflict.resolution}; not taken here ({lost.detail}): {planned}")
     if timing is None:
         return conflict
-    chosen = " or ".join(option.action for option in entry.chosen)
     return replace(
         conflict,
         policy=f"{conflict.policy}; {timing.policy}",

@@ -44,7 +44,13 @@ from dataclasses import replace
 from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge
-from reasoner.pipeline.later_timing import fallback_time_frames, fallbacks, kept_later_time_frames, later_starts
+from reasoner.pipeline.later_timing import (
+    fallback_reasons,
+    fallback_time_frames,
+    fallbacks,
+    kept_later_time_frames,
+    later_starts,
+)
 from reasoner.pipeline.plan_rules import (
     TopicInfo,
     WaitsOn,
@@ -285,16 +291,17 @@ def _fallback_choices(
     those; then what covers the others, then authority. A profile does not choose among fallbacks
     (the more urgent one is never dropped for a preferred source), and a tie is shown as two steps."""
     replaceable = fallbacks(knowledge)
+    reasons = fallback_reasons(knowledge)
     held = {option.action_iri: (entry, option) for entry in entries for option in entry.chosen}
     hidden = set(suppressed) | {entry.step for entry in dropped}
-    groups: dict[tuple[str, ...], list[Step]] = {}
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Step]] = {}
     for step in steps:
         actions = replaceable.get(step.iri, {})
         replaced = tuple(sorted(set(actions) & set(held)))
         if step.kind == "recommendation" and step.condition and step.iri not in hidden and replaced:
-            groups.setdefault(replaced, []).append(step)
+            groups.setdefault((replaced, tuple(sorted(reasons.get(step.iri, ())))), []).append(step)
     choices = []
-    for replaced, group in sorted(groups.items()):
+    for (replaced, _reason), group in sorted(groups.items()):
         tiers = [t for a in replaced if (t := held[a][0].due(held[a][1])) is not None]
         floor = max(tiers, key=lambda t: t.rank) if tiers else None
         options = [_due_no_later(option, floor) for option in _options(group, ranks)]

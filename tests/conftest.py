@@ -45,6 +45,32 @@ def knowledge() -> Knowledge:
     return load_knowledge()
 
 
+# ---------------------------------------------------------------- the proof against the naive references
+
+#: The tests marked ``proof`` compare dorsum's engines with the naive reference engines (owlrl,
+#: pyshacl, rdflib's SPARQL) case by case, over samples of every scenario and a thousand generated
+#: cases; the references take about a second a case. The README's test command runs each of them on
+#: a fixed slice of its sample (every PROOF_SLICE-th case, the same slice every run; the two rdflib
+#: conflict queries that take a minute each, which have no sample, not at all), so that the suite
+#: stays near ten minutes on two cores; ``--proof`` runs them on their whole samples, and
+#: ``.ci/run`` does that too, as a second step (``python -m pytest -q --proof -m proof``).
+PROOF_SLICE = 8
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--proof",
+        action="store_true",
+        help="run the tests marked 'proof' (dorsum against the naive reference engines) on their whole "
+        f"samples; without it, each runs on every {PROOF_SLICE}th case of its sample",
+    )
+
+
+def whole_proof(config: pytest.Config) -> bool:
+    """Whether ``--proof`` was given: the proof tests run on their whole samples."""
+    return bool(config.getoption("proof"))
+
+
 # ---------------------------------------------------------------- two workers (pytest-xdist)
 
 #: The suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml), which take one unit

@@ -444,6 +444,8 @@ def test_remove_drops_every_graph_of_the_case(knowledge: Knowledge, tmp_path: Pa
 def test_export_round_trips(filled: Filled, tmp_path: Path) -> None:
     with open_store(filled.path, read_only=True) as case_store:
         original = ox.Dataset(case_store.store)  # type: ignore[attr-defined]
+        original.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # once: the blank nodes relabelled
+        expected = set(original)
         for fmt, rdf_format in (("nquads", ox.RdfFormat.N_QUADS), ("trig", ox.RdfFormat.TRIG)):
             out = tmp_path / f"dump.{fmt}"
             with out.open("wb") as stream:
@@ -451,11 +453,9 @@ def test_export_round_trips(filled: Filled, tmp_path: Path) -> None:
             copy = ox.Store(str(tmp_path / f"copy-{fmt}"))
             copy.load(path=str(out), format=rdf_format)
             reloaded = ox.Dataset(copy)
-            assert len(reloaded) == len(original)
-            left, right = ox.Dataset(original), ox.Dataset(reloaded)
-            left.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
-            right.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
-            assert set(left) == set(right)
+            assert len(reloaded) == len(expected)
+            reloaded.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+            assert set(reloaded) == expected
             cases = {q.graph_name.value for q in reloaded if str(q.graph_name).startswith(f"<{CASE_BASE}")}  # type: ignore[union-attr]
             assert len(cases) >= 2 * len(filled.results)
 

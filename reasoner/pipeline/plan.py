@@ -16,9 +16,8 @@ the reason each losing step lost:
 5. what is left with different actions is a tie, shown as one;
 6. the topic's timing policy (``dx:timingResolvedBy``): where a step that lost is more urgent than the
    chosen one, the chosen step is due within that time frame (``PlanTopic.timing``), named with its
-   step and sources. Replacing an action never relaxes how soon the topic's step is due, and neither
-   does a more specific advice for the same action (Seed 004's second-line MRI without a time frame
-   superseding Seed 000's MRI within 2 weeks: the MRI is due within 2 weeks).
+   step and sources. Replacing an action, or a more specific advice for the same action, never
+   relaxes how soon the topic's step is due.
 
 Conditional steps (``dx:onlyIf``) wait on a result and never compete. One that ``dx:waitsOn`` an
 earlier step's action (``knowledge-plan-waits-on.rq``: "if ultrasound is uncertain" waits on any
@@ -27,13 +26,13 @@ shows; otherwise it is dropped and recorded with why (``Plan.dropped``). Where t
 replaced in the plan, the later steps of the same kind shown after the replacing step keep its time
 frame if more urgent (``Plan.later_timing``, :mod:`reasoner.pipeline.later_timing`), and a later step
 that is the fallback of a plan step (``dx:fallbackFor``) is due no later than it
-(``Plan.fallback_timing``); where several fallbacks with different actions replace one plan step, one
-is shown and the others are its alternatives (``Plan.fallback_choices``). Each later step shown says
-what its time frame counts from: the result of the plan's step it waits on (``Plan.later_starts``).
-A chosen step whose action states its own time frame, sooner than its tier's (``dx:timeFrame`` on
-the action, ``knowledge-action-time-frames.rq``), carries it (``PlanOption.time_frame``). The urgency tier is not
-decided here: it stays the most urgent applicable recommendation, whatever wins a topic (a kept time
-frame is an applicable step's, so never above it).
+(``Plan.fallback_timing``); where fallbacks with different actions replace one plan step for the same
+reason (the same ``dx:fallbackFor``), one is shown and the others are its alternatives
+(``Plan.fallback_choices``). Each later step shown says what its time frame counts from: the result
+of the plan's step it waits on (``Plan.later_starts``). A chosen step whose action states its own
+time frame, sooner than its tier's (``dx:timeFrame``, ``knowledge-action-time-frames.rq``), carries it
+(``PlanOption.time_frame``). The urgency tier is not decided here: it stays the most urgent applicable
+recommendation, whatever wins a topic (a kept time frame is an applicable step's, so never above it).
 """
 
 from __future__ import annotations
@@ -285,13 +284,12 @@ def _fallback_choices(
     ranks: Mapping[str, int],
     knowledge: Knowledge,
 ) -> tuple[FallbackChoice, ...]:
-    """One fallback per plan step: where later steps with different actions are each the fallback
-    (dx:fallbackFor) of the same plan step(s), the plan's rules choose one. Each is due within the
-    more urgent of its own time frame and the replaced step's (rule 9), so most cautious compares
-    those; then what covers the others, then authority. A profile does not choose among fallbacks
-    (the more urgent one is never dropped for a preferred source), and a tie is shown as two steps."""
-    replaceable = fallbacks(knowledge)
-    reasons = fallback_reasons(knowledge)
+    """One fallback per plan step and reason: where later steps with different actions are each the
+    fallback of the same plan step(s) for the same thing (dx:fallbackFor), the plan's rules choose one.
+    Each is due within the more urgent of its own time frame and the replaced step's (rule 9), so most
+    cautious compares those; then what covers the others, then authority. A profile does not choose
+    (the more urgent one is never dropped for a preferred source); a tie is shown as two steps."""
+    replaceable, reasons = fallbacks(knowledge), fallback_reasons(knowledge)
     held = {option.action_iri: (entry, option) for entry in entries for option in entry.chosen}
     hidden = set(suppressed) | {entry.step for entry in dropped}
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Step]] = {}

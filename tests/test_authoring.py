@@ -226,6 +226,48 @@ def test_diff_against_git_head_and_usage_errors() -> None:
     assert badref.exit_code == 2 and "cannot read the knowledge at git ref" in badref.stderr
 
 
+@pytest.mark.parametrize("filters", [True, False], ids=["data-filter", "python-before-3.11.4"])
+def test_the_base_archive_writes_only_files_and_folders_inside_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: bool
+) -> None:
+    """``dorsum diff --base``'s archive extraction, with tarfile's "data" filter and without it (as on
+    Python 3.11.0-3.11.3, where ``extractall(filter=...)`` does not exist): a file and a folder are
+    written; a link and a path that leaves the folder are not."""
+    import io
+    import tarfile
+
+    from reasoner.authoring.impact import extract_archive
+
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, kind in (
+            ("ontology", tarfile.DIRTYPE),
+            ("ontology/core.ttl", tarfile.REGTYPE),
+            ("../escaped.ttl", tarfile.REGTYPE),
+            ("ontology/link", tarfile.SYMTYPE),
+        ):
+            member = tarfile.TarInfo(name)
+            member.type = kind
+            data = b"# turtle\n" if kind == tarfile.REGTYPE else b""
+            member.size = len(data)
+            if kind == tarfile.SYMTYPE:
+                member.linkname = "/etc/passwd"
+            tar.addfile(member, io.BytesIO(data))
+    buffer.seek(0)
+    folder = tmp_path / "base"
+    folder.mkdir()
+    with tarfile.open(fileobj=buffer) as tar:
+        try:
+            extract_archive(tar, folder)
+        except tarfile.TarError:
+            assert filters  # the data filter refuses the archive as a whole: nothing unsafe written
+    assert not (tmp_path / "escaped.ttl").exists() and not (folder / "ontology" / "link").is_symlink()
+    if not filters:
+        assert (folder / "ontology" / "core.ttl").read_bytes() == b"# turtle\n"
+
+
 def test_diff_base_outside_a_git_checkout_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # not inside any git repository
     case = str(ROOT / "examples" / "small-soft-lump.yaml")

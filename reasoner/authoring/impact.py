@@ -126,8 +126,21 @@ def knowledge_at_git_ref(ref: str, repo: Path | None = None) -> Iterator[Path]:
             stream.write(archive)
             stream.seek(0)
             with tarfile.open(fileobj=stream) as tar:
-                tar.extractall(folder, filter="data")
+                extract_archive(tar, Path(folder))
         yield Path(folder)
+
+
+def extract_archive(tar: tarfile.TarFile, folder: Path) -> None:
+    """Write a tar archive's regular files and folders under ``folder``, nothing else: with tarfile's
+    "data" filter where this Python has it (3.11.4 and later), else by skipping every member that is
+    not a regular file or folder or whose path leaves ``folder`` (what that filter refuses here)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(folder, filter="data")
+        return
+    root = folder.resolve()
+    for member in tar.getmembers():
+        if (member.isfile() or member.isdir()) and (root / member.name).resolve().is_relative_to(root):
+            tar.extract(member, root, set_attrs=False)
 
 
 def _evaluate(file: Path, knowledge: Knowledge) -> TriageResult | str:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from rdflib.namespace import RDF
@@ -55,6 +55,7 @@ def knowledge() -> Knowledge:
 #: stays near ten minutes on two cores; ``--proof`` runs them on their whole samples, and
 #: ``.ci/run`` does that too, as a second step (``python -m pytest -q --proof -m proof``).
 PROOF_SLICE = 8
+T = TypeVar("T")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def whole_proof(config: pytest.Config) -> bool:
     """Whether ``--proof`` was given: the proof tests run on their whole samples."""
     return bool(config.getoption("proof"))
+
+
+def proof_sample(config: pytest.Config, sample: Sequence[T]) -> Sequence[T]:
+    """A proof test's sample: the whole of it with ``--proof``, else every PROOF_SLICE-th item."""
+    return sample if whole_proof(config) else sample[::PROOF_SLICE]
 
 
 # ---------------------------------------------------------------- two workers (pytest-xdist)

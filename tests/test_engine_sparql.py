@@ -34,7 +34,7 @@ from reasoner.pipeline.engine import engine_for
 from reasoner.pipeline.infer import close_case
 from reasoner.pipeline.triage import worst_case_graph
 from reasoner.pipeline.validate import validate_graph
-from tests.conftest import PROOF_SLICE, whole_proof
+from tests.conftest import PROOF_SLICE, proof_sample, whole_proof
 
 CASES = Path(__file__).parent / "cases"
 
@@ -324,7 +324,7 @@ def closures(request: pytest.FixtureRequest) -> list[set[Any]]:
             continue
     whole = whole_proof(request.config)
     graphs = []
-    for case in cases if whole else cases[::PROOF_SLICE]:
+    for case in proof_sample(request.config, cases):
         report = validate_graph(case.graph, knowledge, case.source)
         if report.problems:
             continue

@@ -58,18 +58,6 @@ def fallbacks(knowledge: Knowledge) -> Mapping[str, Mapping[str, str]]:
     return _pairs(knowledge, "knowledge-plan-fallbacks")
 
 
-@per_knowledge
-def fallback_reasons(knowledge: Knowledge) -> Mapping[str, frozenset[str]]:
-    """What each fallback step stands in for (its dx:fallbackFor): recommendation IRI -> the actions
-    or action classes named, the reason the fallback would be needed (once per knowledge)."""
-    if "knowledge-plan-fallback-reasons" not in knowledge.queries:
-        return {}
-    found: dict[str, set[str]] = {}
-    for step, target in engine_for(knowledge).knowledge_rows("knowledge-plan-fallback-reasons"):
-        found.setdefault(str(step), set()).add(str(target))
-    return {step: frozenset(targets) for step, targets in found.items()}
-
-
 def _pairs(knowledge: Knowledge, query: str) -> dict[str, dict[str, str]]:
     """The rows (a, b, policy) of a knowledge query as a -> {b: policy}, the first policy of each
     pair kept (none if the knowledge lacks the query)."""

@@ -43,13 +43,7 @@ from dataclasses import replace
 from rdflib import URIRef
 
 from reasoner.knowledge import Knowledge
-from reasoner.pipeline.later_timing import (
-    fallback_reasons,
-    fallback_time_frames,
-    fallbacks,
-    kept_later_time_frames,
-    later_starts,
-)
+from reasoner.pipeline.later_timing import fallback_time_frames, fallbacks, kept_later_time_frames, later_starts
 from reasoner.pipeline.plan_rules import (
     TopicInfo,
     WaitsOn,
@@ -285,11 +279,12 @@ def _fallback_choices(
     knowledge: Knowledge,
 ) -> tuple[FallbackChoice, ...]:
     """One fallback per plan step and reason: where later steps with different actions are each the
-    fallback of the same plan step(s) for the same thing (dx:fallbackFor), the plan's rules choose one.
+    fallback of the same plan step(s) for the same thing (dx:fallbackFor: the same actions it could
+    replace, ``fallbacks``), the plan's rules choose one.
     Each is due within the more urgent of its own time frame and the replaced step's (rule 9), so most
     cautious compares those; then what covers the others, then authority. A profile does not choose
     (the more urgent one is never dropped for a preferred source); a tie is shown as two steps."""
-    replaceable, reasons = fallbacks(knowledge), fallback_reasons(knowledge)
+    replaceable = fallbacks(knowledge)
     held = {option.action_iri: (entry, option) for entry in entries for option in entry.chosen}
     hidden = set(suppressed) | {entry.step for entry in dropped}
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Step]] = {}
@@ -297,7 +292,7 @@ def _fallback_choices(
         actions = replaceable.get(step.iri, {})
         replaced = tuple(sorted(set(actions) & set(held)))
         if step.kind == "recommendation" and step.condition and step.iri not in hidden and replaced:
-            groups.setdefault((replaced, tuple(sorted(reasons.get(step.iri, ())))), []).append(step)
+            groups.setdefault((replaced, tuple(sorted(actions))), []).append(step)
     choices = []
     for (replaced, _reason), group in sorted(groups.items()):
         tiers = [t for a in replaced if (t := held[a][0].due(held[a][1])) is not None]

@@ -19,7 +19,7 @@ DISCLAIMER = "Decision support for professionals, not a diagnosis. Check every s
 DETAILS = ("brief", "summary", "full")
 MAX_DO_NOT = 3
 GENERIC = {"https://w3id.org/dorsum/ontology#Case"}  # the situation of advice that holds for every case
-MAX_LATER = 2
+MAX_LATER = 3
 MAX_WHY = 5
 MAX_RECORD = 8  # items to record named on the INCOMPLETE line (the rest are counted)
 MAX_FLAGS = 6
@@ -129,7 +129,7 @@ def later_texts(result: TriageResult) -> list[str]:
     conditional = [
         s
         for s in result.next_steps
-        if result.plan.shows_later(s) and not set(s.because) <= GENERIC and s.action_iri not in now
+        if result.plan.shows_later(s) and _specific_or_tied(result, s) and s.action_iri not in now
     ]
     seen: dict[str, Step] = {}
     for step in conditional:
@@ -140,9 +140,18 @@ def later_texts(result: TriageResult) -> list[str]:
     return [f"if {s.condition}: {s.action}{_later_due_text(result, s)}{_fallback_text(result, s)}" for s in soonest]
 
 
-def _later_rank(result: TriageResult, step: Step) -> int:
+def _specific_or_tied(result: TriageResult, step: Step) -> bool:
+    """Whether the summary shows a later step: not advice for every case (shown with --detail),
+    unless it stands in for a step of this plan and is due when that step is (a safety check before
+    a contrast study, say): then it belongs beside the step it guards."""
+    return not set(step.because) <= GENERIC or isinstance(result.plan.later_kept_for(step), FallbackTimeFrame)
+
+
+def _later_rank(result: TriageResult, step: Step) -> tuple[int, bool]:
+    """Which step of one action the summary shows: the most urgent, then one for this case's
+    situation over advice for every case (whose wording is the more general)."""
     due = result.plan.later_due(step)
-    return due.rank if due is not None else 0
+    return (due.rank if due is not None else 0, not set(step.because) <= GENERIC)
 
 
 def _later_key(result: TriageResult, step: Step) -> tuple[int, float]:

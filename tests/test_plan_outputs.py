@@ -83,6 +83,22 @@ def test_the_card_lists_the_later_steps_as_the_text_does(knowledge: Knowledge) -
             assert f"- {line}" in card, (number, line, card)
 
 
+def test_the_summary_shows_the_screening_before_gadolinium_beside_the_contrast_mri(knowledge: Knowledge) -> None:
+    """Advice for every case is left to --detail, but not a fallback that guards a step of the plan:
+    the MRI without contrast if the screening before the gadolinium finds a pregnancy."""
+    with_contrast = _scenario(knowledge, "961")
+    assert any(
+        "gadolinium" in option.action.lower() or "contrast" in option.action.lower()
+        for entry in with_contrast.plan.topics
+        for option in entry.chosen
+    )
+    later = _later_lines(render_text(with_contrast, "summary"))
+    assert any(line.startswith("if the screening before the contrast finds a pregnancy") for line in later), later
+    # a generic step of the same action as a specific one, due as soon: the specific one's words
+    lumbar = _later_lines(render_text(_scenario(knowledge, "427"), "summary"))
+    assert not any(line.startswith("if MRI is contraindicated: CT with contrast") for line in lumbar), lumbar
+
+
 def test_a_card_without_a_sooner_step_does_not_say_so(knowledge: Knowledge) -> None:
     for result in (_scenario(knowledge, "503"), _scenario(knowledge, "455")):
         assert "due sooner" not in plan_markdown(result)

@@ -6,7 +6,10 @@ Layout (one RDF dataset; every triple is in a named graph):
   replaced by skolem IRIs ``<https://w3id.org/dorsum/case/{id}/node/{n}>`` so that the case's
   graphs join on the same nodes in any SPARQL store).
 * ``<https://w3id.org/dorsum/case/{id}/inferred>``: what the derive rules and OWL 2 RL inference
-  added (the closure minus the asserted facts).
+  added (the closure minus the asserted facts), except that the case or its lump belongs to one of
+  the ontology's anonymous class expressions (a restriction, an intersection: a blank node of the
+  knowledge). Such a blank node would become an IRI of this case that nothing else names, not the
+  class in the knowledge graph; about a third of what inference adds, and no information.
 * ``<https://w3id.org/dorsum/case/{id}/result>``: the triage result (``result_graph``) plus the
   store's record: PROV-O activity with ``prov:used`` the knowledge version IRI and the knowledge
   graph, ``prov:endedAtTime``, and ``dstore:caseId`` / ``dstore:knowledgeGraph`` /
@@ -31,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import RDF, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from reasoner.errors import UsageError
@@ -164,7 +167,7 @@ def case_record(result: TriageResult, *, now: datetime | None = None) -> CaseRec
     case_id = case_identity(result)
     terms = CaseTerms(f"{CASE_BASE}{case_id}/node/")
     asserted = terms.statements(trace.facts)
-    inferred = terms.statements(trace.inferred)
+    inferred = terms.statements(stored_inferred(trace.facts, trace.inferred))
     case_node = terms.names.get(BNode(result.case_iri), result.case_iri)
     when = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
     digest = facts_digest(trace.facts)
@@ -185,6 +188,13 @@ def case_record(result: TriageResult, *, now: datetime | None = None) -> CaseRec
         result=tuple(sorted(_result_statements(result, case_id, case_node, kg, when, terms, digest))),
         facts_digest=digest,
     )
+
+
+def stored_inferred(facts: Iterable[Triple], inferred: Iterable[Triple]) -> list[Triple]:
+    """What the inferred graph holds: ``inferred`` without the types whose class is a blank node
+    that is not a node of the case's ``facts`` (an anonymous class expression of the ontology)."""
+    own = {term for triple in facts for term in triple if isinstance(term, BNode)}
+    return [(s, p, o) for s, p, o in inferred if not (p == RDF.type and isinstance(o, BNode) and o not in own)]
 
 
 def case_identity(result: TriageResult) -> str:
@@ -374,4 +384,5 @@ __all__ = [
     "facts_digest",
     "knowledge_graph_iri",
     "literal_text",
+    "stored_inferred",
 ]

@@ -6,7 +6,7 @@ Layout (one RDF dataset; every triple is in a named graph):
   replaced by skolem IRIs ``<https://w3id.org/dorsum/case/{id}/node/{n}>`` so that the case's
   graphs join on the same nodes in any SPARQL store).
 * ``<https://w3id.org/dorsum/case/{id}/inferred>``: what the derive rules and OWL 2 RL inference
-  added (the closure minus the asserted facts), except that the case or its lump belongs to one of
+  added (the closure minus the asserted facts), except the statements that the case or its lump is in one of
   the ontology's anonymous class expressions (a restriction, an intersection: a blank node of the
   knowledge). Such a blank node would become an IRI of this case that nothing else names, not the
   class in the knowledge graph; about a third of what inference adds, and no information.
